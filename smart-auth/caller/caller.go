@@ -1,0 +1,49 @@
+// Package caller says who is calling: the identity that smart-auth puts into each
+// request's context and that every later layer reads to decide what it may see.
+//
+// It is a leaf package so that fhir, resources and storage can all read the caller
+// without importing the auth machinery. It must never import another careslot package.
+package caller
+
+import "context"
+
+// Role is the kind of user behind a request.
+type Role string
+
+const (
+	RoleAnonymous    Role = ""
+	RolePatient      Role = "patient"
+	RolePractitioner Role = "practitioner"
+	RoleAdmin        Role = "admin"
+	// RoleSystem is a backend service with system/ scopes, or the server itself (seeding, tests).
+	RoleSystem Role = "system"
+)
+
+// Caller is the authenticated party of one request.
+type Caller struct {
+	Subject string   // OAuth2 subject (user or client id)
+	Role    Role     // what kind of user
+	Scopes  []string // granted SMART scopes, e.g. "patient/Appointment.rs"
+	// Patient is the launch-context patient id (patient role, or a practitioner app launched for one patient).
+	Patient string
+	// FHIRUser is the caller's own resource, e.g. "Practitioner/123".
+	FHIRUser string
+}
+
+// Unrestricted is true for callers that see everything (the server itself and admins).
+func (c Caller) Unrestricted() bool {
+	return c.Role == RoleSystem || c.Role == RoleAdmin
+}
+
+type key struct{}
+
+// With returns ctx carrying c.
+func With(ctx context.Context, c Caller) context.Context {
+	return context.WithValue(ctx, key{}, c)
+}
+
+// From returns the caller in ctx; ok is false when the request is anonymous.
+func From(ctx context.Context) (Caller, bool) {
+	c, ok := ctx.Value(key{}).(Caller)
+	return c, ok
+}

@@ -1,0 +1,88 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// HistoryQuery selects versions for instance (Type and ID), type (Type) or system history.
+type HistoryQuery struct {
+	Type  string
+	ID    string
+	Since time.Time // only versions last updated at or after Since, when set
+	At    time.Time // only versions last updated at or before At, when set
+	Count int       // page size
+	After *HistoryCursor
+}
+
+// HistoryCursor is where the next page of a history starts (exclusive); versions are
+// ordered newest first by (lastUpdated, rid, versionId), so concurrent writes never shift a page.
+type HistoryCursor struct {
+	LastUpdated time.Time
+	RID         int64
+	VersionID   int
+}
+
+// HistoryEntry is one version with the method that wrote it.
+type HistoryEntry struct {
+	Resource
+	Method string
+}
+
+// History returns a page of versions newest first, and the cursor of the next page (nil on the last).
+func (s *Store) History(ctx context.Context, q HistoryQuery) ([]HistoryEntry, *HistoryCursor, error) {
+	var where []string
+	var args []any
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, fmt.Sprintf(cond, len(args)))
+	}
+	if q.Type != "" {
+		add("type = $%d", q.Type)
+	}
+	if q.ID != "" {
+		add("id = $%d", q.ID)
+	}
+	if !q.Since.IsZero() {
+		add("last_updated >= $%d", q.Since)
+	}
+	if !q.At.IsZero() {
+		add("last_updated <= $%d", q.At)
+	}
+	if c := q.After; c != nil {
+		args = append(args, c.LastUpdated, c.RID, c.VersionID)
+		n := len(args)
+		where = append(where, fmt.Sprintf("(last_updated, rid, version_id) < ($%d, $%d, $%d)", n-2, n-1, n))
+	}
+	sql := `SELECT rid, type, id, version_id, last_updated, method, content FROM resource_versions`
+	if len(where) > 0 {
+		sql += " WHERE " + strings.Join(where, " AND ")
+	}
+	args = append(args, q.Count+1)
+	sql += fmt.Sprintf(" ORDER BY last_updated DESC, rid DESC, version_id DESC LIMIT $%d", len(args))
+	rows, err := s.Pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("storage: history: %w", err)
+	}
+	defer rows.Close()
+	var out []HistoryEntry
+	for rows.Next() {
+		var e HistoryEntry
+		if err := rows.Scan(&e.RID, &e.Type, &e.ID, &e.VersionID, &e.LastUpdated, &e.Method, &e.Content); err != nil {
+			return nil, nil, fmt.Errorf("storage: history: %w", err)
+		}
+		e.Deleted = e.Method == "DELETE"
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("storage: history: %w", err)
+	}
+	if len(out) <= q.Count {
+		return out, nil, nil
+	}
+	out = out[:q.Count]
+	last := out[len(out)-1]
+	return out, &HistoryCursor{LastUpdated: last.LastUpdated, RID: last.RID, VersionID: last.VersionID}, nil
+}

@@ -1,0 +1,142 @@
+package storage
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strconv"
+
+	"github.com/careslot/careslot/fhir/fhirerr"
+	"github.com/jackc/pgx/v5"
+)
+
+// Link is one literal reference from a resource to another on this server.
+type Link struct {
+	Path       string // FHIRPath of the Reference element, e.g. Appointment.participant[0].actor
+	TargetType string
+	TargetID   string
+}
+
+// relativeReference matches a literal relative reference: Type/id, optionally versioned.
+var relativeReference = regexp.MustCompile(`^([A-Z][A-Za-z]+)/([A-Za-z0-9\-\.]{1,64})(/_history/[A-Za-z0-9\-\.]{1,64})?$`)
+
+// ParseReference splits a literal relative reference into type and id; ok is false for
+// contained (#id), absolute, urn: and logical references.
+func ParseReference(ref string) (typ, id string, ok bool) {
+	m := relativeReference.FindStringSubmatch(ref)
+	if m == nil {
+		return "", "", false
+	}
+	return m[1], m[2], true
+}
+
+// ExtractLinks finds every literal relative reference in a resource's JSON, with its FHIRPath.
+func ExtractLinks(typ string, content []byte) ([]Link, error) {
+	var doc any
+	if err := json.Unmarshal(content, &doc); err != nil {
+		return nil, fhirerr.Invalid("resource is not JSON: " + err.Error())
+	}
+	var links []Link
+	var walk func(path string, v any)
+	walk = func(path string, v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			if ref, ok := v["reference"].(string); ok {
+				if t, id, ok := ParseReference(ref); ok {
+					links = append(links, Link{Path: path, TargetType: t, TargetID: id})
+				}
+			}
+			// References inside contained resources count like the container's own.
+			for k, child := range v {
+				walk(path+"."+k, child)
+			}
+		case []any:
+			for i, child := range v {
+				walk(path+"["+strconv.Itoa(i)+"]", child)
+			}
+		}
+	}
+	walk(typ, doc)
+	return links, nil
+}
+
+// writeLinks replaces the outgoing references of rid.
+func (t *Tx) writeLinks(ctx context.Context, rid int64, typ string, content []byte) error {
+	links, err := ExtractLinks(typ, content)
+	if err != nil {
+		return err
+	}
+	if _, err := t.pg.Exec(ctx, `DELETE FROM resource_links WHERE rid = $1`, rid); err != nil {
+		return fmt.Errorf("storage: links: %w", err)
+	}
+	if len(links) == 0 {
+		return nil
+	}
+	paths := make([]string, len(links))
+	types := make([]string, len(links))
+	ids := make([]string, len(links))
+	for i, l := range links {
+		paths[i], types[i], ids[i] = l.Path, l.TargetType, l.TargetID
+	}
+	_, err = t.pg.Exec(ctx, `INSERT INTO resource_links (rid, path, target_type, target_id)
+		SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[])`, rid, paths, types, ids)
+	if err != nil {
+		return fmt.Errorf("storage: links: %w", err)
+	}
+	return nil
+}
+
+// checkLinks runs at commit: every reference written in this transaction must name a live
+// resource, and nothing live may still reference a resource deleted in it. Targets are
+// locked FOR SHARE so that a concurrent delete waits for this transaction (and then sees
+// its references) instead of both passing their checks.
+func (t *Tx) checkLinks(ctx context.Context) error {
+	if len(t.written) > 0 {
+		rows, err := t.pg.Query(ctx, `
+			WITH l AS (SELECT l.rid, l.path, l.target_type, l.target_id FROM resource_links l WHERE l.rid = ANY($1)),
+			     live AS (SELECT r.type, r.id FROM resources r
+			              WHERE (r.type, r.id) IN (SELECT target_type, target_id FROM l) AND NOT r.deleted
+			              FOR SHARE)
+			SELECT s.type, s.id, l.path, l.target_type, l.target_id
+			FROM l JOIN resources s ON s.rid = l.rid
+			WHERE NOT s.deleted AND NOT EXISTS (SELECT 1 FROM live WHERE live.type = l.target_type AND live.id = l.target_id)
+			LIMIT 1`, t.written)
+		if err != nil {
+			return fmt.Errorf("storage: check references: %w", mapPgError(err))
+		}
+		defer rows.Close()
+		if rows.Next() {
+			var st, sid, path, tt, tid string
+			if err := rows.Scan(&st, &sid, &path, &tt, &tid); err != nil {
+				return err
+			}
+			return fhirerr.Unprocessable(fhirerr.CodeNotFound,
+				fmt.Sprintf("%s/%s refers to %s/%s, which does not exist on this server", st, sid, tt, tid), path)
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("storage: check references: %w", mapPgError(err))
+		}
+		rows.Close()
+	}
+	if len(t.deleted) > 0 {
+		var dt, did, st, sid, path string
+		err := t.pg.QueryRow(ctx, `
+			SELECT d.type, d.id, s.type, s.id, l.path
+			FROM resources d
+			JOIN resource_links l ON l.target_type = d.type AND l.target_id = d.id
+			JOIN resources s ON s.rid = l.rid
+			WHERE d.rid = ANY($1) AND d.deleted AND NOT s.deleted
+			LIMIT 1`, t.deleted).Scan(&dt, &did, &st, &sid, &path)
+		if err == nil {
+			return &fhirerr.Error{Status: http.StatusConflict, Code: fhirerr.CodeConflict,
+				Diagnostics: fmt.Sprintf("%s/%s is still referenced by %s/%s at %s; delete or change that first, or delete with _cascade=delete", dt, did, st, sid, path)}
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("storage: check deletions: %w", mapPgError(err))
+		}
+	}
+	return nil
+}

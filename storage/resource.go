@@ -1,0 +1,192 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/careslot/careslot/fhir/fhirerr"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+func conflictf(format string, args ...any) error {
+	return fhirerr.Conflict(fmt.Sprintf(format, args...))
+}
+
+const selectResource = `SELECT rid, type, id, version_id, last_updated, deleted, content FROM resources`
+
+func scanResource(row pgx.Row) (*Resource, error) {
+	var r Resource
+	err := row.Scan(&r.RID, &r.Type, &r.ID, &r.VersionID, &r.LastUpdated, &r.Deleted, &r.Content)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("storage: %w", err)
+	}
+	if r.Deleted {
+		r.Content = nil
+	}
+	return &r, nil
+}
+
+// read returns the current version, or a 404 or 410 error.
+func read(ctx context.Context, q querier, typ, id string) (*Resource, error) {
+	r, err := scanResource(q.QueryRow(ctx, selectResource+` WHERE type = $1 AND id = $2`, typ, id))
+	if err != nil {
+		return nil, err
+	}
+	if r == nil {
+		return nil, fhirerr.NotFound(fmt.Sprintf("%s/%s is not known", typ, id))
+	}
+	if r.Deleted {
+		return r, fhirerr.New(http.StatusGone, fhirerr.CodeDeleted, fmt.Sprintf("%s/%s was deleted", typ, id))
+	}
+	return r, nil
+}
+
+// Read returns the current version of typ/id: 404 if it never existed, 410 if deleted
+// (the returned Resource then still tells the deleted version).
+func (s *Store) Read(ctx context.Context, typ, id string) (*Resource, error) {
+	return read(ctx, s.Pool, typ, id)
+}
+
+// Read is Store.Read inside the transaction.
+func (t *Tx) Read(ctx context.Context, typ, id string) (*Resource, error) {
+	return read(ctx, t.pg, typ, id)
+}
+
+func vread(ctx context.Context, q querier, typ, id string, version int) (*Resource, error) {
+	var r Resource
+	var method string
+	err := q.QueryRow(ctx, `SELECT rid, type, id, version_id, last_updated, method, content
+		FROM resource_versions WHERE type = $1 AND id = $2 AND version_id = $3`, typ, id, version).
+		Scan(&r.RID, &r.Type, &r.ID, &r.VersionID, &r.LastUpdated, &method, &r.Content)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fhirerr.NotFound(fmt.Sprintf("%s/%s has no version %d", typ, id, version))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("storage: vread: %w", err)
+	}
+	if method == http.MethodDelete {
+		r.Deleted = true
+		return &r, fhirerr.New(http.StatusGone, fhirerr.CodeDeleted, fmt.Sprintf("version %d of %s/%s is a deletion", version, typ, id))
+	}
+	return &r, nil
+}
+
+// VRead returns one version of typ/id: 404 if there is no such version, 410 if that version is a deletion.
+func (s *Store) VRead(ctx context.Context, typ, id string, version int) (*Resource, error) {
+	return vread(ctx, s.Pool, typ, id, version)
+}
+
+// Lock returns the current row of typ/id, deleted or not, locked until the transaction
+// ends; nil if it never existed.
+func (t *Tx) Lock(ctx context.Context, typ, id string) (*Resource, error) {
+	return scanResource(t.pg.QueryRow(ctx, selectResource+` WHERE type = $1 AND id = $2 FOR UPDATE`, typ, id))
+}
+
+// NewID returns a server-assigned resource id.
+func NewID() string { return uuid.NewString() }
+
+// now is the lastUpdated of a write: UTC, at the microsecond precision Postgres keeps.
+func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+// Write stores body as the next version of typ/id. prev is the row Lock returned (nil to
+// create). body must be a validated resource of type typ; its id and meta are set here.
+// method is POST for a create, PUT for an update.
+func (t *Tx) Write(ctx context.Context, prev *Resource, typ, id string, body []byte, method string) (*Resource, error) {
+	r := &Resource{Type: typ, ID: id, VersionID: 1, LastUpdated: now()}
+	if prev != nil {
+		r.RID = prev.RID
+		r.VersionID = prev.VersionID + 1
+	}
+	content, err := stampResource(body, id, r.VersionID, r.LastUpdated)
+	if err != nil {
+		return nil, err
+	}
+	r.Content = content
+	if prev == nil {
+		err := t.pg.QueryRow(ctx, `INSERT INTO resources (type, id, version_id, last_updated, content)
+			VALUES ($1, $2, 1, $3, $4) ON CONFLICT (type, id) DO NOTHING RETURNING rid`,
+			typ, id, r.LastUpdated, content).Scan(&r.RID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, conflictf("%s/%s was created concurrently; retry the request", typ, id)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("storage: insert %s/%s: %w", typ, id, mapPgError(err))
+		}
+	} else {
+		_, err := t.pg.Exec(ctx, `UPDATE resources SET version_id = $2, last_updated = $3, deleted = false, content = $4
+			WHERE rid = $1`, r.RID, r.VersionID, r.LastUpdated, content)
+		if err != nil {
+			return nil, fmt.Errorf("storage: update %s/%s: %w", typ, id, mapPgError(err))
+		}
+	}
+	if err := t.recordVersion(ctx, r, method, content); err != nil {
+		return nil, err
+	}
+	if err := t.writeLinks(ctx, r.RID, typ, content); err != nil {
+		return nil, err
+	}
+	if err := t.writeSearchIndex(ctx, r.RID, typ, content); err != nil {
+		return nil, err
+	}
+	action := "update"
+	if prev == nil || prev.Deleted {
+		action = "create"
+	}
+	if err := t.enqueue(ctx, r, action); err != nil {
+		return nil, err
+	}
+	t.written = append(t.written, r.RID)
+	return r, nil
+}
+
+// Delete marks prev (from Lock) deleted as a new version, drops its references and
+// search index, and returns the deletion version. Deleting a deleted resource changes nothing.
+func (t *Tx) Delete(ctx context.Context, prev *Resource) (*Resource, error) {
+	if prev.Deleted {
+		return prev, nil
+	}
+	r := &Resource{RID: prev.RID, Type: prev.Type, ID: prev.ID, VersionID: prev.VersionID + 1, LastUpdated: now(), Deleted: true}
+	if _, err := t.pg.Exec(ctx, `UPDATE resources SET version_id = $2, last_updated = $3, deleted = true WHERE rid = $1`,
+		r.RID, r.VersionID, r.LastUpdated); err != nil {
+		return nil, fmt.Errorf("storage: delete %s/%s: %w", r.Type, r.ID, mapPgError(err))
+	}
+	if err := t.recordVersion(ctx, r, http.MethodDelete, nil); err != nil {
+		return nil, err
+	}
+	if _, err := t.pg.Exec(ctx, `DELETE FROM resource_links WHERE rid = $1`, r.RID); err != nil {
+		return nil, fmt.Errorf("storage: delete links: %w", err)
+	}
+	if err := t.removeSearchIndex(ctx, r.RID); err != nil {
+		return nil, err
+	}
+	if err := t.enqueue(ctx, r, "delete"); err != nil {
+		return nil, err
+	}
+	t.deleted = append(t.deleted, r.RID)
+	return r, nil
+}
+
+func (t *Tx) recordVersion(ctx context.Context, r *Resource, method string, content []byte) error {
+	_, err := t.pg.Exec(ctx, `INSERT INTO resource_versions (rid, version_id, type, id, last_updated, method, content)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, r.RID, r.VersionID, r.Type, r.ID, r.LastUpdated, method, content)
+	if err != nil {
+		return fmt.Errorf("storage: record version: %w", mapPgError(err))
+	}
+	return nil
+}
+
+func (t *Tx) enqueue(ctx context.Context, r *Resource, action string) error {
+	_, err := t.pg.Exec(ctx, `INSERT INTO outbox (rid, type, id, version_id, action) VALUES ($1, $2, $3, $4, $5)`,
+		r.RID, r.Type, r.ID, r.VersionID, action)
+	if err != nil {
+		return fmt.Errorf("storage: outbox: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,127 @@
+// Package storage keeps FHIR resources in PostgreSQL: the current version of each as
+// JSONB, every version in a history table, the references between them, the search
+// index and the outbox of changes, all written in one short transaction per change.
+//
+// It knows SQL and nothing of HTTP or of the rules of each resource type; it must never
+// import fhir, resources or smartauth.
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Store is the careslot database.
+type Store struct {
+	Pool *pgxpool.Pool
+}
+
+// Open connects to databaseURL and applies pending migrations.
+func Open(ctx context.Context, databaseURL string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("storage: parse DATABASE_URL: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("storage: connect: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("storage: connect: %w", err)
+	}
+	if err := Migrate(ctx, pool); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return &Store{Pool: pool}, nil
+}
+
+// Close releases the connections.
+func (s *Store) Close() { s.Pool.Close() }
+
+// Resource is one stored version of a resource. Content is its JSON with id and meta set;
+// it is nil for a deleted version.
+type Resource struct {
+	RID         int64
+	Type        string
+	ID          string
+	VersionID   int
+	LastUpdated time.Time
+	Deleted     bool
+	Content     []byte
+}
+
+// querier is what a pool and a transaction have in common, so reads work in and out of transactions.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// Tx is one write transaction. References and deletions are checked when it commits,
+// so that a transaction Bundle may write resources in any order.
+type Tx struct {
+	pg      pgx.Tx
+	written []int64 // rids whose outgoing references must resolve at commit
+	deleted []int64 // rids deleted here, which nothing live may reference at commit
+}
+
+// Begin starts a write transaction.
+func (s *Store) Begin(ctx context.Context) (*Tx, error) {
+	pg, err := s.Pool.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("storage: begin: %w", err)
+	}
+	return &Tx{pg: pg}, nil
+}
+
+// InTx runs fn in a transaction and commits it, or rolls it back if fn or a commit check fails.
+func (s *Store) InTx(ctx context.Context, fn func(*Tx) error) error {
+	tx, err := s.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// Commit checks references and deletions, then commits.
+func (t *Tx) Commit(ctx context.Context) error {
+	if err := t.checkLinks(ctx); err != nil {
+		return err
+	}
+	if err := t.pg.Commit(ctx); err != nil {
+		return fmt.Errorf("storage: commit: %w", mapPgError(err))
+	}
+	return nil
+}
+
+// Rollback abandons the transaction; after Commit it does nothing.
+func (t *Tx) Rollback(ctx context.Context) {
+	t.pg.Rollback(context.WithoutCancel(ctx))
+}
+
+// PG is the underlying transaction, for the SQL of other storage files and tests.
+func (t *Tx) PG() pgx.Tx { return t.pg }
+
+// mapPgError turns the database errors a client can cause into FHIR errors.
+func mapPgError(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "40001", "40P01": // serialization failure, deadlock
+			return conflictf("the resource was changed concurrently; retry the request")
+		}
+	}
+	return err
+}
