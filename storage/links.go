@@ -140,3 +140,22 @@ func (t *Tx) checkLinks(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Referrers returns the live resources that refer to typ/id.
+func (t *Tx) Referrers(ctx context.Context, typ, id string) ([]Resource, error) {
+	rows, err := t.pg.Query(ctx, `SELECT DISTINCT s.rid, s.type, s.id FROM resource_links l JOIN resources s ON s.rid = l.rid
+		WHERE l.target_type = $1 AND l.target_id = $2 AND NOT s.deleted`, typ, id)
+	if err != nil {
+		return nil, fmt.Errorf("storage: referrers: %w", err)
+	}
+	defer rows.Close()
+	var out []Resource
+	for rows.Next() {
+		var r Resource
+		if err := rows.Scan(&r.RID, &r.Type, &r.ID); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}

@@ -190,3 +190,8 @@ func (t *Tx) enqueue(ctx context.Context, r *Resource, action string) error {
 	}
 	return nil
 }
+
+// VRead is Store.VRead inside the transaction.
+func (t *Tx) VRead(ctx context.Context, typ, id string, version int) (*Resource, error) {
+	return vread(ctx, t.pg, typ, id, version)
+}

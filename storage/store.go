@@ -125,3 +125,12 @@ func mapPgError(err error) error {
 	}
 	return err
 }
+
+// LockKey takes a transaction-scoped advisory lock on key, serialising transactions that
+// must not interleave (e.g. two conditional creates with the same condition).
+func (t *Tx) LockKey(ctx context.Context, key string) error {
+	if _, err := t.pg.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, key); err != nil {
+		return fmt.Errorf("storage: lock %q: %w", key, mapPgError(err))
+	}
+	return nil
+}

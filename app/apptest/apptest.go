@@ -1,0 +1,131 @@
+// Package apptest starts a whole careslot on a fresh database for tests, and gives them
+// a small FHIR client. Tests talk to the real PostgreSQL through the real HTTP stack.
+package apptest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/careslot/careslot/app"
+	"github.com/careslot/careslot/storage/storagetest"
+)
+
+// Server is a running careslot.
+type Server struct {
+	*app.App
+	URL  string // the FHIR base, e.g. http://127.0.0.1:41234/fhir
+	HTTP *httptest.Server
+}
+
+// Option adjusts the configuration before the server starts.
+type Option func(*app.Config)
+
+// WithoutCoverageCheck switches off the insurance rule.
+func WithoutCoverageCheck() Option { return func(c *app.Config) { c.RequireCoverage = false } }
+
+// New starts careslot on a database of its own; everything is torn down when tb ends.
+func New(tb testing.TB, opts ...Option) *Server {
+	tb.Helper()
+	return NewOnDatabase(tb, storagetest.NewDatabase(tb), opts...)
+}
+
+// NewOnDatabase starts careslot on an existing database, e.g. a second server process
+// sharing the first one's database.
+func NewOnDatabase(tb testing.TB, databaseURL string, opts ...Option) *Server {
+	tb.Helper()
+	ts := httptest.NewUnstartedServer(nil)
+	cfg := app.Config{DatabaseURL: databaseURL, BaseURL: "http://" + ts.Listener.Addr().String() + "/fhir", RequireCoverage: true}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	a, err := app.New(context.Background(), cfg, log)
+	if err != nil {
+		tb.Fatalf("start careslot: %v", err)
+	}
+	ts.Config.Handler = a.Handler
+	ts.Start()
+	tb.Cleanup(func() {
+		ts.Close()
+		a.Close()
+	})
+	return &Server{App: a, URL: cfg.BaseURL, HTTP: ts}
+}
+
+// Response is an answer of the server.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// JSON decodes the body into a generic map; it fails the test if the body is not a JSON object.
+func (r *Response) JSON(tb testing.TB) map[string]any {
+	tb.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.Body, &m); err != nil {
+		tb.Fatalf("body is not JSON (%v): %s", err, r.Body)
+	}
+	return m
+}
+
+// Do sends a request to path (relative to the FHIR base, e.g. "Patient/1") with an
+// optional body (string, []byte, or any value to marshal) and header pairs.
+func (s *Server) Do(tb testing.TB, method, path string, body any, header ...string) *Response {
+	tb.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			tb.Fatalf("marshal body: %v", err)
+		}
+		rd = bytes.NewReader(j)
+	}
+	url := s.URL
+	if path != "" {
+		url += "/" + strings.TrimPrefix(path, "/")
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		tb.Fatalf("request: %v", err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/fhir+json")
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		tb.Fatalf("read body: %v", err)
+	}
+	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+}
+
+// Must is Do that fails the test unless the status is want.
+func (s *Server) Must(tb testing.TB, want int, method, path string, body any, header ...string) *Response {
+	tb.Helper()
+	r := s.Do(tb, method, path, body, header...)
+	if r.Status != want {
+		tb.Fatalf("%s %s: status %d, want %d: %s", method, path, r.Status, want, r.Body)
+	}
+	return r
+}

@@ -1,0 +1,385 @@
+package fhir
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/careslot/careslot/fhir/fhirerr"
+	"github.com/careslot/careslot/storage"
+)
+
+// bundle answers POST [base] with a batch or transaction Bundle.
+func (s *Server) bundle(w http.ResponseWriter, r *http.Request) {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var b Bundle
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&b); err != nil {
+		s.fail(w, r, &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeStructure,
+			Diagnostics: "the body is not a Bundle: " + err.Error()})
+		return
+	}
+	if b.ResourceType != "Bundle" {
+		s.fail(w, r, &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeInvalid,
+			Diagnostics: "POST to the base takes a batch or transaction Bundle", Expression: []string{"resourceType"}})
+		return
+	}
+	if err := checkEntries(b.Entry); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	switch b.Type {
+	case "transaction":
+		s.transaction(w, r, b.Entry)
+	case "batch":
+		s.batch(w, r, b.Entry)
+	default:
+		s.fail(w, r, &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeInvalid,
+			Diagnostics: fmt.Sprintf("Bundle.type must be batch or transaction, not %q", b.Type), Expression: []string{"Bundle.type"}})
+	}
+}
+
+// checkEntries requires each entry to have a request with a supported method and a URL.
+func checkEntries(entries []BundleEntry) error {
+	for i, e := range entries {
+		at := fmt.Sprintf("Bundle.entry[%d].request", i)
+		if e.Request == nil {
+			return &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeRequired,
+				Diagnostics: "every entry of a batch or transaction needs a request", Expression: []string{at}}
+		}
+		switch e.Request.Method {
+		case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete:
+		case http.MethodPatch:
+			return &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeNotSupported,
+				Diagnostics: "PATCH is not supported", Expression: []string{at + ".method"}}
+		default:
+			return &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeValue,
+				Diagnostics: fmt.Sprintf("request.method %q is not an HTTP verb", e.Request.Method), Expression: []string{at + ".method"}}
+		}
+		if e.Request.URL == "" {
+			return &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeRequired,
+				Diagnostics: "request.url is required", Expression: []string{at + ".url"}}
+		}
+		needsBody := e.Request.Method == http.MethodPost || e.Request.Method == http.MethodPut
+		if needsBody && len(e.Resource) == 0 {
+			return &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeRequired,
+				Diagnostics: e.Request.Method + " entries need a resource", Expression: []string{fmt.Sprintf("Bundle.entry[%d].resource", i)}}
+		}
+	}
+	return nil
+}
+
+// recorder captures the answer of one entry's interaction.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func newRecorder() *recorder                      { return &recorder{header: http.Header{}, status: http.StatusOK} }
+func (rec *recorder) Header() http.Header         { return rec.header }
+func (rec *recorder) Write(b []byte) (int, error) { return rec.body.Write(b) }
+func (rec *recorder) WriteHeader(status int)      { rec.status = status }
+
+// entryURL turns request.url (relative, or absolute under this server's base) into a path under /fhir.
+func (s *Server) entryURL(raw string) string {
+	raw = strings.TrimPrefix(raw, s.cfg.BaseURL)
+	return "/fhir/" + strings.TrimPrefix(raw, "/")
+}
+
+// runEntry runs one entry's interaction through the router, with ctx carrying any transaction.
+func (s *Server) runEntry(ctx context.Context, outer *http.Request, e BundleEntry) *recorder {
+	rec := newRecorder()
+	req, err := http.NewRequestWithContext(ctx, e.Request.Method, s.entryURL(e.Request.URL), bytes.NewReader(e.Resource))
+	if err != nil {
+		fe := fhirerr.Invalid(fmt.Sprintf("request.url %q is not a valid URL", e.Request.URL))
+		rec.status = fe.Status
+		rec.body.Write(fe.JSON())
+		return rec
+	}
+	req.Header.Set("Content-Type", fhirJSON)
+	for name, v := range map[string]string{"If-Match": e.Request.IfMatch, "If-None-Match": e.Request.IfNoneMatch,
+		"If-None-Exist": e.Request.IfNoneExist, "If-Modified-Since": e.Request.IfModifiedSince, "Prefer": outer.Header.Get("Prefer")} {
+		if v != "" {
+			req.Header.Set(name, v)
+		}
+	}
+	s.router.ServeHTTP(rec, req)
+	return rec
+}
+
+// entryResponse turns a recorded answer into Bundle.entry.response (and resource).
+func entryResponse(rec *recorder) BundleEntry {
+	resp := &EntryResponse{Status: statusLine(rec.status),
+		Location: rec.header.Get("Location"), Etag: rec.header.Get("ETag")}
+	if lm := rec.header.Get("Last-Modified"); lm != "" {
+		if t, err := http.ParseTime(lm); err == nil {
+			resp.LastModified = t.UTC().Format(time.RFC3339)
+		}
+	}
+	entry := BundleEntry{Response: resp}
+	if rec.body.Len() > 0 {
+		body := json.RawMessage(bytes.Clone(rec.body.Bytes()))
+		if rec.status >= 400 || bytes.Contains(body[:min(len(body), 64)], []byte(`"OperationOutcome"`)) && isOutcome(body) {
+			resp.Outcome = body
+		} else {
+			entry.Resource = body
+		}
+	}
+	return entry
+}
+
+func isOutcome(body []byte) bool {
+	var head struct {
+		ResourceType string `json:"resourceType"`
+	}
+	json.Unmarshal(body, &head)
+	return head.ResourceType == "OperationOutcome"
+}
+
+// batch runs each entry on its own, in order; one entry's failure does not touch the others.
+func (s *Server) batch(w http.ResponseWriter, r *http.Request, entries []BundleEntry) {
+	out := Bundle{ResourceType: "Bundle", ID: storage.NewID(), Type: "batch-response"}
+	for _, e := range entries {
+		out.Entry = append(out.Entry, entryResponse(s.runEntry(r.Context(), r, e)))
+	}
+	writeJSON(w, r, http.StatusOK, marshal(out))
+}
+
+// transactionOrder is the processing order the spec sets: DELETE, POST, PUT/PATCH, GET/HEAD.
+var transactionOrder = map[string]int{http.MethodDelete: 0, http.MethodPost: 1, http.MethodPut: 2, http.MethodPatch: 2, http.MethodGet: 3, http.MethodHead: 3}
+
+// transaction runs every entry in one database transaction: all of them succeed, or
+// nothing is stored and the first failure is the answer.
+func (s *Server) transaction(w http.ResponseWriter, r *http.Request, entries []BundleEntry) {
+	ctx := r.Context()
+	tx, err := s.store.Begin(ctx)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	defer tx.Rollback(ctx)
+	ctx = withTx(ctx, tx)
+
+	ids, err := s.resolveFullURLs(ctx, tx, entries)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := rewriteEntries(entries, ids); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	order := make([]int, len(entries))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool {
+		return transactionOrder[entries[order[a]].Request.Method] < transactionOrder[entries[order[b]].Request.Method]
+	})
+	results := make([]BundleEntry, len(entries))
+	for _, i := range order {
+		e := entries[i]
+		ectx := ctx
+		if id := ids.assigned[i]; id != "" {
+			ectx = context.WithValue(ctx, assignedIDKey{}, id)
+		}
+		rec := s.runEntry(ectx, r, e)
+		if rec.status >= 400 {
+			s.fail(w, r, entryError(i, rec))
+			return
+		}
+		results[i] = entryResponse(rec)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	out := Bundle{ResourceType: "Bundle", ID: storage.NewID(), Type: "transaction-response", Entry: results}
+	writeJSON(w, r, http.StatusOK, marshal(out))
+}
+
+// entryError is the failure of entry i as the whole transaction's error, its paths
+// rewritten from the resource to the Bundle entry.
+func entryError(i int, rec *recorder) *fhirerr.Error {
+	fe := &fhirerr.Error{Status: rec.status, Code: fhirerr.CodeProcessing}
+	var oo fhirerr.Outcome
+	if json.Unmarshal(rec.body.Bytes(), &oo) == nil && len(oo.Issue) > 0 {
+		is := oo.Issue[0]
+		fe.Code, fe.Diagnostics = is.Code, is.Diagnostics
+		for _, p := range is.Expression {
+			if j := strings.IndexByte(p, '.'); j > 0 && p[0] >= 'A' && p[0] <= 'Z' {
+				p = p[j+1:]
+				fe.Expression = append(fe.Expression, fmt.Sprintf("Bundle.entry[%d].resource.%s", i, p))
+			} else {
+				fe.Expression = append(fe.Expression, fmt.Sprintf("Bundle.entry[%d].resource", i))
+			}
+		}
+	}
+	fe.Diagnostics = fmt.Sprintf("transaction failed at entry %d: %s", i, fe.Diagnostics)
+	if len(fe.Expression) == 0 {
+		fe.Expression = []string{fmt.Sprintf("Bundle.entry[%d]", i)}
+	}
+	return fe
+}
+
+// fullURLs maps each entry's fullUrl to the "Type/id" it becomes, and remembers the ids
+// assigned to POST entries ahead of their creation.
+type fullURLs struct {
+	refs     map[string]string // fullUrl -> Type/id
+	assigned map[int]string    // entry index -> server-assigned id
+}
+
+// resolveFullURLs gives every POST entry its id now, so references to its fullUrl can be
+// rewritten before anything is written. A conditional create that matches an existing
+// resource maps to that resource instead. Two entries for one resource are refused.
+func (s *Server) resolveFullURLs(ctx context.Context, tx *storage.Tx, entries []BundleEntry) (fullURLs, error) {
+	ids := fullURLs{refs: map[string]string{}, assigned: map[int]string{}}
+	seen := map[string]int{}
+	for i, e := range entries {
+		path := strings.TrimPrefix(s.entryURL(e.Request.URL), "/fhir/")
+		path, _, _ = strings.Cut(path, "?")
+		parts := strings.Split(path, "/")
+		var target string
+		switch {
+		case e.Request.Method == http.MethodPost && len(parts) == 1:
+			id := storage.NewID()
+			if e.Request.IfNoneExist != "" {
+				matches, err := s.conditionalMatches(ctx, tx, parts[0], e.Request.IfNoneExist)
+				if err != nil {
+					return ids, atEntry(i, err)
+				}
+				if len(matches) == 1 {
+					id = matches[0].ID
+				}
+			}
+			ids.assigned[i] = id
+			target = parts[0] + "/" + id
+		case (e.Request.Method == http.MethodPut || e.Request.Method == http.MethodDelete) && len(parts) == 2:
+			target = parts[0] + "/" + parts[1]
+		}
+		if target == "" {
+			continue
+		}
+		if j, dup := seen[target]; dup && e.Request.Method != http.MethodPost {
+			return ids, &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeDuplicate,
+				Diagnostics: fmt.Sprintf("entries %d and %d both change %s", j, i, target), Expression: []string{fmt.Sprintf("Bundle.entry[%d]", i)}}
+		}
+		seen[target] = i
+		if e.FullURL != "" {
+			ids.refs[e.FullURL] = target
+		}
+	}
+	return ids, nil
+}
+
+func atEntry(i int, err error) error {
+	fe, ok := fhirerr.As(err)
+	if !ok {
+		return err
+	}
+	cp := *fe
+	cp.Diagnostics = fmt.Sprintf("entry %d: %s", i, fe.Diagnostics)
+	return &cp
+}
+
+// rewriteEntries replaces references to fullUrls (urn:uuid:… or absolute) with the
+// Type/id they resolved to: in resources, narrative links, and conditional request URLs.
+func rewriteEntries(entries []BundleEntry, ids fullURLs) error {
+	if len(ids.refs) == 0 {
+		return nil
+	}
+	for i := range entries {
+		e := &entries[i]
+		if len(e.Resource) > 0 {
+			dec := json.NewDecoder(bytes.NewReader(e.Resource))
+			dec.UseNumber() // keep decimals exactly as sent
+			var doc any
+			if err := dec.Decode(&doc); err != nil {
+				return &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeStructure,
+					Diagnostics: "the resource is not JSON", Expression: []string{fmt.Sprintf("Bundle.entry[%d].resource", i)}}
+			}
+			doc = rewriteValue(doc, ids.refs)
+			e.Resource = marshal(doc)
+		}
+		if strings.Contains(e.Request.URL, "?") {
+			e.Request.URL = rewriteQuery(e.Request.URL, ids.refs)
+		}
+		if e.Request.IfNoneExist != "" {
+			e.Request.IfNoneExist = rewriteQuery(e.Request.IfNoneExist, ids.refs)
+		}
+	}
+	return nil
+}
+
+func rewriteValue(v any, refs map[string]string) any {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, child := range v {
+			if div, ok := child.(string); ok && k == "div" {
+				for from, to := range refs {
+					div = strings.ReplaceAll(div, `"`+from+`"`, `"`+to+`"`)
+				}
+				v[k] = div
+				continue
+			}
+			v[k] = rewriteValue(child, refs)
+		}
+		return v
+	case []any:
+		for i, child := range v {
+			v[i] = rewriteValue(child, refs)
+		}
+		return v
+	case string:
+		if to, ok := refs[v]; ok {
+			return to
+		}
+		return v
+	default:
+		return v
+	}
+}
+
+// rewriteQuery replaces fullUrls that are whole parameter values of a query string.
+func rewriteQuery(raw string, refs map[string]string) string {
+	path, query, hasQuery := strings.Cut(raw, "?")
+	if !hasQuery {
+		query, path = path, ""
+	}
+	values, err := url.ParseQuery(query)
+	if err != nil {
+		return raw
+	}
+	changed := false
+	for k, vs := range values {
+		for j, v := range vs {
+			if to, ok := refs[v]; ok {
+				values[k][j] = to
+				changed = true
+			}
+		}
+	}
+	if !changed {
+		return raw
+	}
+	if !hasQuery {
+		return values.Encode()
+	}
+	return path + "?" + values.Encode()
+}
+
+// statusLine formats an HTTP status as Bundle.entry.response.status wants it.
+func statusLine(code int) string { return strconv.Itoa(code) + " " + http.StatusText(code) }

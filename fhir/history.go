@@ -1,0 +1,158 @@
+package fhir
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/careslot/careslot/fhir/fhirerr"
+	"github.com/careslot/careslot/storage"
+	"github.com/gorilla/mux"
+)
+
+const (
+	defaultCount = 50
+	maxCount     = 1000
+)
+
+// parseCount reads _count: default 50, at most 1000.
+func parseCount(q url.Values) (int, error) {
+	v := q.Get("_count")
+	if v == "" {
+		return defaultCount, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeInvalid,
+			Diagnostics: fmt.Sprintf("_count must be a non-negative integer, not %q", v), Expression: []string{"_count"}}
+	}
+	return min(n, maxCount), nil
+}
+
+// parseInstantParam reads an instant query parameter such as _since; a date alone means its start in UTC.
+func parseInstantParam(q url.Values, name string) (time.Time, error) {
+	v := q.Get(name)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02", "2006-01", "2006"} {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeInvalid,
+		Diagnostics: fmt.Sprintf("%s must be an instant like 2024-01-31T09:00:00Z, not %q", name, v), Expression: []string{name}}
+}
+
+// encodeHistoryCursor makes the opaque _cursor of a history page.
+func encodeHistoryCursor(c *storage.HistoryCursor) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(fmt.Sprintf("%d.%d.%d", c.LastUpdated.UnixMicro(), c.RID, c.VersionID)))
+}
+
+func decodeHistoryCursor(v string) (*storage.HistoryCursor, error) {
+	bad := &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeInvalid, Diagnostics: "_cursor is not one this server made", Expression: []string{"_cursor"}}
+	raw, err := base64.RawURLEncoding.DecodeString(v)
+	if err != nil {
+		return nil, bad
+	}
+	parts := strings.Split(string(raw), ".")
+	if len(parts) != 3 {
+		return nil, bad
+	}
+	micros, err1 := strconv.ParseInt(parts[0], 10, 64)
+	rid, err2 := strconv.ParseInt(parts[1], 10, 64)
+	vid, err3 := strconv.Atoi(parts[2])
+	if err1 != nil || err2 != nil || err3 != nil {
+		return nil, bad
+	}
+	return &storage.HistoryCursor{LastUpdated: time.UnixMicro(micros).UTC(), RID: rid, VersionID: vid}, nil
+}
+
+// history answers system, type and instance history, newest first, paged by _count.
+func (s *Server) history(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	hq := storage.HistoryQuery{ID: mux.Vars(r)["id"]}
+	if mux.Vars(r)["type"] != "" {
+		typ, err := s.resourceType(r)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		hq.Type = typ
+	}
+	var err error
+	if hq.Count, err = parseCount(q); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if hq.Since, err = parseInstantParam(q, "_since"); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if hq.At, err = parseInstantParam(q, "_at"); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if c := q.Get("_cursor"); c != "" {
+		if hq.After, err = decodeHistoryCursor(c); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	if hq.ID != "" {
+		// An instance history of a resource that never existed is 404.
+		if res, err := s.store.Read(r.Context(), hq.Type, hq.ID); res == nil && err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	entries, next, err := s.store.History(r.Context(), hq)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	bundle := Bundle{ResourceType: "Bundle", ID: storage.NewID(), Type: "history",
+		Meta: &BundleMeta{LastUpdated: time.Now().UTC().Format(storage.LastUpdatedFormat)}}
+	self := s.cfg.BaseURL + strings.TrimPrefix(r.URL.Path, "/fhir")
+	if r.URL.RawQuery != "" {
+		self += "?" + r.URL.RawQuery
+	}
+	bundle.Link = append(bundle.Link, BundleLink{Relation: "self", URL: self})
+	if next != nil {
+		nq := url.Values{}
+		for k, v := range q {
+			nq[k] = v
+		}
+		nq.Set("_cursor", encodeHistoryCursor(next))
+		path := s.cfg.BaseURL + strings.TrimPrefix(r.URL.Path, "/fhir")
+		bundle.Link = append(bundle.Link, BundleLink{Relation: "next", URL: path + "?" + nq.Encode()})
+	}
+	for _, e := range entries {
+		if s.rules.CanRead(r.Context(), &e.Resource) != nil {
+			continue
+		}
+		entry := BundleEntry{FullURL: s.cfg.BaseURL + "/" + e.Type + "/" + e.ID,
+			Request:  &EntryRequest{Method: e.Method, URL: e.Type + "/" + e.ID},
+			Response: &EntryResponse{Etag: versionTag(e.VersionID), LastModified: e.LastUpdated.Format(storage.LastUpdatedFormat)}}
+		switch {
+		case e.Method == http.MethodPost:
+			entry.Request.URL = e.Type
+			entry.Response.Status = statusLine(http.StatusCreated)
+		case e.Method == http.MethodDelete:
+			entry.Response.Status = statusLine(http.StatusNoContent)
+		case e.VersionID == 1:
+			entry.Response.Status = statusLine(http.StatusCreated)
+		default:
+			entry.Response.Status = statusLine(http.StatusOK)
+		}
+		if !e.Deleted {
+			entry.Resource = e.Content
+		}
+		bundle.Entry = append(bundle.Entry, entry)
+	}
+	writeJSON(w, r, http.StatusOK, marshal(bundle))
+}

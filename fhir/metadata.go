@@ -1,0 +1,115 @@
+package fhir
+
+import (
+	"net/http"
+	"time"
+)
+
+// ProductTypes are the resource types careslot is about; the CapabilityStatement lists
+// them with their interactions. Every other R4 type is accepted and validated too.
+var ProductTypes = []string{
+	"Patient", "Practitioner", "PractitionerRole", "Organization", "Location", "HealthcareService",
+	"Schedule", "Slot", "Appointment", "AppointmentResponse", "Coverage", "Encounter",
+	"DocumentReference", "Condition", "Observation", "MedicationRequest", "Procedure",
+	"DiagnosticReport", "AllergyIntolerance", "AuditEvent", "Subscription", "Binary",
+}
+
+// Version is careslot's software version, shown in the CapabilityStatement.
+var Version = "0.1.0"
+
+type code struct {
+	Code string `json:"code"`
+}
+
+// CapabilitySearchParam is CapabilityStatement.rest.resource.searchParam.
+type CapabilitySearchParam struct {
+	Name          string `json:"name"`
+	Definition    string `json:"definition,omitempty"`
+	Type          string `json:"type"`
+	Documentation string `json:"documentation,omitempty"`
+}
+
+type capabilityOperation struct {
+	Name       string `json:"name"`
+	Definition string `json:"definition"`
+}
+
+type capabilityResource struct {
+	Type              string                  `json:"type"`
+	Profile           string                  `json:"profile"`
+	Interaction       []code                  `json:"interaction"`
+	Versioning        string                  `json:"versioning"`
+	ReadHistory       bool                    `json:"readHistory"`
+	UpdateCreate      bool                    `json:"updateCreate"`
+	ConditionalCreate bool                    `json:"conditionalCreate"`
+	ConditionalRead   string                  `json:"conditionalRead"`
+	ConditionalUpdate bool                    `json:"conditionalUpdate"`
+	ConditionalDelete string                  `json:"conditionalDelete"`
+	ReferencePolicy   []string                `json:"referencePolicy"`
+	SearchInclude     []string                `json:"searchInclude,omitempty"`
+	SearchRevInclude  []string                `json:"searchRevInclude,omitempty"`
+	SearchParam       []CapabilitySearchParam `json:"searchParam,omitempty"`
+	Operation         []capabilityOperation   `json:"operation,omitempty"`
+}
+
+// metadata answers GET /metadata with the CapabilityStatement.
+func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
+	if mode := r.URL.Query().Get("mode"); mode != "" && mode != "full" {
+		s.fail(w, r, errorf(http.StatusBadRequest, "not-supported", "mode=%s is not supported; only the full CapabilityStatement", mode))
+		return
+	}
+	writeJSON(w, r, http.StatusOK, marshal(s.capabilityStatement()))
+}
+
+func (s *Server) capabilityStatement() map[string]any {
+	interactions := []code{{"read"}, {"vread"}, {"update"}, {"delete"}, {"history-instance"}, {"history-type"}, {"create"}, {"search-type"}}
+	var res []capabilityResource
+	for _, t := range ProductTypes {
+		cr := capabilityResource{Type: t, Profile: "http://hl7.org/fhir/StructureDefinition/" + t,
+			Interaction: interactions, Versioning: "versioned-update", ReadHistory: true, UpdateCreate: true,
+			ConditionalCreate: true, ConditionalRead: "not-supported", ConditionalUpdate: true, ConditionalDelete: "single",
+			ReferencePolicy: []string{"literal", "logical", "enforced", "local"}}
+		cr.SearchParam = s.searchParamsFor(t)
+		cr.SearchInclude, cr.SearchRevInclude = s.includesFor(t)
+		for _, op := range s.Operations() {
+			for _, ot := range op.Types {
+				if ot == t {
+					cr.Operation = append(cr.Operation, capabilityOperation{Name: op.Name, Definition: s.operationDefinitionURL(op)})
+				}
+			}
+		}
+		res = append(res, cr)
+	}
+	rest := map[string]any{
+		"mode":          "server",
+		"documentation": "careslot FHIR R4 API for appointment scheduling",
+		"resource":      res,
+		"interaction":   []code{{"transaction"}, {"batch"}, {"history-system"}},
+	}
+	var sysOps []capabilityOperation
+	for _, op := range s.Operations() {
+		if len(op.Types) == 0 {
+			sysOps = append(sysOps, capabilityOperation{Name: op.Name, Definition: s.operationDefinitionURL(op)})
+		}
+	}
+	if len(sysOps) > 0 {
+		rest["operation"] = sysOps
+	}
+	return map[string]any{
+		"resourceType":   "CapabilityStatement",
+		"status":         "active",
+		"date":           time.Now().UTC().Format("2006-01-02"),
+		"publisher":      "careslot",
+		"kind":           "instance",
+		"software":       map[string]string{"name": "careslot", "version": Version},
+		"implementation": map[string]string{"description": "careslot FHIR server", "url": s.cfg.BaseURL},
+		"fhirVersion":    "4.0.1",
+		"format":         []string{"application/fhir+json", "json"},
+		"rest":           []any{rest},
+	}
+}
+
+// operationDefinitionURL is where an operation's OperationDefinition is read.
+func (s *Server) operationDefinitionURL(op *Operation) string {
+	return s.cfg.BaseURL + "/OperationDefinition/" + op.Name
+}

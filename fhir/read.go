@@ -1,0 +1,83 @@
+package fhir
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/careslot/careslot/fhir/fhirerr"
+	"github.com/careslot/careslot/storage"
+	"github.com/gorilla/mux"
+)
+
+// read answers GET [type]/[id]: the current version, 404 if unknown, 410 if deleted,
+// 304 when If-None-Match names the current version.
+func (s *Server) read(w http.ResponseWriter, r *http.Request) {
+	typ, err := s.resourceType(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	res, err := s.reader(r.Context()).Read(r.Context(), typ, mux.Vars(r)["id"])
+	s.answerRead(w, r, res, err)
+}
+
+// vread answers GET [type]/[id]/_history/[vid].
+func (s *Server) vread(w http.ResponseWriter, r *http.Request) {
+	typ, err := s.resourceType(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	vid, err := strconv.Atoi(mux.Vars(r)["vid"])
+	if err != nil || vid < 1 {
+		s.fail(w, r, errorf(http.StatusNotFound, fhirerr.CodeNotFound, "no such version"))
+		return
+	}
+	res, err := s.reader(r.Context()).VRead(r.Context(), typ, mux.Vars(r)["id"], vid)
+	s.answerRead(w, r, res, err)
+}
+
+func (s *Server) answerRead(w http.ResponseWriter, r *http.Request, res *storage.Resource, err error) {
+	if err != nil {
+		if res != nil && res.Deleted {
+			setVersionHeaders(w, res)
+		}
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.rules.CanRead(r.Context(), res); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	setVersionHeaders(w, res)
+	if match := r.Header.Get("If-None-Match"); match != "" && etagMatches(match, res.VersionID) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	if since := r.Header.Get("If-Modified-Since"); since != "" {
+		if t, err := http.ParseTime(since); err == nil && !res.LastUpdated.Truncate(1e9).After(t) {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+	}
+	body, err := summarize(r, res.Content)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, r, http.StatusOK, body)
+}
+
+// etagMatches reports whether an If-None-Match list names version.
+func etagMatches(header string, version int) bool {
+	for _, tag := range strings.Split(header, ",") {
+		if strings.TrimSpace(tag) == "*" {
+			return true
+		}
+		if v, err := parseETag(tag); err == nil && v == version {
+			return true
+		}
+	}
+	return false
+}

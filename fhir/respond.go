@@ -1,0 +1,170 @@
+package fhir
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/careslot/careslot/fhir/fhirerr"
+	"github.com/careslot/careslot/storage"
+)
+
+const fhirJSON = "application/fhir+json"
+
+func errorf(status int, code, format string, args ...any) *fhirerr.Error {
+	return fhirerr.New(status, code, fmt.Sprintf(format, args...))
+}
+
+// wantsXML reports whether the client asked for XML, which careslot does not speak.
+func wantsXML(r *http.Request) bool {
+	if f := r.URL.Query().Get("_format"); f != "" {
+		return strings.Contains(f, "xml")
+	}
+	accept := r.Header.Get("Accept")
+	return strings.Contains(accept, "xml") && !strings.Contains(accept, "json") && !strings.Contains(accept, "*/*")
+}
+
+// checkFormat refuses a _format or Accept that careslot cannot answer: 406.
+func checkFormat(r *http.Request) error {
+	if wantsXML(r) {
+		return errorf(http.StatusNotAcceptable, fhirerr.CodeNotSupported, "careslot answers in JSON only (application/fhir+json); XML is not supported")
+	}
+	if f := r.URL.Query().Get("_format"); f != "" {
+		switch f {
+		case "json", "application/json", fhirJSON, "application/json+fhir":
+		default:
+			return errorf(http.StatusNotAcceptable, fhirerr.CodeNotSupported, "_format %q is not supported; use json", f)
+		}
+	}
+	return nil
+}
+
+// readBody reads a request body of a FHIR JSON content type, within the size limit.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != fhirJSON && mt != "application/json" && mt != "application/json+fhir") {
+			return nil, errorf(http.StatusUnsupportedMediaType, fhirerr.CodeNotSupported,
+				"Content-Type %q is not supported; send application/fhir+json", ct)
+		}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, errorf(http.StatusRequestEntityTooLarge, fhirerr.CodeTooLong, "the body is larger than %d bytes", s.cfg.MaxBodyBytes)
+		}
+		return nil, errorf(http.StatusBadRequest, fhirerr.CodeStructure, "the body could not be read")
+	}
+	return body, nil
+}
+
+// readResource reads and validates the resource in the body; its type must be typ.
+func (s *Server) readResource(w http.ResponseWriter, r *http.Request, typ string) ([]byte, error) {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		return nil, err
+	}
+	got, err := s.validator.Validate(body)
+	if err != nil {
+		return nil, err
+	}
+	if got != typ {
+		return nil, &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeInvalid,
+			Diagnostics: fmt.Sprintf("the body is a %s but the URL is for %s", got, typ), Expression: []string{"resourceType"}}
+	}
+	return body, nil
+}
+
+// writeJSON writes a FHIR JSON body, indented when _pretty=true.
+func writeJSON(w http.ResponseWriter, r *http.Request, status int, body []byte) {
+	if r.URL.Query().Get("_pretty") == "true" {
+		var buf bytes.Buffer
+		if json.Indent(&buf, body, "", "  ") == nil {
+			body = buf.Bytes()
+		}
+	}
+	w.Header().Set("Content-Type", fhirJSON+"; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+// marshal renders a value that careslot built itself; it cannot fail for those values.
+func marshal(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("fhir: marshal %T: %v", v, err))
+	}
+	return b
+}
+
+// fail answers with err as an OperationOutcome. Errors that are not *fhirerr.Error are
+// logged and hidden behind a 500.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	fe, ok := fhirerr.As(err)
+	if !ok {
+		s.log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+		fe = fhirerr.From(err)
+	}
+	writeJSON(w, r, fe.Status, fe.JSON())
+}
+
+// versionTag is the weak ETag of a version.
+func versionTag(version int) string { return `W/"` + strconv.Itoa(version) + `"` }
+
+// setVersionHeaders sets ETag and Last-Modified of a stored version.
+func setVersionHeaders(w http.ResponseWriter, res *storage.Resource) {
+	w.Header().Set("ETag", versionTag(res.VersionID))
+	w.Header().Set("Last-Modified", res.LastUpdated.UTC().Format(http.TimeFormat))
+}
+
+// parseETag reads a version from an If-Match value: W/"3", "3" or 3.
+func parseETag(v string) (int, error) {
+	v = strings.TrimSpace(v)
+	v = strings.TrimPrefix(v, "W/")
+	v = strings.Trim(v, `"`)
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, errorf(http.StatusBadRequest, fhirerr.CodeInvalid, "If-Match %q is not a version ETag like W/\"3\"", v)
+	}
+	return n, nil
+}
+
+// preferReturn is the return preference of the Prefer header: minimal, representation
+// (the default) or OperationOutcome.
+func preferReturn(r *http.Request) string {
+	for _, part := range strings.Split(r.Header.Get("Prefer"), ",") {
+		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
+		if strings.TrimSpace(k) == "return" {
+			return strings.Trim(strings.TrimSpace(v), `"`)
+		}
+	}
+	return "representation"
+}
+
+// preferStrict is true when the client asked for strict handling of search parameters.
+func preferStrict(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Prefer"), "handling=strict")
+}
+
+// writeResult answers a successful write: status, version headers, and the body the client preferred.
+func (s *Server) writeResult(w http.ResponseWriter, r *http.Request, status int, res *storage.Resource, message string) {
+	setVersionHeaders(w, res)
+	if status == http.StatusCreated {
+		w.Header().Set("Location", fmt.Sprintf("%s/%s/%s/_history/%d", s.cfg.BaseURL, res.Type, res.ID, res.VersionID))
+	}
+	switch preferReturn(r) {
+	case "minimal":
+		w.WriteHeader(status)
+	case "OperationOutcome":
+		writeJSON(w, r, status, marshal(fhirerr.Information(message)))
+	default:
+		writeJSON(w, r, status, res.Content)
+	}
+}

@@ -1,0 +1,153 @@
+// Package fhir is careslot's FHIR R4 RESTful API: it routes the interactions, parses and
+// validates resources, runs Bundles, and renders every refusal as an OperationOutcome.
+//
+// It decides nothing about the rules of a resource type (that is package resources) and
+// writes no SQL (that is package storage).
+package fhir
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/careslot/careslot/resources"
+	"github.com/careslot/careslot/storage"
+	"github.com/gorilla/mux"
+)
+
+// Config is how the FHIR API is served.
+type Config struct {
+	// BaseURL is the absolute URL of the FHIR base, e.g. http://127.0.0.1:8080/fhir.
+	BaseURL string
+	// MaxBodyBytes limits a request body; larger ones get 413.
+	MaxBodyBytes int64
+}
+
+// Server serves the FHIR API.
+type Server struct {
+	cfg       Config
+	store     *storage.Store
+	rules     *resources.Rules
+	validator *Validator
+	router    *mux.Router
+	ops       map[string]*Operation
+	log       *slog.Logger
+}
+
+// NewServer wires the FHIR API over store and rules.
+func NewServer(cfg Config, store *storage.Store, rules *resources.Rules, log *slog.Logger) (*Server, error) {
+	v, err := NewValidator()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = 16 << 20
+	}
+	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	s := &Server{cfg: cfg, store: store, rules: rules, validator: v, ops: map[string]*Operation{}, log: log}
+	s.routes()
+	return s, nil
+}
+
+// Handler serves the API; mount it at /fhir.
+func (s *Server) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := checkFormat(r); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		s.router.ServeHTTP(w, r)
+	})
+}
+
+// Validator is the server's R4 validator.
+func (s *Server) Validator() *Validator { return s.validator }
+
+const (
+	typePattern = `{type:[A-Z][A-Za-z]+}`
+	idPattern   = `{id:[A-Za-z0-9\-\.]{1,64}}`
+	opPattern   = `{op:\$[A-Za-z][A-Za-z\-]*}`
+)
+
+func (s *Server) routes() {
+	r := mux.NewRouter().PathPrefix("/fhir").Subrouter()
+	r.StrictSlash(false)
+	get, post, put, del := http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete
+
+	r.HandleFunc("/metadata", s.metadata).Methods(get)
+	r.HandleFunc("", s.bundle).Methods(post)
+	r.HandleFunc("/", s.bundle).Methods(post)
+	r.HandleFunc("/_history", s.history).Methods(get)
+	r.HandleFunc("/"+opPattern, s.operation).Methods(get, post)
+
+	r.HandleFunc("/"+typePattern, s.search).Methods(get)
+	r.HandleFunc("/"+typePattern+"/_search", s.search).Methods(post)
+	r.HandleFunc("/"+typePattern, s.create).Methods(post)
+	r.HandleFunc("/"+typePattern, s.conditionalUpdate).Methods(put)
+	r.HandleFunc("/"+typePattern, s.conditionalDelete).Methods(del)
+	r.HandleFunc("/"+typePattern+"/_history", s.history).Methods(get)
+	r.HandleFunc("/"+typePattern+"/"+opPattern, s.operation).Methods(get, post)
+
+	r.HandleFunc("/"+typePattern+"/"+idPattern, s.read).Methods(get)
+	r.HandleFunc("/"+typePattern+"/"+idPattern, s.update).Methods(put)
+	r.HandleFunc("/"+typePattern+"/"+idPattern, s.delete).Methods(del)
+	r.HandleFunc("/"+typePattern+"/"+idPattern+"/_history", s.history).Methods(get)
+	r.HandleFunc("/"+typePattern+"/"+idPattern+"/_history/{vid:[0-9]{1,9}}", s.vread).Methods(get)
+	r.HandleFunc("/"+typePattern+"/"+idPattern+"/"+opPattern, s.operation).Methods(get, post)
+
+	// Anything else under /fhir: a bad id, an unknown path, or a known path with the wrong method.
+	r.NotFoundHandler = http.HandlerFunc(s.unknownPath)
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		s.fail(w, req, errorf(http.StatusMethodNotAllowed, "not-supported", "%s is not supported on %s", req.Method, req.URL.Path))
+	})
+	s.router = r
+}
+
+// unknownPath answers a path that matches no interaction: 400 for a malformed id, 404 otherwise.
+func (s *Server) unknownPath(w http.ResponseWriter, r *http.Request) {
+	parts := strings.Split(strings.Trim(strings.TrimPrefix(r.URL.Path, "/fhir"), "/"), "/")
+	if len(parts) >= 2 && s.validator.IsResourceType(parts[0]) && !strings.HasPrefix(parts[1], "_") && !strings.HasPrefix(parts[1], "$") {
+		s.fail(w, r, errorf(http.StatusBadRequest, "invalid", "%q is not a valid resource id: ids are 1 to 64 of A-Z a-z 0-9 - .", parts[1]))
+		return
+	}
+	s.fail(w, r, errorf(http.StatusNotFound, "not-found", "no FHIR interaction at %s %s", r.Method, r.URL.Path))
+}
+
+// resourceType reads and checks the {type} of the route: 404 for a type that is not R4.
+func (s *Server) resourceType(r *http.Request) (string, error) {
+	typ := mux.Vars(r)["type"]
+	if !s.validator.IsResourceType(typ) {
+		return "", errorf(http.StatusNotFound, "not-supported", "%q is not a resource type this server supports", typ)
+	}
+	return typ, nil
+}
+
+// txKey carries the transaction of a transaction Bundle to the interactions it runs.
+type txKey struct{}
+
+func withTx(ctx context.Context, tx *storage.Tx) context.Context {
+	return context.WithValue(ctx, txKey{}, tx)
+}
+
+// inTx runs fn in the request's transaction Bundle, if any, or in a transaction of its own.
+func (s *Server) inTx(ctx context.Context, fn func(*storage.Tx) error) error {
+	if tx, ok := ctx.Value(txKey{}).(*storage.Tx); ok {
+		return fn(tx)
+	}
+	return s.store.InTx(ctx, fn)
+}
+
+// reader is what reads go through: the Bundle's transaction, so a transaction sees its
+// own writes, or the pool.
+type reader interface {
+	Read(ctx context.Context, typ, id string) (*storage.Resource, error)
+	VRead(ctx context.Context, typ, id string, version int) (*storage.Resource, error)
+}
+
+func (s *Server) reader(ctx context.Context) reader {
+	if tx, ok := ctx.Value(txKey{}).(*storage.Tx); ok {
+		return tx
+	}
+	return s.store
+}

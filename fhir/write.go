@@ -1,0 +1,385 @@
+package fhir
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	"github.com/careslot/careslot/fhir/fhirerr"
+	"github.com/careslot/careslot/resources"
+	"github.com/careslot/careslot/storage"
+	"github.com/gorilla/mux"
+)
+
+// assignedIDKey carries the id a transaction Bundle assigned to a POST entry beforehand,
+// so that references to its urn:uuid could be rewritten before it was created.
+type assignedIDKey struct{}
+
+// write checks the rules of one change and stores it; prev is the locked current row or nil.
+func (s *Server) write(ctx context.Context, tx *storage.Tx, prev *storage.Resource, typ, id string, body []byte, method string) (*storage.Resource, error) {
+	action := resources.ActionUpdate
+	if prev == nil || prev.Deleted {
+		action = resources.ActionCreate
+	}
+	change := &resources.Change{Action: action, Type: typ, ID: id, Old: prev, New: body}
+	if err := s.rules.Check(ctx, tx, change); err != nil {
+		return nil, err
+	}
+	return tx.Write(ctx, prev, typ, id, change.New, method)
+}
+
+// create answers POST [type], honouring If-None-Exist.
+func (s *Server) create(w http.ResponseWriter, r *http.Request) {
+	typ, err := s.resourceType(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	body, err := s.readResource(w, r, typ)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	id, _ := ctx.Value(assignedIDKey{}).(string)
+	if id == "" {
+		id = storage.NewID()
+	}
+	var res *storage.Resource
+	status := http.StatusCreated
+	err = s.inTx(ctx, func(tx *storage.Tx) error {
+		if cond := r.Header.Get("If-None-Exist"); cond != "" {
+			matches, err := s.conditionalMatches(ctx, tx, typ, cond)
+			if err != nil {
+				return err
+			}
+			switch {
+			case len(matches) == 1:
+				res, status = matches[0], http.StatusOK
+				return nil
+			case len(matches) > 1:
+				return errorf(http.StatusPreconditionFailed, fhirerr.CodeMultipleMatches,
+					"If-None-Exist %q matches %d resources", cond, len(matches))
+			}
+		}
+		res, err = s.write(ctx, tx, nil, typ, id, body, http.MethodPost)
+		return err
+	})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.writeResult(w, r, status, res, fmt.Sprintf("%s/%s created", typ, res.ID))
+}
+
+// bodyID returns the id element of a resource body, "" when absent.
+func bodyID(body []byte) string {
+	var doc struct {
+		ID string `json:"id"`
+	}
+	json.Unmarshal(body, &doc)
+	return doc.ID
+}
+
+// ifMatch reads the If-Match header: 0 when absent.
+func ifMatch(r *http.Request) (int, error) {
+	v := r.Header.Get("If-Match")
+	if v == "" {
+		return 0, nil
+	}
+	return parseETag(v)
+}
+
+// checkVersion refuses a write whose If-Match does not name the current version: 412.
+func checkVersion(want int, prev *storage.Resource) error {
+	if want == 0 {
+		return nil
+	}
+	if prev == nil || prev.Deleted {
+		return errorf(http.StatusPreconditionFailed, fhirerr.CodeConflict, "If-Match names version %d but the resource does not exist", want)
+	}
+	if prev.VersionID != want {
+		return errorf(http.StatusPreconditionFailed, fhirerr.CodeConflict,
+			"If-Match names version %d but the current version is %d", want, prev.VersionID)
+	}
+	return nil
+}
+
+// update answers PUT [type]/[id]: a new version, or a create with the client's id.
+func (s *Server) update(w http.ResponseWriter, r *http.Request) {
+	typ, err := s.resourceType(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	id := mux.Vars(r)["id"]
+	body, err := s.readResource(w, r, typ)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if got := bodyID(body); got != id {
+		s.fail(w, r, &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeInvalid,
+			Diagnostics: fmt.Sprintf("the resource id %q must equal the id in the URL %q", got, id), Expression: []string{typ + ".id"}})
+		return
+	}
+	want, err := ifMatch(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	var res *storage.Resource
+	created := false
+	err = s.inTx(ctx, func(tx *storage.Tx) error {
+		prev, err := tx.Lock(ctx, typ, id)
+		if err != nil {
+			return err
+		}
+		if err := checkVersion(want, prev); err != nil {
+			return err
+		}
+		created = prev == nil || prev.Deleted
+		res, err = s.write(ctx, tx, prev, typ, id, body, http.MethodPut)
+		return err
+	})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	s.writeResult(w, r, status, res, fmt.Sprintf("%s/%s updated to version %d", typ, id, res.VersionID))
+}
+
+// conditionalUpdate answers PUT [type]?search: update the one match, create when none, 412 when several.
+func (s *Server) conditionalUpdate(w http.ResponseWriter, r *http.Request) {
+	typ, err := s.resourceType(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if r.URL.RawQuery == "" {
+		s.fail(w, r, errorf(http.StatusBadRequest, fhirerr.CodeInvalid, "PUT %s needs an id or search parameters", typ))
+		return
+	}
+	body, err := s.readResource(w, r, typ)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	want, err := ifMatch(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	var res *storage.Resource
+	created := false
+	err = s.inTx(ctx, func(tx *storage.Tx) error {
+		matches, err := s.conditionalMatches(ctx, tx, typ, r.URL.RawQuery)
+		if err != nil {
+			return err
+		}
+		id := bodyID(body)
+		var prev *storage.Resource
+		switch len(matches) {
+		case 0:
+			if id == "" {
+				id = storage.NewID()
+			}
+			if prev, err = tx.Lock(ctx, typ, id); err != nil {
+				return err
+			}
+			if prev != nil && !prev.Deleted {
+				return errorf(http.StatusConflict, fhirerr.CodeConflict,
+					"%s/%s exists but does not match the search; refusing to overwrite it", typ, id)
+			}
+		case 1:
+			if id != "" && id != matches[0].ID {
+				return &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeInvalid,
+					Diagnostics: fmt.Sprintf("the resource id %q is not the id of the match %q", id, matches[0].ID), Expression: []string{typ + ".id"}}
+			}
+			id = matches[0].ID
+			if prev, err = tx.Lock(ctx, typ, id); err != nil {
+				return err
+			}
+		default:
+			return errorf(http.StatusPreconditionFailed, fhirerr.CodeMultipleMatches, "the search matches %d resources", len(matches))
+		}
+		if err := checkVersion(want, prev); err != nil {
+			return err
+		}
+		created = prev == nil || prev.Deleted
+		body, err = setBodyID(body, id)
+		if err != nil {
+			return err
+		}
+		res, err = s.write(ctx, tx, prev, typ, id, body, http.MethodPut)
+		return err
+	})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	s.writeResult(w, r, status, res, fmt.Sprintf("%s/%s written", typ, res.ID))
+}
+
+func setBodyID(body []byte, id string) ([]byte, error) {
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return nil, fhirerr.Invalid("the resource is not a JSON object")
+	}
+	doc["id"] = marshal(id)
+	return marshal(doc), nil
+}
+
+// delete answers DELETE [type]/[id]. A resource still referenced is refused with 409
+// unless _cascade=delete, which deletes the referencing resources too.
+func (s *Server) delete(w http.ResponseWriter, r *http.Request) {
+	typ, err := s.resourceType(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	want, err := ifMatch(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	cascade, err := cascadeParam(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	var res *storage.Resource
+	err = s.inTx(ctx, func(tx *storage.Tx) error {
+		prev, err := tx.Lock(ctx, typ, mux.Vars(r)["id"])
+		if err != nil || prev == nil {
+			return err
+		}
+		if err := checkVersion(want, prev); err != nil {
+			return err
+		}
+		res, err = s.remove(ctx, tx, prev, cascade, map[int64]bool{})
+		return err
+	})
+	s.answerDelete(w, r, res, err)
+}
+
+func cascadeParam(r *http.Request) (bool, error) {
+	switch v := r.URL.Query().Get("_cascade"); v {
+	case "":
+		return false, nil
+	case "delete":
+		return true, nil
+	default:
+		return false, errorf(http.StatusBadRequest, fhirerr.CodeInvalid, "_cascade must be delete, not %q", v)
+	}
+}
+
+// maxCascade bounds how many resources one cascading delete may remove.
+const maxCascade = 1000
+
+// remove deletes prev after its rules pass; with cascade, first everything that refers to it.
+func (s *Server) remove(ctx context.Context, tx *storage.Tx, prev *storage.Resource, cascade bool, seen map[int64]bool) (*storage.Resource, error) {
+	if prev.Deleted {
+		return prev, nil
+	}
+	seen[prev.RID] = true
+	if len(seen) > maxCascade {
+		return nil, errorf(http.StatusConflict, fhirerr.CodeTooCostly, "a cascading delete may remove at most %d resources", maxCascade)
+	}
+	if err := s.rules.Check(ctx, tx, &resources.Change{Action: resources.ActionDelete, Type: prev.Type, ID: prev.ID, Old: prev}); err != nil {
+		return nil, err
+	}
+	if cascade {
+		referrers, err := tx.Referrers(ctx, prev.Type, prev.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, ref := range referrers {
+			if seen[ref.RID] {
+				continue
+			}
+			locked, err := tx.Lock(ctx, ref.Type, ref.ID)
+			if err != nil {
+				return nil, err
+			}
+			if locked != nil {
+				if _, err := s.remove(ctx, tx, locked, true, seen); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	return tx.Delete(ctx, prev)
+}
+
+// answerDelete answers a delete: 204, or 200 with an OperationOutcome when preferred.
+func (s *Server) answerDelete(w http.ResponseWriter, r *http.Request, res *storage.Resource, err error) {
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if res != nil {
+		w.Header().Set("ETag", versionTag(res.VersionID))
+	}
+	if preferReturn(r) == "OperationOutcome" {
+		msg := "nothing to delete"
+		if res != nil {
+			msg = fmt.Sprintf("%s/%s deleted", res.Type, res.ID)
+		}
+		writeJSON(w, r, http.StatusOK, marshal(fhirerr.Information(msg)))
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// conditionalDelete answers DELETE [type]?search: deletes the one match; 412 when several.
+func (s *Server) conditionalDelete(w http.ResponseWriter, r *http.Request) {
+	typ, err := s.resourceType(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if r.URL.RawQuery == "" {
+		s.fail(w, r, errorf(http.StatusBadRequest, fhirerr.CodeInvalid, "DELETE %s needs an id or search parameters", typ))
+		return
+	}
+	cascade, err := cascadeParam(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	var res *storage.Resource
+	err = s.inTx(ctx, func(tx *storage.Tx) error {
+		matches, err := s.conditionalMatches(ctx, tx, typ, r.URL.RawQuery)
+		if err != nil {
+			return err
+		}
+		switch len(matches) {
+		case 0:
+			return nil
+		case 1:
+		default:
+			return errorf(http.StatusPreconditionFailed, fhirerr.CodeMultipleMatches, "the search matches %d resources", len(matches))
+		}
+		prev, err := tx.Lock(ctx, typ, matches[0].ID)
+		if err != nil || prev == nil {
+			return err
+		}
+		res, err = s.remove(ctx, tx, prev, cascade, map[int64]bool{})
+		return err
+	})
+	s.answerDelete(w, r, res, err)
+}

@@ -1,0 +1,71 @@
+package resources
+
+import (
+	"context"
+	"time"
+
+	"github.com/careslot/careslot/fhir/fhirerr"
+	"github.com/careslot/careslot/storage"
+)
+
+// checkAppointment enforces the R4 Appointment invariants:
+// app-2 start and end come together, app-3 only proposed, cancelled or waitlist
+// appointments may lack them, app-4 cancelationReason only when cancelled or noshow,
+// and end after start.
+func checkAppointment(ctx context.Context, tx *storage.Tx, c *Change, doc map[string]any) error {
+	if doc == nil {
+		return nil
+	}
+	status, _ := doc["status"].(string)
+	_, hasStart := doc["start"]
+	_, hasEnd := doc["end"]
+	if hasStart != hasEnd {
+		return fhirerr.Unprocessable(fhirerr.CodeInvariant,
+			"app-2: either start and end are specified, or neither", "Appointment.start", "Appointment.end")
+	}
+	if !hasStart && status != "proposed" && status != "cancelled" && status != "waitlist" {
+		return fhirerr.Unprocessable(fhirerr.CodeInvariant,
+			"app-3: only proposed, cancelled or waitlist appointments can be missing start/end dates", "Appointment.start")
+	}
+	if _, ok := doc["cancelationReason"]; ok && status != "cancelled" && status != "noshow" {
+		return fhirerr.Unprocessable(fhirerr.CodeInvariant,
+			"app-4: cancelationReason is only used for appointments that have been cancelled, or no-show", "Appointment.cancelationReason")
+	}
+	if hasStart {
+		if err := checkPeriod(doc, "Appointment", "start", "end"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkSlot requires a slot's end to come after its start.
+func checkSlot(ctx context.Context, tx *storage.Tx, c *Change, doc map[string]any) error {
+	if doc == nil {
+		return nil
+	}
+	return checkPeriod(doc, "Slot", "start", "end")
+}
+
+// checkPeriod requires doc[endKey] to be a later instant than doc[startKey].
+func checkPeriod(doc map[string]any, typ, startKey, endKey string) error {
+	start, err := instant(doc, startKey)
+	if err != nil {
+		return fhirerr.Unprocessable(fhirerr.CodeValue, err.Error(), typ+"."+startKey)
+	}
+	end, err := instant(doc, endKey)
+	if err != nil {
+		return fhirerr.Unprocessable(fhirerr.CodeValue, err.Error(), typ+"."+endKey)
+	}
+	if !end.After(start) {
+		return fhirerr.Unprocessable(fhirerr.CodeInvariant,
+			typ+"."+endKey+" must be after "+typ+"."+startKey, typ+"."+endKey)
+	}
+	return nil
+}
+
+// instant reads an R4 instant element.
+func instant(doc map[string]any, key string) (time.Time, error) {
+	s, _ := doc[key].(string)
+	return time.Parse(time.RFC3339Nano, s)
+}
