@@ -106,6 +106,12 @@ func (s *Server) routes() {
 
 // unknownPath answers a path that matches no interaction: 400 for a malformed id, 404 otherwise.
 func (s *Server) unknownPath(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete:
+	default:
+		s.fail(w, r, errorf(http.StatusMethodNotAllowed, "not-supported", "%s is not supported", r.Method))
+		return
+	}
 	parts := strings.Split(strings.Trim(strings.TrimPrefix(r.URL.Path, "/fhir"), "/"), "/")
 	if len(parts) >= 2 && s.validator.IsResourceType(parts[0]) && !strings.HasPrefix(parts[1], "_") && !strings.HasPrefix(parts[1], "$") {
 		s.fail(w, r, errorf(http.StatusBadRequest, "invalid", "%q is not a valid resource id: ids are 1 to 64 of A-Z a-z 0-9 - .", parts[1]))

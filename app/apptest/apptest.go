@@ -40,6 +40,30 @@ func New(tb testing.TB, opts ...Option) *Server {
 // sharing the first one's database.
 func NewOnDatabase(tb testing.TB, databaseURL string, opts ...Option) *Server {
 	tb.Helper()
+	s, stop, err := start(databaseURL, opts)
+	if err != nil {
+		tb.Fatalf("start careslot: %v", err)
+	}
+	tb.Cleanup(stop)
+	return s
+}
+
+// Start is New for TestMain, where there is no testing.TB: it starts careslot on a
+// fresh database and returns a function that stops it and drops the database.
+func Start(opts ...Option) (*Server, func(), error) {
+	url, drop, err := storagetest.CreateDatabase(context.Background())
+	if err != nil {
+		return nil, nil, err
+	}
+	s, stop, err := start(url, opts)
+	if err != nil {
+		drop()
+		return nil, nil, err
+	}
+	return s, func() { stop(); drop() }, nil
+}
+
+func start(databaseURL string, opts []Option) (*Server, func(), error) {
 	ts := httptest.NewUnstartedServer(nil)
 	cfg := app.Config{DatabaseURL: databaseURL, BaseURL: "http://" + ts.Listener.Addr().String() + "/fhir", RequireCoverage: true}
 	for _, o := range opts {
@@ -48,15 +72,16 @@ func NewOnDatabase(tb testing.TB, databaseURL string, opts ...Option) *Server {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	a, err := app.New(context.Background(), cfg, log)
 	if err != nil {
-		tb.Fatalf("start careslot: %v", err)
+		ts.Listener.Close()
+		return nil, nil, err
 	}
 	ts.Config.Handler = a.Handler
 	ts.Start()
-	tb.Cleanup(func() {
+	stop := func() {
 		ts.Close()
 		a.Close()
-	})
-	return &Server{App: a, URL: cfg.BaseURL, HTTP: ts}
+	}
+	return &Server{App: a, URL: cfg.BaseURL, HTTP: ts}, stop, nil
 }
 
 // Response is an answer of the server.
