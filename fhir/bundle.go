@@ -204,11 +204,32 @@ func (s *Server) transaction(w http.ResponseWriter, r *http.Request, entries []B
 		results[i] = entryResponse(rec)
 	}
 	if err := tx.Commit(ctx); err != nil {
-		s.fail(w, r, err)
+		s.fail(w, r, commitError(err, results))
 		return
 	}
 	out := Bundle{ResourceType: "Bundle", ID: storage.NewID(), Type: "transaction-response", Entry: results}
 	writeJSON(w, r, http.StatusOK, marshal(out))
+}
+
+// commitError points a check that failed at commit to the entry that wrote the resource.
+func commitError(err error, results []BundleEntry) error {
+	fe, ok := fhirerr.As(err)
+	if !ok || fe.Resource == "" {
+		return err
+	}
+	for i, e := range results {
+		var head struct {
+			ResourceType, ID string
+		}
+		if json.Unmarshal(e.Resource, &head) == nil && head.ResourceType+"/"+head.ID == fe.Resource ||
+			e.Response != nil && strings.Contains(e.Response.Location, "/"+fe.Resource+"/_history/") {
+			rec := newRecorder()
+			rec.status = fe.Status
+			rec.body.Write(fe.JSON())
+			return entryError(i, rec)
+		}
+	}
+	return err
 }
 
 // entryError is the failure of entry i as the whole transaction's error, its paths

@@ -113,8 +113,10 @@ func (t *Tx) checkLinks(ctx context.Context) error {
 			if err := rows.Scan(&st, &sid, &path, &tt, &tid); err != nil {
 				return err
 			}
-			return fhirerr.Unprocessable(fhirerr.CodeNotFound,
+			fe := fhirerr.Unprocessable(fhirerr.CodeNotFound,
 				fmt.Sprintf("%s/%s refers to %s/%s, which does not exist on this server", st, sid, tt, tid), path)
+			fe.Resource = st + "/" + sid
+			return fe
 		}
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("storage: check references: %w", mapPgError(err))
@@ -131,7 +133,7 @@ func (t *Tx) checkLinks(ctx context.Context) error {
 			WHERE d.rid = ANY($1) AND d.deleted AND NOT s.deleted
 			LIMIT 1`, t.deleted).Scan(&dt, &did, &st, &sid, &path)
 		if err == nil {
-			return &fhirerr.Error{Status: http.StatusConflict, Code: fhirerr.CodeConflict,
+			return &fhirerr.Error{Status: http.StatusConflict, Code: fhirerr.CodeConflict, Resource: dt + "/" + did,
 				Diagnostics: fmt.Sprintf("%s/%s is still referenced by %s/%s at %s; delete or change that first, or delete with _cascade=delete", dt, did, st, sid, path)}
 		}
 		if !errors.Is(err, pgx.ErrNoRows) {

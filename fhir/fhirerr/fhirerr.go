@@ -43,6 +43,9 @@ type Error struct {
 	Severity    string   // fatal | error | warning | information; "" means error
 	Diagnostics string   // human-readable explanation
 	Expression  []string // FHIRPath of the offending element(s)
+	// Resource is the "Type/id" the error is about, when known; not rendered. A transaction
+	// uses it to say which of its entries failed a check made at commit.
+	Resource string
 }
 
 func (e *Error) Error() string {
