@@ -63,32 +63,6 @@ func ExtractLinks(typ string, content []byte) ([]Link, error) {
 	return links, nil
 }
 
-// writeLinks replaces the outgoing references of rid.
-func (t *Tx) writeLinks(ctx context.Context, rid int64, typ string, content []byte) error {
-	links, err := ExtractLinks(typ, content)
-	if err != nil {
-		return err
-	}
-	if _, err := t.pg.Exec(ctx, `DELETE FROM resource_links WHERE rid = $1`, rid); err != nil {
-		return fmt.Errorf("storage: links: %w", err)
-	}
-	if len(links) == 0 {
-		return nil
-	}
-	paths := make([]string, len(links))
-	types := make([]string, len(links))
-	ids := make([]string, len(links))
-	for i, l := range links {
-		paths[i], types[i], ids[i] = l.Path, l.TargetType, l.TargetID
-	}
-	_, err = t.pg.Exec(ctx, `INSERT INTO resource_links (rid, path, target_type, target_id)
-		SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[])`, rid, paths, types, ids)
-	if err != nil {
-		return fmt.Errorf("storage: links: %w", err)
-	}
-	return nil
-}
-
 // checkLinks runs at commit: every reference written in this transaction must name a live
 // resource, and nothing live may still reference a resource deleted in it. Targets are
 // locked FOR SHARE so that a concurrent delete waits for this transaction (and then sees

@@ -109,42 +109,64 @@ func (t *Tx) Write(ctx context.Context, prev *Resource, typ, id string, body []b
 		return nil, err
 	}
 	r.Content = content
-	if prev == nil {
-		err := t.pg.QueryRow(ctx, `INSERT INTO resources (type, id, version_id, last_updated, content)
-			VALUES ($1, $2, 1, $3, $4) ON CONFLICT (type, id) DO NOTHING RETURNING rid`,
-			typ, id, r.LastUpdated, content).Scan(&r.RID)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil, conflictf("%s/%s was created concurrently; retry the request", typ, id)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("storage: insert %s/%s: %w", typ, id, mapPgError(err))
-		}
-	} else {
-		_, err := t.pg.Exec(ctx, `UPDATE resources SET version_id = $2, last_updated = $3, deleted = false, content = $4
-			WHERE rid = $1`, r.RID, r.VersionID, r.LastUpdated, content)
-		if err != nil {
-			return nil, fmt.Errorf("storage: update %s/%s: %w", typ, id, mapPgError(err))
-		}
-	}
-	if err := t.recordVersion(ctx, r, method, content); err != nil {
-		return nil, err
-	}
-	if err := t.writeLinks(ctx, r.RID, typ, content); err != nil {
-		return nil, err
-	}
-	if err := t.writeSearchIndex(ctx, r.RID, typ, content); err != nil {
+	links, err := ExtractLinks(typ, content)
+	if err != nil {
 		return nil, err
 	}
 	action := "update"
 	if prev == nil || prev.Deleted {
 		action = "create"
 	}
-	if err := t.enqueue(ctx, r, action); err != nil {
+	if err := t.writeRow(ctx, r, prev == nil, method, action, links); err != nil {
 		return nil, err
 	}
-	t.written = append(t.written, r.RID)
+	if err := t.writeSearchIndex(ctx, r.RID, typ, content); err != nil {
+		return nil, err
+	}
+	if len(links) > 0 {
+		t.written = append(t.written, r.RID)
+	}
 	return r, nil
 }
+
+// writeRow stores the current row, the version, the references and the outbox row of a
+// write in one statement: one round trip, whatever the resource.
+func (t *Tx) writeRow(ctx context.Context, r *Resource, insert bool, method, action string, links []Link) error {
+	paths := make([]string, len(links))
+	types := make([]string, len(links))
+	ids := make([]string, len(links))
+	for i, l := range links {
+		paths[i], types[i], ids[i] = l.Path, l.TargetType, l.TargetID
+	}
+	// $1 type, $2 id, $3 version, $4 lastUpdated, $5 content, $6 method, $7 action,
+	// $8-$10 links, $11 rid (update only).
+	current := `INSERT INTO resources (type, id, version_id, last_updated, content)
+		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (type, id) DO NOTHING RETURNING rid`
+	args := []any{r.Type, r.ID, r.VersionID, r.LastUpdated, r.Content, method, action, paths, types, ids}
+	dropLinks := ""
+	if !insert {
+		current = `UPDATE resources SET version_id = $3, last_updated = $4, deleted = false, content = $5
+			WHERE rid = $11 RETURNING rid`
+		dropLinks = `, gone AS (DELETE FROM resource_links WHERE rid = $11)`
+		args = append(args, r.RID)
+	}
+	sql := `WITH cur AS (` + current + `)` + dropLinks + `,
+		ver AS (INSERT INTO resource_versions (rid, version_id, type, id, last_updated, method, content)
+			SELECT rid, $3, $1, $2, $4, $6, $5 FROM cur),
+		lnk AS (INSERT INTO resource_links (rid, path, target_type, target_id)
+			SELECT cur.rid, l.* FROM cur, unnest($8::text[], $9::text[], $10::text[]) AS l),
+		box AS (INSERT INTO outbox (rid, type, id, version_id, action) SELECT rid, $1, $2, $3, $7 FROM cur)
+		SELECT rid FROM cur`
+	err := t.pg.QueryRow(ctx, sql, args...).Scan(&r.RID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return conflictf("%s/%s was created concurrently; retry the request", r.Type, r.ID)
+	}
+	if err != nil {
+		return fmt.Errorf("storage: write %s/%s: %w", r.Type, r.ID, mapPgError(err))
+	}
+	return nil
+}
+
 
 // Delete marks prev (from Lock) deleted as a new version, drops its references and
 // search index, and returns the deletion version. Deleting a deleted resource changes nothing.
