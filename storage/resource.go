@@ -167,7 +167,6 @@ func (t *Tx) writeRow(ctx context.Context, r *Resource, insert bool, method, act
 	return nil
 }
 
-
 // Delete marks prev (from Lock) deleted as a new version, drops its references and
 // search index, and returns the deletion version. Deleting a deleted resource changes nothing.
 func (t *Tx) Delete(ctx context.Context, prev *Resource) (*Resource, error) {
