@@ -7,6 +7,7 @@ package fhir
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -53,6 +54,12 @@ func NewServer(cfg Config, store *storage.Store, rules *resources.Rules, log *sl
 // Handler serves the API; mount it at /fhir.
 func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			// A panic is a bug; the client still gets an OperationOutcome, not a dropped connection.
+			if p := recover(); p != nil {
+				s.fail(w, r, fmt.Errorf("panic: %v", p))
+			}
+		}()
 		if err := checkFormat(r); err != nil {
 			s.fail(w, r, err)
 			return
