@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/careslot/careslot/fhir/fhirerr"
@@ -77,6 +78,10 @@ func (v *Validator) Validate(body []byte) (string, error) {
 	if head.ResourceType == nil {
 		return "", &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeRequired,
 			Diagnostics: "the resource has no resourceType", Expression: []string{"resourceType"}}
+	}
+	if at := loneSurrogate(body); at >= 0 {
+		return "", &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeStructure,
+			Diagnostics: fmt.Sprintf("the body has a \\u escape of an unpaired UTF-16 surrogate at byte %d, which is not a Unicode character", at)}
 	}
 	typ := *head.ResourceType
 	if !v.types[typ] {
@@ -164,4 +169,39 @@ func expressionStrings(in []string) []string {
 		}
 	}
 	return out
+}
+
+// loneSurrogate returns the offset of a \u escape of a UTF-16 surrogate that is not part
+// of a pair, or -1. Go's decoder quietly turns one into U+FFFD, but PostgreSQL's jsonb
+// refuses it, so it must be refused here as a 400 rather than fail at the INSERT.
+// body is valid JSON, so a backslash is always an escape inside a string.
+func loneSurrogate(body []byte) int {
+	for i := 0; i+1 < len(body); i++ {
+		if body[i] != '\\' {
+			continue
+		}
+		if body[i+1] != 'u' || i+6 > len(body) {
+			i++ // an escaped character such as \\ or \"
+			continue
+		}
+		r, err := strconv.ParseUint(string(body[i+2:i+6]), 16, 16)
+		if err != nil {
+			continue
+		}
+		switch {
+		case r >= 0xD800 && r < 0xDC00:
+			next := body[i+6:]
+			if len(next) >= 6 && next[0] == '\\' && next[1] == 'u' {
+				if low, err := strconv.ParseUint(string(next[2:6]), 16, 16); err == nil && low >= 0xDC00 && low < 0xE000 {
+					i += 11
+					continue
+				}
+			}
+			return i
+		case r >= 0xDC00 && r < 0xE000:
+			return i
+		}
+		i += 5
+	}
+	return -1
 }
