@@ -1,0 +1,100 @@
+package storage_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+
+	"github.com/careslot/careslot/storage"
+	"github.com/careslot/careslot/storage/storagetest"
+)
+
+func openStore(t *testing.T) *storage.Store {
+	t.Helper()
+	st, err := storage.Open(context.Background(), storagetest.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	return st
+}
+
+func countIndexRows(t *testing.T, st *storage.Store, rid int64) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	for _, table := range []string{"search_string", "search_token", "search_reference", "search_date"} {
+		var n int
+		if err := st.Pool.QueryRow(context.Background(), "SELECT count(*) FROM "+table+" WHERE rid = $1", rid).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		out[table] = n
+	}
+	return out
+}
+
+// TestSearchIndexFollowsWrites: a write fills the index in its transaction, an update
+// replaces the rows, a delete removes them.
+func TestSearchIndexFollowsWrites(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	var res *storage.Resource
+	err := st.InTx(ctx, func(tx *storage.Tx) error {
+		var err error
+		res, err = tx.Write(ctx, nil, "Patient", "p1", []byte(`{"resourceType":"Patient","name":[{"family":"Zoë","given":["Ann"]}],"gender":"female","birthDate":"1980-02-03"}`), http.MethodPost)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := countIndexRows(t, st, res.RID)
+	if got["search_string"] == 0 || got["search_token"] == 0 || got["search_date"] == 0 {
+		t.Fatalf("index rows after create: %v", got)
+	}
+	var family string
+	st.Pool.QueryRow(ctx, `SELECT value FROM search_string WHERE rid = $1 AND sp = 'Patient.family'`, res.RID).Scan(&family)
+	if family != "zoe" {
+		t.Errorf("Patient.family indexed as %q, want zoe", family)
+	}
+
+	err = st.InTx(ctx, func(tx *storage.Tx) error {
+		prev, err := tx.Lock(ctx, "Patient", "p1")
+		if err != nil {
+			return err
+		}
+		_, err = tx.Write(ctx, prev, "Patient", "p1", []byte(`{"resourceType":"Patient","name":[{"family":"Smith"}]}`), http.MethodPut)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var families []string
+	rows, _ := st.Pool.Query(ctx, `SELECT value FROM search_string WHERE rid = $1 AND sp = 'Patient.family'`, res.RID)
+	for rows.Next() {
+		var v string
+		rows.Scan(&v)
+		families = append(families, v)
+	}
+	if len(families) != 1 || families[0] != "smith" {
+		t.Errorf("after update Patient.family rows are %v, want [smith]", families)
+	}
+	if got := countIndexRows(t, st, res.RID); got["search_date"] != 0 {
+		t.Errorf("birthdate row survived an update that removed it: %v", got)
+	}
+
+	err = st.InTx(ctx, func(tx *storage.Tx) error {
+		prev, err := tx.Lock(ctx, "Patient", "p1")
+		if err != nil {
+			return err
+		}
+		_, err = tx.Delete(ctx, prev)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for table, n := range countIndexRows(t, st, res.RID) {
+		if n != 0 {
+			t.Errorf("%s keeps %d rows of a deleted resource", table, n)
+		}
+	}
+}
