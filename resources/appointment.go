@@ -8,14 +8,40 @@ import (
 	"github.com/careslot/careslot/storage"
 )
 
-// checkAppointment enforces the R4 Appointment invariants:
+// checkAppointment runs every rule of an Appointment change: the R4 invariants, the
+// life cycle on update, then the booking (slots, coverage, no overlapping time).
+func (r *Rules) checkAppointment(ctx context.Context, tx *storage.Tx, c *Change, doc map[string]any) error {
+	if doc == nil {
+		return r.releaseAppointment(ctx, tx, c.ID)
+	}
+	if err := checkAppointmentInvariants(doc); err != nil {
+		return err
+	}
+	appt, err := parseAppointment(doc)
+	if err != nil {
+		return err
+	}
+	var old *appointment
+	if c.Old != nil && !c.Old.Deleted {
+		oldDoc, err := decode(c.Old.Content)
+		if err != nil {
+			return err
+		}
+		if old, err = parseAppointment(oldDoc); err != nil {
+			return err
+		}
+		if err := checkTransition(old.Status, appt.Status); err != nil {
+			return err
+		}
+	}
+	return r.book(ctx, tx, c.ID, old, appt)
+}
+
+// checkAppointmentInvariants enforces the R4 Appointment invariants:
 // app-2 start and end come together, app-3 only proposed, cancelled or waitlist
 // appointments may lack them, app-4 cancelationReason only when cancelled or noshow,
 // and end after start.
-func checkAppointment(ctx context.Context, tx *storage.Tx, c *Change, doc map[string]any) error {
-	if doc == nil {
-		return nil
-	}
+func checkAppointmentInvariants(doc map[string]any) error {
 	status, _ := doc["status"].(string)
 	_, hasStart := doc["start"]
 	_, hasEnd := doc["end"]
@@ -37,14 +63,6 @@ func checkAppointment(ctx context.Context, tx *storage.Tx, c *Change, doc map[st
 		}
 	}
 	return nil
-}
-
-// checkSlot requires a slot's end to come after its start.
-func checkSlot(ctx context.Context, tx *storage.Tx, c *Change, doc map[string]any) error {
-	if doc == nil {
-		return nil
-	}
-	return checkPeriod(doc, "Slot", "start", "end")
 }
 
 // checkPeriod requires doc[endKey] to be a later instant than doc[startKey].

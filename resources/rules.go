@@ -48,12 +48,19 @@ type Rules struct {
 func New(cfg Config) *Rules { return &Rules{cfg: cfg} }
 
 // typeRule checks one change of one resource type; doc is New decoded (nil on delete).
-type typeRule func(ctx context.Context, tx *storage.Tx, c *Change, doc map[string]any) error
+type typeRule func(r *Rules, ctx context.Context, tx *storage.Tx, c *Change, doc map[string]any) error
 
 // rulesByType lists the per-type rules. Types without an entry have only the base rules.
-var rulesByType = map[string]typeRule{
-	"Appointment": checkAppointment,
-	"Slot":        checkSlot,
+// It is filled in init because rules write other resources through Check, which reads it.
+var rulesByType map[string]typeRule
+
+func init() {
+	rulesByType = map[string]typeRule{
+		"Appointment":         (*Rules).checkAppointment,
+		"AppointmentResponse": (*Rules).checkAppointmentResponse,
+		"Slot":                (*Rules).checkSlot,
+		"Schedule":            (*Rules).checkSchedule,
+	}
 }
 
 // Check runs the rules of c.Type; a refusal is a *fhirerr.Error.
@@ -68,5 +75,5 @@ func (r *Rules) Check(ctx context.Context, tx *storage.Tx, c *Change) error {
 			return fhirerr.Invalid(fmt.Sprintf("%s is not a JSON object", c.Type))
 		}
 	}
-	return rule(ctx, tx, c, doc)
+	return rule(r, ctx, tx, c, doc)
 }

@@ -1,0 +1,378 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// BusyTime is a span of an actor's time that an appointment takes.
+type BusyTime struct {
+	ActorType string // Practitioner or Patient
+	ActorID   string
+	Start     time.Time
+	End       time.Time
+}
+
+// TimeTaken is the refusal of SetAppointmentTimes: Wanted overlaps the time that
+// another appointment already holds.
+type TimeTaken struct {
+	Wanted        BusyTime
+	AppointmentID string    // the appointment that holds the time; "" if it vanished meanwhile
+	Start, End    time.Time // the time it holds
+}
+
+func (e *TimeTaken) Error() string {
+	return fmt.Sprintf("%s/%s is already taken by Appointment/%s", e.Wanted.ActorType, e.Wanted.ActorID, e.AppointmentID)
+}
+
+// SetAppointmentTimes replaces the times that appointmentID takes. The exclusion
+// constraint appointment_times_no_overlap decides: if another appointment holds an
+// overlapping time of the same actor, even one committed a moment ago by another server,
+// nothing is inserted and a *TimeTaken is returned. A concurrent insert of an overlapping
+// time makes this one wait until the other transaction ends, so two can never both pass.
+func (t *Tx) SetAppointmentTimes(ctx context.Context, appointmentID string, times []BusyTime) error {
+	if _, err := t.pg.Exec(ctx, `DELETE FROM appointment_times WHERE appointment_id = $1`, appointmentID); err != nil {
+		return fmt.Errorf("storage: clear appointment times: %w", mapPgError(err))
+	}
+	if len(times) == 0 {
+		return nil
+	}
+	// A fixed order makes two transactions that want the same actors wait on each other
+	// in the same order instead of deadlocking.
+	times = append([]BusyTime(nil), times...)
+	sort.Slice(times, func(i, j int) bool {
+		if times[i].ActorType != times[j].ActorType {
+			return times[i].ActorType < times[j].ActorType
+		}
+		return times[i].ActorID < times[j].ActorID
+	})
+	n := len(times)
+	types, ids := make([]string, n), make([]string, n)
+	starts, ends := make([]time.Time, n), make([]time.Time, n)
+	for i, b := range times {
+		types[i], ids[i], starts[i], ends[i] = b.ActorType, b.ActorID, b.Start, b.End
+	}
+	rows, err := t.pg.Query(ctx, `
+		INSERT INTO appointment_times (appointment_id, actor_type, actor_id, during)
+		SELECT $1, u.actor_type, u.actor_id, tstzrange(u.start_at, u.end_at)
+		FROM unnest($2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[]) AS u(actor_type, actor_id, start_at, end_at)
+		ON CONFLICT DO NOTHING
+		RETURNING actor_type, actor_id`, appointmentID, types, ids, starts, ends)
+	if err != nil {
+		return fmt.Errorf("storage: appointment times: %w", mapPgError(err))
+	}
+	inserted := map[[2]string]bool{}
+	for rows.Next() {
+		var typ, id string
+		if err := rows.Scan(&typ, &id); err != nil {
+			rows.Close()
+			return fmt.Errorf("storage: appointment times: %w", err)
+		}
+		inserted[[2]string{typ, id}] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("storage: appointment times: %w", mapPgError(err))
+	}
+	for _, b := range times {
+		if !inserted[[2]string{b.ActorType, b.ActorID}] {
+			return t.timeTaken(ctx, appointmentID, b)
+		}
+	}
+	return nil
+}
+
+// timeTaken finds which appointment holds the time that b wanted.
+func (t *Tx) timeTaken(ctx context.Context, appointmentID string, b BusyTime) error {
+	taken := &TimeTaken{Wanted: b}
+	err := t.pg.QueryRow(ctx, `
+		SELECT appointment_id, lower(during), upper(during) FROM appointment_times
+		WHERE actor_type = $1 AND actor_id = $2 AND during && tstzrange($3, $4) AND appointment_id <> $5
+		ORDER BY lower(during) LIMIT 1`, b.ActorType, b.ActorID, b.Start, b.End, appointmentID).
+		Scan(&taken.AppointmentID, &taken.Start, &taken.End)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("storage: appointment times: %w", mapPgError(err))
+	}
+	return taken
+}
+
+// SlotTaken is the refusal of BookSlots: the slot is held by another appointment.
+type SlotTaken struct {
+	SlotID        string
+	AppointmentID string
+}
+
+func (e *SlotTaken) Error() string {
+	return fmt.Sprintf("Slot/%s is already booked by Appointment/%s", e.SlotID, e.AppointmentID)
+}
+
+// SlotHolder returns the appointment that holds slotID, or "".
+func (t *Tx) SlotHolder(ctx context.Context, slotID string) (string, error) {
+	var holder string
+	err := t.pg.QueryRow(ctx, `SELECT appointment_id FROM slot_bookings WHERE slot_id = $1`, slotID).Scan(&holder)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("storage: slot holder: %w", mapPgError(err))
+	}
+	return holder, nil
+}
+
+// HeldSlots returns the slots that appointmentID holds.
+func (t *Tx) HeldSlots(ctx context.Context, appointmentID string) ([]string, error) {
+	rows, err := t.pg.Query(ctx, `SELECT slot_id FROM slot_bookings WHERE appointment_id = $1 ORDER BY slot_id`, appointmentID)
+	if err != nil {
+		return nil, fmt.Errorf("storage: held slots: %w", mapPgError(err))
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("storage: held slots: %w", mapPgError(err))
+	}
+	return ids, nil
+}
+
+// BookSlots records that appointmentID holds slotIDs. The primary key on slot_id lets
+// one appointment hold a slot; a slot held by another gives a *SlotTaken.
+func (t *Tx) BookSlots(ctx context.Context, appointmentID string, slotIDs []string) error {
+	for _, id := range slotIDs {
+		tag, err := t.pg.Exec(ctx, `INSERT INTO slot_bookings (slot_id, appointment_id) VALUES ($1, $2) ON CONFLICT (slot_id) DO NOTHING`, id, appointmentID)
+		if err != nil {
+			return fmt.Errorf("storage: book slot: %w", mapPgError(err))
+		}
+		if tag.RowsAffected() == 1 {
+			continue
+		}
+		holder, err := t.SlotHolder(ctx, id)
+		if err != nil {
+			return err
+		}
+		if holder != appointmentID {
+			return &SlotTaken{SlotID: id, AppointmentID: holder}
+		}
+	}
+	return nil
+}
+
+// ReleaseSlots drops the bookings of appointmentID on slotIDs.
+func (t *Tx) ReleaseSlots(ctx context.Context, appointmentID string, slotIDs []string) error {
+	if len(slotIDs) == 0 {
+		return nil
+	}
+	_, err := t.pg.Exec(ctx, `DELETE FROM slot_bookings WHERE appointment_id = $1 AND slot_id = ANY($2)`, appointmentID, slotIDs)
+	if err != nil {
+		return fmt.Errorf("storage: release slots: %w", mapPgError(err))
+	}
+	return nil
+}
+
+// SetHold records (expires non-zero) or clears the expiry of a held appointment.
+func (t *Tx) SetHold(ctx context.Context, appointmentID string, expires time.Time) error {
+	var err error
+	if expires.IsZero() {
+		_, err = t.pg.Exec(ctx, `DELETE FROM appointment_holds WHERE appointment_id = $1`, appointmentID)
+	} else {
+		_, err = t.pg.Exec(ctx, `INSERT INTO appointment_holds (appointment_id, expires_at) VALUES ($1, $2)
+			ON CONFLICT (appointment_id) DO UPDATE SET expires_at = EXCLUDED.expires_at`, appointmentID, expires)
+	}
+	if err != nil {
+		return fmt.Errorf("storage: hold: %w", mapPgError(err))
+	}
+	return nil
+}
+
+// ExpiredHolds returns up to limit held appointments whose hold expired before now.
+func (t *Tx) ExpiredHolds(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	rows, err := t.pg.Query(ctx, `SELECT appointment_id FROM appointment_holds WHERE expires_at <= $1
+		ORDER BY expires_at LIMIT $2`, now, limit)
+	if err != nil {
+		return nil, fmt.Errorf("storage: expired holds: %w", mapPgError(err))
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("storage: expired holds: %w", mapPgError(err))
+	}
+	return ids, nil
+}
+
+// ExpiredHolds is Tx.ExpiredHolds outside a transaction, for the background sweep.
+func (s *Store) ExpiredHolds(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT appointment_id FROM appointment_holds WHERE expires_at <= $1
+		ORDER BY expires_at LIMIT $2`, now, limit)
+	if err != nil {
+		return nil, fmt.Errorf("storage: expired holds: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// ScheduleIndex is what $find and $generate-slots need to know of a Schedule.
+type ScheduleIndex struct {
+	ID          string
+	Active      bool
+	Actors      []string // references, e.g. Practitioner/1, PractitionerRole/2, Location/3
+	Specialties []string // tokens: code and system|code
+}
+
+// SetSchedule records (s non-nil) or forgets (s nil) a schedule.
+func (t *Tx) SetSchedule(ctx context.Context, id string, s *ScheduleIndex) error {
+	var err error
+	if s == nil {
+		_, err = t.pg.Exec(ctx, `DELETE FROM schedules WHERE schedule_id = $1`, id)
+	} else {
+		_, err = t.pg.Exec(ctx, `INSERT INTO schedules (schedule_id, active, actors, specialties) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (schedule_id) DO UPDATE SET active = EXCLUDED.active, actors = EXCLUDED.actors, specialties = EXCLUDED.specialties`,
+			id, s.Active, nonNil(s.Actors), nonNil(s.Specialties))
+	}
+	if err != nil {
+		return fmt.Errorf("storage: schedule: %w", mapPgError(err))
+	}
+	return nil
+}
+
+// SlotIndex is a slot as the scheduling rules and $find see it.
+type SlotIndex struct {
+	ID           string
+	ScheduleID   string
+	Start, End   time.Time
+	Status       string
+	ServiceTypes []string // tokens: code and system|code
+	Specialties  []string
+}
+
+// SlotOverlap is the refusal of SetSlot: another slot of the schedule overlaps.
+type SlotOverlap struct {
+	SlotID     string // the other slot; "" if it vanished meanwhile
+	Start, End time.Time
+}
+
+func (e *SlotOverlap) Error() string { return "the slot overlaps Slot/" + e.SlotID }
+
+// SetSlot records (s non-nil) or forgets (s nil) a slot. The exclusion constraint
+// schedule_slots_no_overlap refuses a slot that overlaps another of its schedule: a *SlotOverlap.
+func (t *Tx) SetSlot(ctx context.Context, id string, s *SlotIndex) error {
+	if _, err := t.pg.Exec(ctx, `DELETE FROM schedule_slots WHERE slot_id = $1`, id); err != nil {
+		return fmt.Errorf("storage: slot: %w", mapPgError(err))
+	}
+	if s == nil {
+		return nil
+	}
+	tag, err := t.pg.Exec(ctx, `INSERT INTO schedule_slots (slot_id, schedule_id, during, status, service_types, specialties)
+		VALUES ($1, $2, tstzrange($3, $4), $5, $6, $7) ON CONFLICT DO NOTHING`,
+		id, s.ScheduleID, s.Start, s.End, s.Status, nonNil(s.ServiceTypes), nonNil(s.Specialties))
+	if err != nil {
+		return fmt.Errorf("storage: slot: %w", mapPgError(err))
+	}
+	if tag.RowsAffected() == 1 {
+		return nil
+	}
+	overlap := &SlotOverlap{}
+	err = t.pg.QueryRow(ctx, `SELECT slot_id, lower(during), upper(during) FROM schedule_slots
+		WHERE schedule_id = $1 AND during && tstzrange($2, $3) AND slot_id <> $4 ORDER BY lower(during) LIMIT 1`,
+		s.ScheduleID, s.Start, s.End, id).Scan(&overlap.SlotID, &overlap.Start, &overlap.End)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("storage: slot: %w", mapPgError(err))
+	}
+	return overlap
+}
+
+// ScheduleSlots returns the slots of a schedule that overlap [from, to), in time order.
+func (t *Tx) ScheduleSlots(ctx context.Context, scheduleID string, from, to time.Time) ([]SlotIndex, error) {
+	rows, err := t.pg.Query(ctx, `SELECT slot_id, schedule_id, lower(during), upper(during), status, service_types, specialties
+		FROM schedule_slots WHERE schedule_id = $1 AND during && tstzrange($2, $3) ORDER BY lower(during)`, scheduleID, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("storage: schedule slots: %w", mapPgError(err))
+	}
+	return collectSlots(rows)
+}
+
+func collectSlots(rows pgx.Rows) ([]SlotIndex, error) {
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (SlotIndex, error) {
+		var s SlotIndex
+		err := row.Scan(&s.ID, &s.ScheduleID, &s.Start, &s.End, &s.Status, &s.ServiceTypes, &s.Specialties)
+		return s, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("storage: slots: %w", mapPgError(err))
+	}
+	return out, nil
+}
+
+// FreeSlotQuery selects open slots for $find; empty fields do not filter.
+type FreeSlotQuery struct {
+	From, To    time.Time
+	Actor       string // a reference among the schedule's actors, e.g. Practitioner/1
+	Specialty   string // a token of the slot's or the schedule's specialty
+	ServiceType string // a token of the slot's service type
+	Limit       int
+}
+
+// FreeSlot is an open slot with its schedule's actors.
+type FreeSlot struct {
+	SlotIndex
+	Actors []string
+}
+
+// FreeSlots returns free slots of active schedules that start within [From, To), earliest first.
+func (s *Store) FreeSlots(ctx context.Context, q FreeSlotQuery) ([]FreeSlot, error) {
+	rows, err := s.Pool.Query(ctx, `
+		SELECT s.slot_id, s.schedule_id, lower(s.during), upper(s.during), s.status, s.service_types, s.specialties, sc.actors
+		FROM schedule_slots s JOIN schedules sc ON sc.schedule_id = s.schedule_id
+		WHERE s.status = 'free' AND s.during && tstzrange($1, $2) AND lower(s.during) >= $1 AND sc.active
+		  AND ($3 = '' OR sc.actors @> ARRAY[$3::text])
+		  AND ($4 = '' OR $4 = ANY(s.specialties) OR $4 = ANY(sc.specialties))
+		  AND ($5 = '' OR $5 = ANY(s.service_types))
+		ORDER BY lower(s.during), s.slot_id
+		LIMIT $6`, q.From, q.To, q.Actor, q.Specialty, q.ServiceType, q.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("storage: free slots: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (FreeSlot, error) {
+		var f FreeSlot
+		err := row.Scan(&f.ID, &f.ScheduleID, &f.Start, &f.End, &f.Status, &f.ServiceTypes, &f.Specialties, &f.Actors)
+		return f, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("storage: free slots: %w", err)
+	}
+	return out, nil
+}
+
+// CoveragesOf returns the JSON of the live Coverage resources whose beneficiary is patientRef (e.g. Patient/1).
+func (t *Tx) CoveragesOf(ctx context.Context, patientRef string) ([][]byte, error) {
+	rows, err := t.pg.Query(ctx, `SELECT content FROM resources
+		WHERE type = 'Coverage' AND NOT deleted AND content -> 'beneficiary' ->> 'reference' = $1`, patientRef)
+	if err != nil {
+		return nil, fmt.Errorf("storage: coverages: %w", mapPgError(err))
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+	if err != nil {
+		return nil, fmt.Errorf("storage: coverages: %w", mapPgError(err))
+	}
+	return out, nil
+}
+
+// ReferrersOfType returns the ids of live resources of type typ that refer to targetType/targetID.
+func (t *Tx) ReferrersOfType(ctx context.Context, typ, targetType, targetID string) ([]string, error) {
+	rows, err := t.pg.Query(ctx, `SELECT DISTINCT s.id FROM resource_links l JOIN resources s ON s.rid = l.rid
+		WHERE l.target_type = $1 AND l.target_id = $2 AND s.type = $3 AND NOT s.deleted ORDER BY s.id`, targetType, targetID, typ)
+	if err != nil {
+		return nil, fmt.Errorf("storage: referrers: %w", mapPgError(err))
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("storage: referrers: %w", mapPgError(err))
+	}
+	return ids, nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
