@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -291,6 +292,9 @@ func (s *Server) resolveFullURLs(ctx context.Context, tx *storage.Tx, entries []
 		case (e.Request.Method == http.MethodPut || e.Request.Method == http.MethodDelete) && len(parts) == 2:
 			target = parts[0] + "/" + parts[1]
 		}
+		if err := s.resolveConditionalReferences(ctx, tx, i, e.Resource, ids.refs); err != nil {
+			return ids, err
+		}
 		if target == "" {
 			continue
 		}
@@ -306,6 +310,37 @@ func (s *Server) resolveFullURLs(ctx context.Context, tx *storage.Tx, entries []
 	return ids, nil
 }
 
+// conditionalReference matches a conditional reference such as Patient?identifier=x|1.
+var conditionalReference = regexp.MustCompile(`"reference"\s*:\s*"([A-Z][A-Za-z]+\?[^"]+)"`)
+
+// resolveConditionalReferences maps each conditional reference in an entry's resource to
+// the one resource its search matches; none or several matches fail the transaction (412).
+func (s *Server) resolveConditionalReferences(ctx context.Context, tx *storage.Tx, i int, resource json.RawMessage, refs map[string]string) error {
+	for _, m := range conditionalReference.FindAllSubmatch(resource, -1) {
+		var ref string
+		if err := json.Unmarshal([]byte(`"`+string(m[1])+`"`), &ref); err != nil {
+			continue
+		}
+		if _, done := refs[ref]; done {
+			continue
+		}
+		typ, query, _ := strings.Cut(ref, "?")
+		if !s.validator.IsResourceType(typ) {
+			return atEntry(i, errorf(http.StatusBadRequest, fhirerr.CodeInvalid, "conditional reference %q names an unknown type", ref))
+		}
+		matches, err := s.conditionalMatches(ctx, tx, typ, query)
+		if err != nil {
+			return atEntry(i, err)
+		}
+		if len(matches) != 1 {
+			return atEntry(i, errorf(http.StatusPreconditionFailed, fhirerr.CodeMultipleMatches,
+				"conditional reference %q matches %d resources; it must match exactly one", ref, len(matches)))
+		}
+		refs[ref] = typ + "/" + matches[0].ID
+	}
+	return nil
+}
+
 func atEntry(i int, err error) error {
 	fe, ok := fhirerr.As(err)
 	if !ok {
@@ -316,8 +351,9 @@ func atEntry(i int, err error) error {
 	return &cp
 }
 
-// rewriteEntries replaces references to fullUrls (urn:uuid:… or absolute) with the
-// Type/id they resolved to: in resources, narrative links, and conditional request URLs.
+// rewriteEntries replaces references to fullUrls (urn:uuid:… or absolute) and conditional
+// references with the Type/id they resolved to: in resources, narrative links, and
+// conditional request URLs.
 func rewriteEntries(entries []BundleEntry, ids fullURLs) error {
 	if len(ids.refs) == 0 {
 		return nil

@@ -170,3 +170,19 @@ func TestTransactionDeletesReferrerAndTarget(t *testing.T) {
 	 {"request":{"method":"DELETE","url":"Observation/tx-del-obs"}}]}`)
 	srv.Must(t, http.StatusGone, "GET", "Patient/tx-del", nil)
 }
+
+func TestTransactionResolvesConditionalReferences(t *testing.T) {
+	srv.Must(t, http.StatusCreated, "PUT", "Patient/tx-condref", patient("tx-condref"))
+	bundle := `{"resourceType":"Bundle","type":"transaction","entry":[
+	 {"resource":{"resourceType":"Observation","status":"final","code":{"text":"bp"},"subject":{"reference":"Patient?_id=tx-condref"}},
+	  "request":{"method":"POST","url":"Observation"}}]}`
+	es := entries(t, srv.Must(t, http.StatusOK, "POST", "", bundle).JSON(t))
+	if ref := es[0]["resource"].(map[string]any)["subject"].(map[string]any)["reference"]; ref != "Patient/tx-condref" {
+		t.Errorf("conditional reference resolved to %v", ref)
+	}
+	none := strings.Replace(bundle, "_id=tx-condref", "_id=nobody-at-all", 1)
+	r := srv.Must(t, http.StatusPreconditionFailed, "POST", "", none)
+	if issue(t, r)["code"] != "multiple-matches" {
+		t.Errorf("unresolvable conditional reference: %s", r.Body)
+	}
+}
