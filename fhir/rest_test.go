@@ -281,6 +281,10 @@ func TestPrettyAndFormat(t *testing.T) {
 func TestConditionalRead(t *testing.T) {
 	srv.Must(t, http.StatusCreated, "PUT", "Patient/cread", patient("cread"))
 	srv.Must(t, http.StatusNotModified, "GET", "Patient/cread", nil, "If-None-Match", `W/"1"`)
+	head := srv.Must(t, http.StatusOK, "HEAD", "Patient/cread", nil)
+	if head.Header.Get("ETag") != `W/"1"` || len(head.Body) != 0 {
+		t.Errorf("HEAD: ETag %q, body %q", head.Header.Get("ETag"), head.Body)
+	}
 	srv.Must(t, http.StatusOK, "GET", "Patient/cread", nil, "If-None-Match", `W/"0"`)
 }
 

@@ -80,15 +80,15 @@ const (
 func (s *Server) routes() {
 	r := mux.NewRouter().PathPrefix("/fhir").Subrouter()
 	r.StrictSlash(false)
-	get, post, put, del := http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete
+	get, post, put, del, head := http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodHead
 
-	r.HandleFunc("/metadata", s.metadata).Methods(get)
+	r.HandleFunc("/metadata", s.metadata).Methods(get, head)
 	r.HandleFunc("", s.bundle).Methods(post)
 	r.HandleFunc("/", s.bundle).Methods(post)
 	r.HandleFunc("/_history", s.history).Methods(get)
 	r.HandleFunc("/"+opPattern, s.operation).Methods(get, post)
 
-	r.HandleFunc("/"+typePattern, s.search).Methods(get)
+	r.HandleFunc("/"+typePattern, s.search).Methods(get, head)
 	r.HandleFunc("/"+typePattern+"/_search", s.search).Methods(post)
 	r.HandleFunc("/"+typePattern, s.create).Methods(post)
 	r.HandleFunc("/"+typePattern, s.conditionalUpdate).Methods(put)
@@ -96,11 +96,11 @@ func (s *Server) routes() {
 	r.HandleFunc("/"+typePattern+"/_history", s.history).Methods(get)
 	r.HandleFunc("/"+typePattern+"/"+opPattern, s.operation).Methods(get, post)
 
-	r.HandleFunc("/"+typePattern+"/"+idPattern, s.read).Methods(get)
+	r.HandleFunc("/"+typePattern+"/"+idPattern, s.read).Methods(get, head)
 	r.HandleFunc("/"+typePattern+"/"+idPattern, s.update).Methods(put)
 	r.HandleFunc("/"+typePattern+"/"+idPattern, s.delete).Methods(del)
 	r.HandleFunc("/"+typePattern+"/"+idPattern+"/_history", s.history).Methods(get)
-	r.HandleFunc("/"+typePattern+"/"+idPattern+"/_history/{vid:[0-9]{1,9}}", s.vread).Methods(get)
+	r.HandleFunc("/"+typePattern+"/"+idPattern+"/_history/{vid:[0-9]{1,9}}", s.vread).Methods(get, head)
 	r.HandleFunc("/"+typePattern+"/"+idPattern+"/"+opPattern, s.operation).Methods(get, post)
 
 	// Anything else under /fhir: a bad id, an unknown path, or a known path with the wrong method.
