@@ -44,6 +44,13 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		store.Close()
 		return nil, err
 	}
+	for _, op := range api.SchedulingOperations() {
+		api.Register(op)
+	}
+	if err := api.StoreOperationDefinitions(ctx); err != nil {
+		store.Close()
+		return nil, err
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/fhir/", api.Handler())
 	mux.Handle("/fhir", api.Handler())

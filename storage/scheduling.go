@@ -308,6 +308,7 @@ type FreeSlotQuery struct {
 	Actor       string // a reference among the schedule's actors, e.g. Practitioner/1
 	Specialty   string // a token of the slot's or the schedule's specialty
 	ServiceType string // a token of the slot's service type
+	Patient     string // a patient id: leave out slots that overlap the patient's appointments
 	Limit       int
 }
 
@@ -317,7 +318,9 @@ type FreeSlot struct {
 	Actors []string
 }
 
-// FreeSlots returns free slots of active schedules that start within [From, To), earliest first.
+// FreeSlots returns free slots of active schedules that start within [From, To), earliest
+// first, leaving out those that overlap an appointment (booked without a slot) of the
+// schedule's practitioners or of the patient.
 func (s *Store) FreeSlots(ctx context.Context, q FreeSlotQuery) ([]FreeSlot, error) {
 	rows, err := s.Pool.Query(ctx, `
 		SELECT s.slot_id, s.schedule_id, lower(s.during), upper(s.during), s.status, s.service_types, s.specialties, sc.actors
@@ -326,8 +329,12 @@ func (s *Store) FreeSlots(ctx context.Context, q FreeSlotQuery) ([]FreeSlot, err
 		  AND ($3 = '' OR sc.actors @> ARRAY[$3::text])
 		  AND ($4 = '' OR $4 = ANY(s.specialties) OR $4 = ANY(sc.specialties))
 		  AND ($5 = '' OR $5 = ANY(s.service_types))
+		  AND NOT EXISTS (SELECT 1 FROM appointment_times t
+		                  WHERE t.during && s.during
+		                    AND ((t.actor_type = 'Patient' AND t.actor_id = $7)
+		                      OR (t.actor_type = 'Practitioner' AND 'Practitioner/' || t.actor_id = ANY(sc.actors))))
 		ORDER BY lower(s.during), s.slot_id
-		LIMIT $6`, q.From, q.To, q.Actor, q.Specialty, q.ServiceType, q.Limit)
+		LIMIT $6`, q.From, q.To, q.Actor, q.Specialty, q.ServiceType, q.Limit, q.Patient)
 	if err != nil {
 		return nil, fmt.Errorf("storage: free slots: %w", err)
 	}

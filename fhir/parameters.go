@@ -1,0 +1,203 @@
+package fhir
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/careslot/careslot/fhir/fhirerr"
+)
+
+// opParams are the inputs of an operation call: the query parameters of a GET or POST,
+// and the parameters of a Parameters resource POSTed as the body.
+type opParams struct {
+	values    map[string][]string          // primitive values, References as their reference, Codings as system|code
+	resources map[string][]json.RawMessage // resource parameters
+	concepts  map[string]map[string]any    // Coding and CodeableConcept values, as a CodeableConcept
+}
+
+// readParams reads an operation's parameters; a body must be a valid R4 Parameters resource.
+func (s *Server) readParams(w http.ResponseWriter, r *http.Request) (*opParams, error) {
+	p := &opParams{values: map[string][]string{}, resources: map[string][]json.RawMessage{}, concepts: map[string]map[string]any{}}
+	for k, vs := range r.URL.Query() {
+		if !strings.HasPrefix(k, "_") || k == "_count" {
+			p.values[k] = append(p.values[k], vs...)
+		}
+	}
+	if r.Method != http.MethodPost {
+		return p, nil
+	}
+	body, err := s.readBody(w, r)
+	if err != nil {
+		return nil, err
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return p, nil
+	}
+	typ, err := s.validator.Validate(body)
+	if err != nil {
+		return nil, err
+	}
+	if typ != "Parameters" {
+		return nil, &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeInvalid,
+			Diagnostics: "an operation takes a Parameters resource as its body, not a " + typ, Expression: []string{"resourceType"}}
+	}
+	var params struct {
+		Parameter []map[string]json.RawMessage `json:"parameter"`
+	}
+	if err := json.Unmarshal(body, &params); err != nil {
+		return nil, fhirerr.Invalid("the Parameters resource could not be read")
+	}
+	for i, param := range params.Parameter {
+		var name string
+		json.Unmarshal(param["name"], &name)
+		for key, raw := range param {
+			switch {
+			case key == "resource":
+				p.resources[name] = append(p.resources[name], raw)
+			case strings.HasPrefix(key, "value"):
+				if err := p.addValue(name, key, raw); err != nil {
+					return nil, &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeValue,
+						Diagnostics: err.Error(), Expression: []string{fmt.Sprintf("Parameters.parameter[%d].%s", i, key)}}
+				}
+			}
+		}
+	}
+	return p, nil
+}
+
+// addValue records a value[x] of parameter name.
+func (p *opParams) addValue(name, key string, raw json.RawMessage) error {
+	switch key {
+	case "valueReference":
+		var ref struct {
+			Reference string `json:"reference"`
+		}
+		json.Unmarshal(raw, &ref)
+		p.values[name] = append(p.values[name], ref.Reference)
+	case "valueCoding":
+		var coding map[string]any
+		json.Unmarshal(raw, &coding)
+		p.concepts[name] = map[string]any{"coding": []any{coding}}
+		p.values[name] = append(p.values[name], codingToken(coding))
+	case "valueCodeableConcept":
+		var cc map[string]any
+		json.Unmarshal(raw, &cc)
+		p.concepts[name] = cc
+		if list, _ := cc["coding"].([]any); len(list) > 0 {
+			c, _ := list[0].(map[string]any)
+			p.values[name] = append(p.values[name], codingToken(c))
+		}
+	case "valueDuration", "valueQuantity":
+		var q struct {
+			Value json.Number `json:"value"`
+			Code  string      `json:"code"`
+			Unit  string      `json:"unit"`
+		}
+		json.Unmarshal(raw, &q)
+		minutes, err := durationMinutes(q.Value.String(), q.Code+q.Unit)
+		if err != nil {
+			return err
+		}
+		p.values[name] = append(p.values[name], minutes)
+	default:
+		var v any
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		if err := dec.Decode(&v); err != nil {
+			return fmt.Errorf("%s is not a value", key)
+		}
+		p.values[name] = append(p.values[name], fmt.Sprint(v))
+	}
+	return nil
+}
+
+// durationMinutes converts a Duration value in min, h or s to whole minutes.
+func durationMinutes(value, unit string) (string, error) {
+	f, err := strconv.ParseFloat(value, 64)
+	if err != nil {
+		return "", fmt.Errorf("the duration %q is not a number", value)
+	}
+	switch {
+	case strings.HasPrefix(unit, "min"):
+	case strings.HasPrefix(unit, "h"):
+		f *= 60
+	case strings.HasPrefix(unit, "s"):
+		f /= 60
+	default:
+		return "", fmt.Errorf("the duration unit %q is not min, h or s", unit)
+	}
+	return strconv.Itoa(int(f)), nil
+}
+
+func codingToken(c map[string]any) string {
+	sys, _ := c["system"].(string)
+	code, _ := c["code"].(string)
+	if sys == "" {
+		return code
+	}
+	return sys + "|" + code
+}
+
+// get returns the one value of name, "" when absent; more than one is 400.
+func (p *opParams) get(name string) (string, error) {
+	vs := p.values[name]
+	switch len(vs) {
+	case 0:
+		return "", nil
+	case 1:
+		return vs[0], nil
+	}
+	return "", fhirerr.Invalid(fmt.Sprintf("parameter %s is given %d times; it takes one value", name, len(vs)))
+}
+
+// first returns the value of the first of names that is present.
+func (p *opParams) first(names ...string) (string, string, error) {
+	for _, n := range names {
+		v, err := p.get(n)
+		if err != nil || v != "" {
+			return n, v, err
+		}
+	}
+	return names[0], "", nil
+}
+
+// instant reads a date or dateTime parameter as the instant it starts; a date is
+// midnight UTC. A required parameter that is absent is 400.
+func (p *opParams) instant(name string, required bool) (time.Time, error) {
+	v, err := p.get(name)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if v == "" {
+		if required {
+			return time.Time{}, fhirerr.Invalid("parameter " + name + " is required")
+		}
+		return time.Time{}, nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02"} {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fhirerr.Invalid(fmt.Sprintf("parameter %s: %q is not a date or dateTime", name, v))
+}
+
+// resource returns the one resource parameter among names, nil when absent.
+func (p *opParams) resource(names ...string) (json.RawMessage, error) {
+	for _, n := range names {
+		switch rs := p.resources[n]; len(rs) {
+		case 0:
+			continue
+		case 1:
+			return rs[0], nil
+		default:
+			return nil, fhirerr.Invalid("parameter " + n + " takes one resource")
+		}
+	}
+	return nil, nil
+}
