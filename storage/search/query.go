@@ -1,0 +1,127 @@
+package search
+
+import (
+	"time"
+)
+
+// Query is one parsed search of one resource type.
+type Query struct {
+	Type        string
+	Clauses     []*Clause // all must hold
+	Sort        []SortKey
+	Count       int    // page size
+	Total       string // none, estimate or accurate; "" when the client did not ask
+	Summary     string // true, text, data, count or false; "" when not asked
+	Elements    string
+	Include     []Include
+	RevInclude  []Include
+	Cursor      *Cursor
+	Compartment *Compartment
+	// Ignored are the parameters left out under lenient handling, with why.
+	Ignored []Ignored
+}
+
+// Compartment narrows a search to the resources of one compartment, e.g. Patient/123.
+type Compartment struct {
+	Type, ID string
+}
+
+// Ignored is a query parameter that was not used.
+type Ignored struct {
+	Name, Reason string
+}
+
+// Clause is one query parameter: its values are alternatives (any may match).
+type Clause struct {
+	Type     string // the resource type the clause tests
+	Param    *Param
+	Modifier string
+	Missing  *bool // :missing=true|false
+	Values   []Value
+	// Chain tests the resources a reference points to (patient.family=x): one clause per
+	// target type that has the chained parameter; the target must match one of them.
+	Chain []*Clause
+	// Has tests the resources that point here: _has:Observation:patient:code=x.
+	Has *Has
+	// Also are further single-value date clauses on the same parameter, ANDed with this
+	// one; they are answered together so that a range (ge & lt) is one index scan.
+	Also []*Clause
+}
+
+// Has is a reverse chain: some resource of Type refers here through Param and matches Clause.
+type Has struct {
+	Type   string
+	Param  *Param
+	Clause *Clause
+}
+
+// Value is one parsed search value; its type depends on the parameter kind.
+type Value interface{ isValue() }
+
+// StringValue matches a string: Norm for the default and :contains, Raw for :exact.
+type StringValue struct{ Norm, Raw string }
+
+// TokenValue is [system|]code. HasSystem is false for a bare code; System "" with
+// HasSystem means "no system" (|code). Code "" means any code of System (system|).
+type TokenValue struct {
+	System, Code string
+	HasSystem    bool
+	// TypeSystem and TypeCode are the identifier type of :of-type (system|code|value).
+	TypeSystem, TypeCode string
+}
+
+// ReferenceValue is a local reference (Type may be empty: any type) or a URL.
+type ReferenceValue struct{ Type, ID, URL string }
+
+// DateValue is a prefix and the inclusive range of instants of the searched date.
+type DateValue struct {
+	Prefix    string
+	Low, High time.Time
+}
+
+// NumberValue is a prefix, the number, and the range its precision implies.
+type NumberValue struct {
+	Prefix           string
+	Value, Low, High string
+}
+
+// QuantityValue is a NumberValue with an optional unit (system|code, or a code or unit alone).
+type QuantityValue struct {
+	NumberValue
+	System, Code string
+}
+
+// URIValue is a uri.
+type URIValue struct{ URI string }
+
+// CompositeValue is the two component values of a composite search.
+type CompositeValue struct{ First, Second Value }
+
+// NearValue is Location near: a point and a distance in kilometres.
+type NearValue struct{ Latitude, Longitude, Kilometres float64 }
+
+func (StringValue) isValue()    {}
+func (TokenValue) isValue()     {}
+func (ReferenceValue) isValue() {}
+func (DateValue) isValue()      {}
+func (NumberValue) isValue()    {}
+func (QuantityValue) isValue()  {}
+func (URIValue) isValue()       {}
+func (CompositeValue) isValue() {}
+func (NearValue) isValue()      {}
+
+// SortKey is one _sort parameter.
+type SortKey struct {
+	Param      *Param
+	Descending bool
+}
+
+// Include is one _include or _revinclude: the references of Param from resources of
+// Source, to resources of Target (any target when empty). Param nil means every reference
+// parameter of Source (_include=Type:*).
+type Include struct {
+	Source  string
+	Param   *Param
+	Target  string
+	Iterate bool
+}
