@@ -38,19 +38,34 @@ func (s *Server) readParams(w http.ResponseWriter, r *http.Request) (*opParams, 
 	if len(bytes.TrimSpace(body)) == 0 {
 		return p, nil
 	}
-	typ, err := s.validator.Validate(body)
+	// google/fhir does not parse resources inside Parameters.parameter, so each resource
+	// is taken out and validated on its own, and the rest of the Parameters without them.
+	var params struct {
+		ResourceType string                       `json:"resourceType"`
+		Parameter    []map[string]json.RawMessage `json:"parameter"`
+	}
+	if err := json.Unmarshal(body, &params); err != nil {
+		return nil, &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeStructure, Diagnostics: "the body is not a Parameters resource: " + err.Error()}
+	}
+	if params.ResourceType != "Parameters" {
+		return nil, &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeInvalid,
+			Diagnostics: fmt.Sprintf("an operation takes a Parameters resource as its body, not %q", params.ResourceType), Expression: []string{"resourceType"}}
+	}
+	shell, err := withoutResources(body)
 	if err != nil {
 		return nil, err
 	}
-	if typ != "Parameters" {
-		return nil, &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeInvalid,
-			Diagnostics: "an operation takes a Parameters resource as its body, not a " + typ, Expression: []string{"resourceType"}}
+	if _, err := s.validator.Validate(shell); err != nil {
+		return nil, err
 	}
-	var params struct {
-		Parameter []map[string]json.RawMessage `json:"parameter"`
-	}
-	if err := json.Unmarshal(body, &params); err != nil {
-		return nil, fhirerr.Invalid("the Parameters resource could not be read")
+	for i, param := range params.Parameter {
+		if raw, ok := param["resource"]; ok {
+			if _, err := s.validator.Validate(raw); err != nil {
+				fe := *fhirerr.From(err)
+				fe.Diagnostics = fmt.Sprintf("Parameters.parameter[%d].resource: %s", i, fe.Diagnostics)
+				return nil, &fe
+			}
+		}
 	}
 	for i, param := range params.Parameter {
 		var name string
@@ -68,6 +83,26 @@ func (s *Server) readParams(w http.ResponseWriter, r *http.Request) (*opParams, 
 		}
 	}
 	return p, nil
+}
+
+// withoutResources returns a Parameters body with every parameter.resource removed.
+func withoutResources(body []byte) ([]byte, error) {
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return nil, fhirerr.Invalid("the body is not a JSON object")
+	}
+	var list []map[string]json.RawMessage
+	if raw, ok := doc["parameter"]; ok {
+		if err := json.Unmarshal(raw, &list); err != nil {
+			return nil, &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeStructure,
+				Diagnostics: "Parameters.parameter must be a list of objects", Expression: []string{"Parameters.parameter"}}
+		}
+		for _, p := range list {
+			delete(p, "resource")
+		}
+		doc["parameter"] = marshal(list)
+	}
+	return marshal(doc), nil
 }
 
 // addValue records a value[x] of parameter name.

@@ -229,8 +229,9 @@ func localReference(v, defaultType, param string) (string, error) {
 	return "", fhirerr.Invalid(fmt.Sprintf("parameter %s: %q is not a reference to a resource on this server", param, v))
 }
 
+// validID reports whether id is a FHIR resource id.
 func validID(id string) bool {
-	_, _, ok := storage.ParseReference("X/" + id)
+	_, _, ok := storage.ParseReference("Id/" + id)
 	return ok
 }
 
