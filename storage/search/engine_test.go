@@ -372,7 +372,9 @@ func TestQuantityAndCompositeSearch(t *testing.T) {
 		{"value-quantity=lt50.5", qv(func(v float64, _, _ string) bool { return v < 50.5 })},
 		{"value-quantity=le60", qv(func(v float64, _, _ string) bool { return v <= 60 })},
 		{"value-quantity=185", qv(func(v float64, _, _ string) bool { return v >= 184.5 && v < 185.5 })},
-		{"value-quantity=ge150|http://unitsofmeasure.org|mm[Hg]", qv(func(v float64, s, c string) bool { return v >= 150 && s == "http://unitsofmeasure.org" && c == "mm[Hg]" })},
+		{"value-quantity=ge150|http://unitsofmeasure.org|mm[Hg]", qv(func(v float64, s, c string) bool {
+			return v >= 150 && s == "http://unitsofmeasure.org" && c == "mm[Hg]"
+		})},
 		{"value-quantity=ne100||kg", qv(func(v float64, s, c string) bool { return !(v >= 99.5 && v < 100.5) && c == "kg" })},
 		{"code-value-quantity=http://loinc.org|29463-7$gt150", matching("Observation", func(m map[string]any) bool {
 			if !hasToken(m, "code", "http://loinc.org", "29463-7", true) {
