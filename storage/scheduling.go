@@ -383,3 +383,29 @@ func nonNil(s []string) []string {
 	}
 	return s
 }
+
+// HasResources reports whether any live resource of type typ exists; seeding the demo
+// clinic asks it to tell an empty database.
+func (s *Store) HasResources(ctx context.Context, typ string) (bool, error) {
+	var exists bool
+	err := s.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM resources WHERE type = $1 AND NOT deleted)`, typ).Scan(&exists)
+	if err != nil {
+		return false, fmt.Errorf("storage: %w", err)
+	}
+	return exists, nil
+}
+
+// Exclusive runs fn holding a session advisory lock on key, so that replicas starting
+// together (e.g. all seeding an empty database) take turns.
+func (s *Store) Exclusive(ctx context.Context, key string, fn func() error) error {
+	conn, err := s.Pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("storage: lock %q: %w", key, err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(hashtextextended($1, 1))`, key); err != nil {
+		return fmt.Errorf("storage: lock %q: %w", key, err)
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(hashtextextended($1, 1))`, key)
+	return fn()
+}

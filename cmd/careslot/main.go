@@ -3,6 +3,7 @@
 //
 //	careslot serve     migrate, then serve the API (the default)
 //	careslot migrate   apply database migrations and exit
+//	careslot seed      write the demo clinic (serve does it by itself on an empty database)
 package main
 
 import (
@@ -35,6 +36,8 @@ func main() {
 		err = serve(ctx, cfg, log)
 	case "migrate":
 		err = migrate(ctx, cfg)
+	case "seed":
+		err = seed(ctx, cfg, log)
 	default:
 		err = fmt.Errorf("unknown command %q; use serve or migrate", cmd)
 	}
@@ -79,6 +82,9 @@ func serve(ctx context.Context, cfg app.Config, log *slog.Logger) error {
 		return err
 	}
 	defer a.Close()
+	if err := seedIfEmpty(ctx, a, log); err != nil {
+		return err
+	}
 	srv := &http.Server{Addr: cfg.Addr, Handler: logRequests(log, a.Handler), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"time"
+
+	"github.com/careslot/careslot/app"
+)
+
+// seed answers `careslot seed`: it writes the demo clinic into the database, whatever is
+// there already. Resources have fixed ids, so running it again updates rather than
+// duplicates, and slots are generated idempotently.
+func seed(ctx context.Context, cfg app.Config, log *slog.Logger) error {
+	a, err := app.New(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	return a.Store.Exclusive(ctx, "careslot seed", func() error {
+		return seedDemoClinic(ctx, a.Handler, time.Now().UTC(), log)
+	})
+}
+
+// seedIfEmpty seeds the demo clinic when the database has no practitioner yet, so that
+// `make run` on a fresh machine shows something. CARESLOT_DEMO_SEED=false turns it off,
+// for a production database that must start empty.
+func seedIfEmpty(ctx context.Context, a *app.App, log *slog.Logger) error {
+	if os.Getenv("CARESLOT_DEMO_SEED") == "false" {
+		return nil
+	}
+	return a.Store.Exclusive(ctx, "careslot seed", func() error {
+		has, err := a.Store.HasResources(ctx, "Practitioner")
+		if err != nil || has {
+			return err
+		}
+		log.Info("empty database: seeding the demo clinic")
+		return seedDemoClinic(ctx, a.Handler, time.Now().UTC(), log)
+	})
+}
+
+// fhirClient calls the FHIR API in process, so the demo data goes through exactly the
+// validation and rules that any client's writes do.
+type fhirClient struct {
+	ctx     context.Context
+	handler http.Handler
+}
+
+// call sends a request to path under /fhir and decodes the JSON answer.
+func (c *fhirClient) call(method, path string, body any) (int, map[string]any, error) {
+	var rd *bytes.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, nil, err
+		}
+		rd = bytes.NewReader(b)
+	} else {
+		rd = bytes.NewReader(nil)
+	}
+	req := httptest.NewRequest(method, "/fhir/"+path, rd).WithContext(c.ctx)
+	req.Header.Set("Content-Type", "application/fhir+json")
+	rec := httptest.NewRecorder()
+	c.handler.ServeHTTP(rec, req)
+	var out map[string]any
+	if rec.Body.Len() > 0 {
+		if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
+			return rec.Code, nil, fmt.Errorf("%s %s: answer is not JSON: %w", method, path, err)
+		}
+	}
+	return rec.Code, out, nil
+}
+
+// must sends a request and fails unless the status is one of ok.
+func (c *fhirClient) must(method, path string, body any, ok ...int) (map[string]any, error) {
+	status, out, err := c.call(method, path, body)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range ok {
+		if status == s {
+			return out, nil
+		}
+	}
+	return nil, fmt.Errorf("%s %s: status %d: %v", method, path, status, out)
+}
+
+// put writes doc as typ/id (creating or updating it).
+func (c *fhirClient) put(doc map[string]any) error {
+	doc["id"] = doc["id"].(string)
+	_, err := c.must("PUT", doc["resourceType"].(string)+"/"+doc["id"].(string), doc, http.StatusOK, http.StatusCreated)
+	return err
+}
