@@ -85,6 +85,7 @@ func serve(ctx context.Context, cfg app.Config, log *slog.Logger) error {
 	if err := seedIfEmpty(ctx, a, log); err != nil {
 		return err
 	}
+	go sweepHolds(ctx, a, log)
 	srv := &http.Server{Addr: cfg.Addr, Handler: logRequests(log, a.Handler), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
