@@ -98,3 +98,35 @@ func TestSearchIndexFollowsWrites(t *testing.T) {
 		}
 	}
 }
+
+// TestReindexRebuildsRows: after the index is lost (as when definitions change), Reindex
+// writes the same rows again, and leaves deleted resources out.
+func TestReindexRebuildsRows(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	err := st.InTx(ctx, func(tx *storage.Tx) error {
+		for i := 0; i < 3; i++ {
+			body := []byte(`{"resourceType":"Patient","name":[{"family":"Again"}]}`)
+			if _, err := tx.Write(ctx, nil, "Patient", storage.NewID(), body, http.MethodPost); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := func() int {
+		var n int
+		st.Pool.QueryRow(ctx, `SELECT count(*) FROM search_string WHERE sp = 'Patient.family' AND value = 'again'`).Scan(&n)
+		return n
+	}
+	if rows() != 3 {
+		t.Fatalf("%d family rows before", rows())
+	}
+	st.Pool.Exec(ctx, `DELETE FROM search_string`)
+	n, err := st.Reindex(ctx, nil)
+	if err != nil || n != 3 || rows() != 3 {
+		t.Errorf("reindex: %d resources, %v; %d family rows", n, err, rows())
+	}
+}

@@ -36,6 +36,8 @@ func main() {
 		err = serve(ctx, cfg, log)
 	case "migrate":
 		err = migrate(ctx, cfg)
+	case "reindex":
+		err = reindex(ctx, cfg, log)
 	case "seed":
 		err = seed(ctx, cfg, log)
 	default:
