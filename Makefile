@@ -31,7 +31,7 @@ test: postgres
 # target in one package). FUZZTIME=2m make fuzz for a longer run.
 fuzz: postgres
 	@set -e; for file in $$(grep -rl --include='*_test.go' '^func Fuzz' .); do \
-		pkg=./$$(dirname $$file); \
+		pkg=$$(dirname $$file); \
 		for target in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$file); do \
 			echo "== $$target ($$pkg, $(FUZZTIME))"; \
 			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg; \
