@@ -96,12 +96,15 @@ func writeJSON(w http.ResponseWriter, r *http.Request, status int, body []byte) 
 }
 
 // marshal renders a value that careslot built itself; it cannot fail for those values.
+// Unlike json.Marshal it leaves & < > as they are, so URLs in links stay readable.
 func marshal(v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		panic(fmt.Sprintf("fhir: marshal %T: %v", v, err))
 	}
-	return b
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }
 
 // fail answers with err as an OperationOutcome. Errors that are not *fhirerr.Error are
