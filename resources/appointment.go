@@ -34,7 +34,7 @@ func (r *Rules) checkAppointment(ctx context.Context, tx *storage.Tx, c *Change,
 			return err
 		}
 	}
-	return r.book(ctx, tx, c.ID, old, appt)
+	return r.book(ctx, tx, c.ID, old, appt, c.Old == nil)
 }
 
 // checkAppointmentInvariants enforces the R4 Appointment invariants:

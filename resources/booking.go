@@ -83,15 +83,28 @@ func (a *appointment) hasActor(typ string) bool {
 
 // book keeps the scheduling tables in step with an appointment that is being written:
 // its slots, its participants' time and its hold. Everything here happens in the write
-// transaction, so the whole change is stored or none of it.
-func (r *Rules) book(ctx context.Context, tx *storage.Tx, id string, old, appt *appointment) error {
-	takesTime := holdsTime[appt.Status] && !appt.Start.IsZero()
-	if takesTime {
-		// An expired hold must not stand in the way of a booking.
-		if err := r.releaseExpiredHolds(ctx, tx, id); err != nil {
-			return err
-		}
+// transaction, so the whole change is stored or none of it. fresh means the appointment
+// never existed, so it holds nothing yet. When the booking conflicts and lapsed holds
+// are found and cancelled, it is tried once more: a booking never loses to a dead hold.
+func (r *Rules) book(ctx context.Context, tx *storage.Tx, id string, old, appt *appointment, fresh bool) error {
+	err := r.bookOnce(ctx, tx, id, old, appt, fresh)
+	if fe, ok := fhirerr.As(err); !ok || fe.Status != http.StatusConflict {
+		return err
 	}
+	released, rerr := r.releaseExpiredHolds(ctx, tx, id)
+	if rerr != nil {
+		return rerr
+	}
+	if released == 0 {
+		return err
+	}
+	// Every step below is idempotent and no statement failed, so trying again in the
+	// same transaction is sound; fresh is false now, as the first try may have written.
+	return r.bookOnce(ctx, tx, id, old, appt, false)
+}
+
+func (r *Rules) bookOnce(ctx context.Context, tx *storage.Tx, id string, old, appt *appointment, fresh bool) error {
+	takesTime := holdsTime[appt.Status] && !appt.Start.IsZero()
 	var wantSlots []string
 	if holdsSlot[appt.Status] {
 		wantSlots = appt.Slots
@@ -109,7 +122,7 @@ func (r *Rules) book(ctx context.Context, tx *storage.Tx, id string, old, appt *
 			return err
 		}
 	}
-	if err := r.moveSlots(ctx, tx, id, appt, wantSlots); err != nil {
+	if err := r.moveSlots(ctx, tx, id, appt, wantSlots, fresh); err != nil {
 		return err
 	}
 	var times []storage.BusyTime
@@ -119,19 +132,26 @@ func (r *Rules) book(ctx context.Context, tx *storage.Tx, id string, old, appt *
 			return err
 		}
 	}
-	if err := tx.SetAppointmentTimes(ctx, id, times); err != nil {
+	setTimes := tx.SetAppointmentTimes
+	if fresh {
+		setTimes = tx.AddAppointmentTimes
+	}
+	if err := setTimes(ctx, id, times); err != nil {
 		return timeConflict(err, appt)
 	}
 	var expires time.Time
 	if appt.Status == "pending" {
 		expires = appt.HoldExpires
 	}
+	if fresh && expires.IsZero() {
+		return nil
+	}
 	return tx.SetHold(ctx, id, expires)
 }
 
 // releaseAppointment gives back everything a deleted appointment held.
 func (r *Rules) releaseAppointment(ctx context.Context, tx *storage.Tx, id string) error {
-	if err := r.moveSlots(ctx, tx, id, &appointment{}, nil); err != nil {
+	if err := r.moveSlots(ctx, tx, id, &appointment{}, nil, false); err != nil {
 		return err
 	}
 	if err := tx.SetAppointmentTimes(ctx, id, nil); err != nil {
@@ -210,10 +230,14 @@ func timeConflict(err error, appt *appointment) error {
 // become free, wanted slots become busy (busy-tentative while pending). Each slot row is
 // locked, in id order, before it is looked at, so two bookings of one slot queue up and
 // the second sees the first's result; a reschedule frees and takes in one transaction.
-func (r *Rules) moveSlots(ctx context.Context, tx *storage.Tx, id string, appt *appointment, want []string) error {
-	held, err := tx.HeldSlots(ctx, id)
-	if err != nil {
-		return err
+// A fresh appointment holds no slot yet.
+func (r *Rules) moveSlots(ctx context.Context, tx *storage.Tx, id string, appt *appointment, want []string, fresh bool) error {
+	var held []string
+	if !fresh {
+		var err error
+		if held, err = tx.HeldSlots(ctx, id); err != nil {
+			return err
+		}
 	}
 	if len(held) == 0 && len(want) == 0 {
 		return nil

@@ -20,21 +20,23 @@ const DefaultHoldDuration = 5 * time.Minute
 const expiredHoldBatch = 20
 
 // releaseExpiredHolds cancels held appointments whose hold has lapsed, other than except,
-// in the caller's transaction: a booking never loses to a dead hold.
-func (r *Rules) releaseExpiredHolds(ctx context.Context, tx *storage.Tx, except string) error {
+// in the caller's transaction, and returns how many it looked at.
+func (r *Rules) releaseExpiredHolds(ctx context.Context, tx *storage.Tx, except string) (int, error) {
 	ids, err := tx.ExpiredHolds(ctx, time.Now(), expiredHoldBatch)
 	if err != nil {
-		return err
+		return 0, err
 	}
+	n := 0
 	for _, id := range ids {
 		if id == except {
 			continue
 		}
 		if err := r.expireHold(ctx, tx, id); err != nil {
-			return err
+			return n, err
 		}
+		n++
 	}
-	return nil
+	return n, nil
 }
 
 // expireHold cancels the held appointment id if its hold has lapsed.

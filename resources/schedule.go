@@ -47,11 +47,11 @@ func slotOf(doc map[string]any) (*slot, error) {
 // overlapping slots in one schedule, and refuses to free, move or delete a slot that an
 // appointment holds (cancel or reschedule the appointment instead).
 func (r *Rules) checkSlot(ctx context.Context, tx *storage.Tx, c *Change, doc map[string]any) error {
-	holder, err := tx.SlotHolder(ctx, c.ID)
-	if err != nil {
-		return err
-	}
 	if doc == nil {
+		holder, err := tx.SlotHolder(ctx, c.ID)
+		if err != nil {
+			return err
+		}
 		if holder != "" {
 			return fhirerr.Conflict(fmt.Sprintf("Slot/%s is booked by Appointment/%s; cancel that appointment first", c.ID, holder))
 		}
@@ -64,15 +64,23 @@ func (r *Rules) checkSlot(ctx context.Context, tx *storage.Tx, c *Change, doc ma
 	if err != nil {
 		return err
 	}
-	if holder != "" {
-		if s.Status == "free" || s.Status == "entered-in-error" {
+	moved := false
+	if old := c.Old; old != nil && !old.Deleted {
+		prev, err := parseSlot(old.Content)
+		moved = err != nil || !prev.Start.Equal(s.Start) || !prev.End.Equal(s.End)
+	}
+	// Only freeing, voiding or moving a slot can break a booking; a new slot has none.
+	if c.Old != nil && (moved || s.Status == "free" || s.Status == "entered-in-error") {
+		holder, err := tx.SlotHolder(ctx, c.ID)
+		if err != nil {
+			return err
+		}
+		if holder != "" && moved {
+			return fhirerr.Conflict(fmt.Sprintf("Slot/%s is booked by Appointment/%s; its time cannot change", c.ID, holder), "Slot.start")
+		}
+		if holder != "" {
 			return fhirerr.Conflict(fmt.Sprintf("Slot/%s is booked by Appointment/%s and cannot become %s; cancel or reschedule that appointment instead",
 				c.ID, holder, s.Status), "Slot.status")
-		}
-		if old := c.Old; old != nil && !old.Deleted {
-			if prev, err := parseSlot(old.Content); err == nil && (!prev.Start.Equal(s.Start) || !prev.End.Equal(s.End)) {
-				return fhirerr.Conflict(fmt.Sprintf("Slot/%s is booked by Appointment/%s; its time cannot change", c.ID, holder), "Slot.start")
-			}
 		}
 	}
 	if s.Status == "entered-in-error" || s.ScheduleID == "" {

@@ -39,6 +39,12 @@ func (t *Tx) SetAppointmentTimes(ctx context.Context, appointmentID string, time
 	if _, err := t.pg.Exec(ctx, `DELETE FROM appointment_times WHERE appointment_id = $1`, appointmentID); err != nil {
 		return fmt.Errorf("storage: clear appointment times: %w", mapPgError(err))
 	}
+	return t.AddAppointmentTimes(ctx, appointmentID, times)
+}
+
+// AddAppointmentTimes is SetAppointmentTimes for an appointment that holds no time yet
+// (a new one): it only inserts.
+func (t *Tx) AddAppointmentTimes(ctx context.Context, appointmentID string, times []BusyTime) error {
 	if len(times) == 0 {
 		return nil
 	}
@@ -255,6 +261,19 @@ func (e *SlotOverlap) Error() string { return "the slot overlaps Slot/" + e.Slot
 // SetSlot records (s non-nil) or forgets (s nil) a slot. The exclusion constraint
 // schedule_slots_no_overlap refuses a slot that overlaps another of its schedule: a *SlotOverlap.
 func (t *Tx) SetSlot(ctx context.Context, id string, s *SlotIndex) error {
+	if s != nil {
+		// The common change keeps the slot's time (a booking marks it busy): update in
+		// place, which needs no new overlap check.
+		tag, err := t.pg.Exec(ctx, `UPDATE schedule_slots SET status = $5, service_types = $6, specialties = $7
+			WHERE slot_id = $1 AND schedule_id = $2 AND during = tstzrange($3, $4)`,
+			id, s.ScheduleID, s.Start, s.End, s.Status, nonNil(s.ServiceTypes), nonNil(s.Specialties))
+		if err != nil {
+			return fmt.Errorf("storage: slot: %w", mapPgError(err))
+		}
+		if tag.RowsAffected() == 1 {
+			return nil
+		}
+	}
 	if _, err := t.pg.Exec(ctx, `DELETE FROM schedule_slots WHERE slot_id = $1`, id); err != nil {
 		return fmt.Errorf("storage: slot: %w", mapPgError(err))
 	}
