@@ -46,12 +46,15 @@ func FuzzValidate(f *testing.F) {
 }
 
 // bundleRoutes are where FuzzBundle posts its input: as a Bundle to the base, and as a
-// resource to a type that has careslot rules and to one that has none.
+// resource to types with careslot rules (scheduling) and to one without. The seed files
+// name a route by its index.
 var bundleRoutes = []struct{ method, path string }{
 	{http.MethodPost, ""},
 	{http.MethodPost, "Appointment"},
 	{http.MethodPost, "Patient"},
 	{http.MethodPut, "Patient/fuzz-put"},
+	{http.MethodPost, "Slot"},
+	{http.MethodPost, "AppointmentResponse"},
 }
 
 // FuzzBundle posts arbitrary bodies to a running careslot: never a 5xx, never a panic,
