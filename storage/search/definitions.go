@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/gofhir/fhirpath"
@@ -54,6 +55,9 @@ type part struct {
 	source  string
 	expr    *fhirpath.Expression
 	refType string // only references to this type count (the definition's where(resolve() is T))
+	// root is the resource element the expression starts from ("name" for Patient.name.family);
+	// "" when it cannot be told. See presentRoots.
+	root string
 }
 
 // Component is one component of a composite parameter, evaluated relative to each item
@@ -124,7 +128,7 @@ func load(data []byte) (*Registry, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s: compile %q: %w", rp.URL, pt.Expr, err)
 			}
-			p.parts = append(p.parts, part{source: pt.Expr, expr: e, refType: pt.RefType})
+			p.parts = append(p.parts, part{source: pt.Expr, expr: e, refType: pt.RefType, root: rootElement(pt.Expr)})
 		}
 		for _, c := range rp.Components {
 			e, err := fhirpath.Compile(c.Expr)
@@ -193,6 +197,24 @@ func (r *Registry) Params(typ string) []*Param {
 // compartmentType (from the R4 CompartmentDefinitions); nil when typ is not in it.
 func (r *Registry) CompartmentParams(compartmentType, typ string) []string {
 	return r.compartments[compartmentType][typ]
+}
+
+// rootElement is the first element an expression navigates to from the resource, or ""
+// when the expression could give a value even without it (exists(), a bare type name).
+func rootElement(expr string) string {
+	if strings.Contains(expr, "exists()") || strings.Contains(expr, "empty()") {
+		return ""
+	}
+	e := strings.TrimLeft(expr, "(")
+	_, rest, ok := strings.Cut(e, ".")
+	if !ok {
+		return ""
+	}
+	end := strings.IndexAny(rest, ".( )")
+	if end < 0 {
+		end = len(rest)
+	}
+	return rest[:end]
 }
 
 // key is the sp column value of a parameter on a type: index rows of the common parameters

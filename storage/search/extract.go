@@ -67,6 +67,7 @@ type CompositeRow struct {
 // because one index value cannot be computed.
 func (r *Registry) Extract(typ string, content []byte) *Rows {
 	rows := &Rows{}
+	content, present := prepare(content)
 	for _, p := range r.Params(typ) {
 		if idAndLastUpdated[p.Code] {
 			continue
@@ -82,6 +83,9 @@ func (r *Registry) Extract(typ string, content []byte) *Rows {
 		}
 		before := len(rows.Dates)
 		for _, pt := range p.parts {
+			if pt.root != "" && !present(pt.root) {
+				continue
+			}
 			values, err := pt.expr.Evaluate(content)
 			if err != nil {
 				continue
@@ -98,6 +102,35 @@ func (r *Registry) Extract(typ string, content []byte) *Rows {
 	}
 	rows.dedupe()
 	return rows
+}
+
+// prepare makes extraction cheap. The FHIRPath engine scans the resource's JSON for every
+// step, and looks for a missing element under every possible choice-type name; so the
+// narrative (often the largest element, and never searched) is left out, and present
+// reports whether the resource has a root element, directly or as a choice type (onset
+// for onsetDateTime), so that Extract skips expressions that could only yield nothing.
+func prepare(content []byte) ([]byte, func(root string) bool) {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(content, &top) != nil {
+		return content, func(string) bool { return true }
+	}
+	if text, ok := top["text"]; ok && len(text) > 256 {
+		delete(top, "text")
+		if b, err := json.Marshal(top); err == nil {
+			content = b
+		}
+	}
+	return content, func(root string) bool {
+		if _, ok := top[root]; ok {
+			return true
+		}
+		for k := range top {
+			if len(k) > len(root) && strings.HasPrefix(k, root) && k[len(root)] >= 'A' && k[len(root)] <= 'Z' {
+				return true
+			}
+		}
+		return false
+	}
 }
 
 // add turns one FHIRPath result into rows of the parameter's kind.
