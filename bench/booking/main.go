@@ -4,7 +4,10 @@
 // Each run is compared with the raw rate of the same transaction shape written directly
 // with pgx against identical tables in the same database: lock the slot row, check it is
 // free and the patient is insured, insert the appointment and its time (under the same
-// exclusion constraint), mark the slot busy, commit.
+// exclusion constraint), mark the slot busy, and write a history row and an outbox row
+// for each of the two resources, as careslot does; commit. What the raw shape leaves out
+// is careslot's own work: HTTP, R4 validation, the rules in Go, the reference rows and
+// the search index. A minimal raw shape (no history, no outbox) is printed too.
 //
 // It starts careslot in-process on a fresh database, dropped at the end.
 //
@@ -94,11 +97,16 @@ func run(ctx context.Context, cfg config) error {
 	if err != nil {
 		return fmt.Errorf("set up: %w", err)
 	}
-	raw, err := newRawStore(ctx, pool)
+	raw, err := newRawStore(ctx, pool, "bench_raw", true)
 	if err != nil {
 		return err
 	}
 	defer raw.drop(ctx)
+	minimal, err := newRawStore(ctx, pool, "bench_minimal", false)
+	if err != nil {
+		return err
+	}
+	defer minimal.drop(ctx)
 
 	// Distinct slots: op i books slot i/clients of doctor i%clients for patient i%clients,
 	// so no two bookings contend and no patient is double-booked.
@@ -112,16 +120,18 @@ func run(ctx context.Context, cfg config) error {
 			return err
 		})
 	}
+	minDistinct := distinct(minimal.book).Named("minimal pgx, distinct slots")
 	rawDistinct := distinct(raw.book).Named("raw pgx, distinct slots")
 	apiDistinct := distinct(c.book).Named("API, distinct slots")
 
-	rawFight := fightRounds(ctx, cfg, fx.fight[:cfg.rounds], fx.patients, raw.book).Named("raw pgx, fight over slots")
-	apiFight := fightRounds(ctx, cfg, fx.fight[cfg.rounds:], fx.patients, c.book).Named("API, fight over slots")
+	n := cfg.rounds
+	minFight := fightRounds(ctx, cfg, fx.fight[:n], fx.patients, minimal.book).Named("minimal pgx, fight")
+	rawFight := fightRounds(ctx, cfg, fx.fight[n:2*n], fx.patients, raw.book).Named("raw pgx, fight")
+	apiFight := fightRounds(ctx, cfg, fx.fight[2*n:], fx.patients, c.book).Named("API, fight")
 
-	fmt.Println(rawDistinct)
-	fmt.Println(apiDistinct)
-	fmt.Println(rawFight)
-	fmt.Println(apiFight)
+	for _, r := range []loadgen.Result{minDistinct, rawDistinct, apiDistinct, minFight, rawFight, apiFight} {
+		fmt.Println(r)
+	}
 	report := func(what string, api, raw loadgen.Result) {
 		ratio := 0.0
 		if raw.Throughput > 0 {
@@ -136,7 +146,9 @@ func run(ctx context.Context, cfg config) error {
 	}
 	report("distinct slots", apiDistinct, rawDistinct)
 	report("fight", apiFight, rawFight)
-	for _, r := range []loadgen.Result{rawDistinct, apiDistinct, rawFight, apiFight} {
+	fmt.Printf("(against the minimal shape: distinct %.0f%%, fight %.0f%%)\n",
+		100*apiDistinct.Throughput/minDistinct.Throughput, 100*apiFight.Throughput/minFight.Throughput)
+	for _, r := range []loadgen.Result{minDistinct, rawDistinct, apiDistinct, minFight, rawFight, apiFight} {
 		if r.Errors > 0 {
 			return fmt.Errorf("%s: %d errors, first: %v", r.Name, r.Errors, r.FirstError)
 		}
@@ -166,7 +178,9 @@ func fightRounds(ctx context.Context, cfg config, rounds [][]slot, patients []st
 				}
 				k = (k + 1) % len(slots)
 			}
-			ok, err := book(ctx, slots[k], patients[client])
+			// The round ends (ctx is cancelled) as soon as every slot is known taken;
+			// a booking already on its way must still finish and be counted.
+			ok, err := book(context.WithoutCancel(ctx), slots[k], patients[client])
 			if err != nil {
 				return err
 			}
@@ -209,7 +223,7 @@ type slot struct {
 // and one insured patient per client.
 type fixture struct {
 	distinct [][]slot // [doctor][k]
-	fight    [][]slot // [round][k]; the API and raw runs get different rounds
+	fight    [][]slot // [round][k]; the API and the raw runs get different rounds
 	patients []string
 }
 
@@ -242,11 +256,11 @@ func setUp(ctx context.Context, c *client, cfg config) (*fixture, error) {
 	}
 	// The fight's slots come after the distinct ones: the same patients book both.
 	fightDay := day.Add(time.Duration(perDoctor)*30*time.Minute).AddDate(0, 0, 1)
-	fightSlots, err := c.doctorWithSlots(ctx, fightDay, 2*cfg.rounds*cfg.slots)
+	fightSlots, err := c.doctorWithSlots(ctx, fightDay, 3*cfg.rounds*cfg.slots)
 	if err != nil {
 		return nil, err
 	}
-	for r := 0; r < 2*cfg.rounds; r++ {
+	for r := 0; r < 3*cfg.rounds; r++ {
 		fx.fight = append(fx.fight, fightSlots[r*cfg.slots:(r+1)*cfg.slots])
 	}
 	return fx, nil
@@ -369,19 +383,23 @@ func (c *client) book(ctx context.Context, s slot, patient string) (bool, error)
 func ref(typ, id string) map[string]any { return map[string]any{"reference": typ + "/" + id} }
 
 // rawStore is the same booking written directly with pgx into copies of careslot's
-// resources and appointment_times tables (LIKE ... INCLUDING ALL copies the exclusion
-// constraint and the coverage index), holding copies of the slots and coverages.
+// tables (LIKE ... INCLUDING ALL copies the exclusion constraint and the coverage index),
+// holding copies of the slots and coverages. With history it also writes the version
+// and outbox rows careslot writes for each resource.
 type rawStore struct {
-	pool                *pgxpool.Pool
-	resources, times    string
-	resourcesID, timeID pgx.Identifier
+	pool                               *pgxpool.Pool
+	history                            bool
+	resources, versions, outbox, times string
 }
 
-func newRawStore(ctx context.Context, pool *pgxpool.Pool) (*rawStore, error) {
-	r := &rawStore{pool: pool, resourcesID: pgx.Identifier{"bench_raw_resources"}, timeID: pgx.Identifier{"bench_raw_times"}}
-	r.resources, r.times = r.resourcesID.Sanitize(), r.timeID.Sanitize()
+func newRawStore(ctx context.Context, pool *pgxpool.Pool, prefix string, history bool) (*rawStore, error) {
+	r := &rawStore{pool: pool, history: history,
+		resources: pgx.Identifier{prefix + "_resources"}.Sanitize(), versions: pgx.Identifier{prefix + "_versions"}.Sanitize(),
+		outbox: pgx.Identifier{prefix + "_outbox"}.Sanitize(), times: pgx.Identifier{prefix + "_times"}.Sanitize()}
 	for _, sql := range []string{
 		"CREATE TABLE " + r.resources + " (LIKE resources INCLUDING ALL)",
+		"CREATE TABLE " + r.versions + " (LIKE resource_versions INCLUDING ALL)",
+		"CREATE TABLE " + r.outbox + " (LIKE outbox INCLUDING ALL)",
 		"CREATE TABLE " + r.times + " (LIKE appointment_times INCLUDING ALL)",
 		"INSERT INTO " + r.resources + " (type, id, version_id, last_updated, content) " +
 			"SELECT type, id, version_id, last_updated, content FROM resources WHERE type IN ('Slot', 'Coverage')",
@@ -394,7 +412,7 @@ func newRawStore(ctx context.Context, pool *pgxpool.Pool) (*rawStore, error) {
 }
 
 func (r *rawStore) drop(ctx context.Context) {
-	r.pool.Exec(ctx, "DROP TABLE IF EXISTS "+r.resources+", "+r.times)
+	r.pool.Exec(ctx, "DROP TABLE IF EXISTS "+r.resources+", "+r.versions+", "+r.outbox+", "+r.times)
 }
 
 // book is one booking transaction: lock the slot, check it is free and the patient
@@ -402,8 +420,9 @@ func (r *rawStore) drop(ctx context.Context) {
 func (r *rawStore) book(ctx context.Context, s slot, patient string) (bool, error) {
 	won := false
 	err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
+		var slotRID int64
 		var status string
-		if err := tx.QueryRow(ctx, "SELECT content->>'status' FROM "+r.resources+" WHERE type = 'Slot' AND id = $1 FOR UPDATE", s.id).Scan(&status); err != nil {
+		if err := tx.QueryRow(ctx, "SELECT rid, content->>'status' FROM "+r.resources+" WHERE type = 'Slot' AND id = $1 FOR UPDATE", s.id).Scan(&slotRID, &status); err != nil {
 			return err
 		}
 		if status != "free" {
@@ -419,7 +438,8 @@ func (r *rawStore) book(ctx context.Context, s slot, patient string) (bool, erro
 		}
 		id := fmt.Sprintf("raw-%d", rand.Int64())
 		body, _ := json.Marshal(appointment(s, patient))
-		if _, err := tx.Exec(ctx, "INSERT INTO "+r.resources+" (type, id, version_id, last_updated, content) VALUES ('Appointment', $1, 1, now(), $2)", id, body); err != nil {
+		var rid int64
+		if err := tx.QueryRow(ctx, "INSERT INTO "+r.resources+" (type, id, version_id, last_updated, content) VALUES ('Appointment', $1, 1, now(), $2) RETURNING rid", id, body).Scan(&rid); err != nil {
 			return err
 		}
 		tag, err := tx.Exec(ctx, "INSERT INTO "+r.times+" (appointment_id, actor_type, actor_id, during) VALUES "+
@@ -431,8 +451,26 @@ func (r *rawStore) book(ctx context.Context, s slot, patient string) (bool, erro
 		if tag.RowsAffected() != 2 {
 			return errRefused
 		}
-		if _, err := tx.Exec(ctx, "UPDATE "+r.resources+" SET content = jsonb_set(content, '{status}', '\"busy\"'), version_id = version_id + 1, last_updated = now() WHERE type = 'Slot' AND id = $1", s.id); err != nil {
+		var slotBody []byte
+		if err := tx.QueryRow(ctx, "UPDATE "+r.resources+" SET content = jsonb_set(content, '{status}', '\"busy\"'), version_id = version_id + 1, last_updated = now() WHERE rid = $1 RETURNING content", slotRID).Scan(&slotBody); err != nil {
 			return err
+		}
+		if r.history {
+			for _, w := range []struct {
+				rid     int64
+				typ, id string
+				version int
+				body    []byte
+			}{{rid, "Appointment", id, 1, body}, {slotRID, "Slot", s.id, 2, slotBody}} {
+				if _, err := tx.Exec(ctx, "INSERT INTO "+r.versions+" (rid, version_id, type, id, last_updated, method, content) VALUES ($1, $2, $3, $4, now(), 'PUT', $5)",
+					w.rid, w.version, w.typ, w.id, w.body); err != nil {
+					return err
+				}
+				if _, err := tx.Exec(ctx, "INSERT INTO "+r.outbox+" (rid, type, id, version_id, action) VALUES ($1, $2, $3, $4, 'update')",
+					w.rid, w.typ, w.id, w.version); err != nil {
+					return err
+				}
+			}
 		}
 		won = true
 		return nil
