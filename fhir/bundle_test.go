@@ -186,3 +186,14 @@ func TestTransactionResolvesConditionalReferences(t *testing.T) {
 		t.Errorf("unresolvable conditional reference: %s", r.Body)
 	}
 }
+
+func TestInvalidUTF8IsRefusedNotAltered(t *testing.T) {
+	bad := "{\"resourceType\":\"Bundle\",\"type\":\"transaction\",\"entry\":[{\"fullUrl\":\"urn:uuid:9d0f4c0e-1d52-4a0b-9d0c-6b1c8a2f4e11\"," +
+		"\"resource\":{\"resourceType\":\"Patient\",\"id\":\"utf8-tx\",\"name\":[{\"family\":\"Bad\xff\xfeName\"}]},\"request\":{\"method\":\"PUT\",\"url\":\"Patient/utf8-tx\"}}]}"
+	r := srv.Must(t, http.StatusBadRequest, "POST", "", bad)
+	if issue(t, r)["code"] != "structure" {
+		t.Errorf("%s", r.Body)
+	}
+	srv.Must(t, http.StatusNotFound, "GET", "Patient/utf8-tx", nil)
+	srv.Must(t, http.StatusBadRequest, "PUT", "Patient/utf8-single", "{\"resourceType\":\"Patient\",\"id\":\"utf8-single\",\"gender\":\"m\xffale\"}")
+}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/careslot/careslot/fhir/fhirerr"
 	"github.com/careslot/careslot/storage"
@@ -61,6 +62,10 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 			return nil, errorf(http.StatusRequestEntityTooLarge, fhirerr.CodeTooLong, "the body is larger than %d bytes", s.cfg.MaxBodyBytes)
 		}
 		return nil, errorf(http.StatusBadRequest, fhirerr.CodeStructure, "the body could not be read")
+	}
+	// JSON is UTF-8; a body that is not would be silently altered by re-encoding (e.g. in a transaction).
+	if !utf8.Valid(body) {
+		return nil, errorf(http.StatusBadRequest, fhirerr.CodeStructure, "the body is not valid UTF-8")
 	}
 	return body, nil
 }

@@ -10,12 +10,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
+
+// defaultMaxConns is the pool size when DATABASE_URL does not set pool_max_conns.
+const defaultMaxConns = 20
 
 // Store is the careslot database.
 type Store struct {
@@ -27,6 +31,11 @@ func Open(ctx context.Context, databaseURL string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("storage: parse DATABASE_URL: %w", err)
+	}
+	// pgxpool's default (4 connections on a small machine) starves concurrent writers,
+	// whose transactions wait on the network, not the CPU; pool_max_conns in the URL overrides.
+	if !strings.Contains(databaseURL, "pool_max_conns") {
+		cfg.MaxConns = defaultMaxConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
