@@ -44,6 +44,11 @@ const searchMode = pgx.QueryExecModeExec
 func runSearch(ctx context.Context, db querier, q *search.Query) (*SearchResult, error) {
 	reg := search.Definitions()
 	res := &SearchResult{Total: -1}
+	for sp, c := range q.DateRangeKeys() {
+		if err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM search_date WHERE sp = $1 AND multi)`, sp).Scan(&c.MultiValued); err != nil {
+			return nil, searchError(err)
+		}
+	}
 	if q.Summary == "count" || q.Count == 0 || q.Total == "accurate" || q.Total == "estimate" {
 		sql, args := q.CountSQL(reg)
 		if err := db.QueryRow(ctx, sql, append([]any{searchMode}, args...)...).Scan(&res.Total); err != nil {

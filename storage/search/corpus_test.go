@@ -181,6 +181,13 @@ func generated() [][]byte {
 		}
 		add(a)
 	}
+	// Medication requests have several dates (timing events): a date range must then be
+	// met value by value, not by one value.
+	for i, events := range [][]any{{"2025-01-01", "2025-06-01"}, {"2025-03-15"}, {"2025-05-01", "2025-07-01"}} {
+		add(map[string]any{"resourceType": "MedicationRequest", "id": fmt.Sprintf("gen-mr%d", i), "status": "active", "intent": "order",
+			"medicationCodeableConcept": map[string]any{"text": "aspirin"}, "subject": map[string]any{"reference": "Patient/gen-p1"},
+			"dosageInstruction": []any{map[string]any{"timing": map[string]any{"event": events}}}})
+	}
 	codes := []struct{ code, unit string }{{"29463-7", "kg"}, {"8480-6", "mm[Hg]"}, {"8867-4", "/min"}}
 	for i := 0; i < 120; i++ {
 		c := codes[i%3]

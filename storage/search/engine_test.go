@@ -273,6 +273,8 @@ func TestDateSearch(t *testing.T) {
 	cases = append(cases,
 		dc{"Appointment", "date=ge2025-03-01&date=lt2025-04-01", []string{"start"}, []string{"ge2025-03-01", "lt2025-04-01"}},
 		dc{"Slot", "start=ge2025-01-13&start=lt2025-01-20", []string{"start"}, []string{"ge2025-01-13", "lt2025-01-20"}},
+		dc{"MedicationRequest", "date=ge2025-03-01&date=lt2025-04-01", []string{"dosageInstruction.timing.event"}, []string{"ge2025-03-01", "lt2025-04-01"}},
+		dc{"MedicationRequest", "date=ge2025-04-01&date=le2025-06-01", []string{"dosageInstruction.timing.event"}, []string{"ge2025-04-01", "le2025-06-01"}},
 	)
 	for _, v := range []string{"2025-02", "gt2025-03-01", "eb2025-02-01", "sa2025-03-01", "2016-03-28", "le2025-01-08", "ne2025-02"} {
 		cases = append(cases, dc{"Observation", "date=" + v, []string{"effectiveDateTime", "effectivePeriod", "effectiveInstant"}, []string{v}})

@@ -46,6 +46,21 @@ type Clause struct {
 	// Also are further single-value date clauses on the same parameter, ANDed with this
 	// one; they are answered together so that a range (ge & lt) is one index scan.
 	Also []*Clause
+	// MultiValued tells, for a clause with Also, that some resource has several values of
+	// the parameter, so the values must also be tested one by one (see DateRangeKeys).
+	MultiValued bool
+}
+
+// DateRangeKeys are the sp keys of the merged date ranges of q: package storage asks the
+// index whether any resource has several values for them and sets MultiValued.
+func (q *Query) DateRangeKeys() map[string]*Clause {
+	out := map[string]*Clause{}
+	for _, c := range q.Clauses {
+		if len(c.Also) > 0 && c.Param != nil && c.Param.Kind == KindDate {
+			out[key(c.Type, c.Param.Code)] = c
+		}
+	}
+	return out
 }
 
 // Has is a reverse chain: some resource of Type refers here through Param and matches Clause.

@@ -405,12 +405,18 @@ func (b *builder) dateRange(c *Clause, r, sp string) string {
 	for _, cl := range all {
 		v := cl.Values[0].(DateValue)
 		same = append(same, b.dateCond(x+".low", x+".high", v))
-		each = append(each, "bool_or("+b.dateCond(y+".low", y+".high", v)+")")
+		if c.MultiValued {
+			each = append(each, "bool_or("+b.dateCond(y+".low", y+".high", v)+")")
+		}
 	}
-	return fmt.Sprintf("%s.rid IN (SELECT %s.rid FROM search_date %s WHERE %s.sp = %s AND %s AND %s"+
-		" UNION ALL SELECT %s.rid FROM search_date %s WHERE %s.sp = %s AND %s.multi GROUP BY %s.rid HAVING %s)",
-		r, x, x, x, spArg, b.window(x, w), strings.Join(same, " AND "),
-		y, y, y, spArg, y, y, strings.Join(each, " AND "))
+	single := fmt.Sprintf("SELECT %s.rid FROM search_date %s WHERE %s.sp = %s AND %s AND %s", x, x, x, spArg, b.window(x, w), strings.Join(same, " AND "))
+	if !c.MultiValued {
+		// The usual case (Appointment.start, Slot.start): one value per resource, so a plain
+		// semi-join that Postgres can drive from either side.
+		return r + ".rid IN (" + single + ")"
+	}
+	return fmt.Sprintf("%s.rid IN (%s UNION ALL SELECT %s.rid FROM search_date %s WHERE %s.sp = %s AND %s.multi GROUP BY %s.rid HAVING %s)",
+		r, single, y, y, y, spArg, y, y, strings.Join(each, " AND "))
 }
 
 // numberCond compares a stored number (or range [lo, hi]) with a searched number; eq
