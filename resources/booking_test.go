@@ -1,6 +1,7 @@
 package resources_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,14 @@ func TestBookingTakesSlot(t *testing.T) {
 	first := c.create(t, c.appointment("booked", c.patients[0], 0, at(9, 0), at(9, 30), s))
 	if got := c.status(t, "Slot", s); got != "busy" {
 		t.Fatalf("booked slot is %q, want busy", got)
+	}
+	// The rule's write of the slot is a version like any other, with an outbox row.
+	if entries, _ := c.srv.Must(t, 200, "GET", "Slot/"+s+"/_history", nil).JSON(t)["entry"].([]any); len(entries) != 2 {
+		t.Errorf("slot history after booking: %d versions, want 2", len(entries))
+	}
+	var outbox int
+	if err := c.srv.Store.Pool.QueryRow(context.Background(), `SELECT count(*) FROM outbox WHERE type = 'Slot' AND id = $1`, s).Scan(&outbox); err != nil || outbox != 2 {
+		t.Errorf("slot outbox rows: %d (%v), want 2", outbox, err)
 	}
 	r := c.srv.Do(t, "POST", "Appointment", c.appointment("booked", c.patients[1], 0, at(9, 0), at(9, 30), s))
 	if r.Status != 409 {
@@ -246,5 +255,24 @@ func TestSlotRules(t *testing.T) {
 	doc["end"] = instant(at(9, 20))
 	if r := c.update(t, doc); r.Status != 409 {
 		t.Errorf("moving a booked slot: %d %s", r.Status, r.Body)
+	}
+}
+
+// A patient's appointments are plain searches, and the slot changes the booking rules
+// make are indexed like any write.
+func TestBookingsAreSearchable(t *testing.T) {
+	c := newClinic(t, apptest.New(t), 1)
+	p := c.patients[0]
+	s := c.slot(t, 0, at(11, 0), 30)
+	late := c.create(t, c.appointment("booked", p, 0, at(11, 0), at(11, 30), s))
+	early := c.create(t, c.appointment("booked", p, 1, at(9, 0), at(9, 30)))
+	b := c.srv.Must(t, 200, "GET", "Appointment?patient=Patient/"+p+"&date=ge2030-01-07&_sort=date", nil)
+	got := bundleResources(t, b)
+	if len(got) != 2 || got[0]["id"] != early || got[1]["id"] != late {
+		t.Errorf("upcoming appointments by date: %s", b.Body)
+	}
+	busy := bundleResources(t, c.srv.Must(t, 200, "GET", "Slot?schedule=Schedule/"+c.schedules[0]+"&status=busy", nil))
+	if len(busy) != 1 || busy[0]["id"] != s {
+		t.Errorf("busy slots of the schedule: %v", busy)
 	}
 }
