@@ -180,7 +180,7 @@ func (s *Server) findRequest(w http.ResponseWriter, r *http.Request) (resources.
 		return req, err
 	}
 	if actor != "" {
-		if req.Actor, err = localReference(actor, "Practitioner", "practitioner"); err != nil {
+		if req.Actor, err = s.localReference(actor, "Practitioner", "practitioner"); err != nil {
 			return req, err
 		}
 	}
@@ -195,7 +195,7 @@ func (s *Server) findRequest(w http.ResponseWriter, r *http.Request) (resources.
 		return req, err
 	}
 	if patient != "" {
-		ref, err := localReference(patient, "Patient", "patient")
+		ref, err := s.localReference(patient, "Patient", "patient")
 		if err != nil {
 			return req, err
 		}
@@ -214,12 +214,10 @@ func (s *Server) findRequest(w http.ResponseWriter, r *http.Request) (resources.
 	return req, nil
 }
 
-// localReference reads a reference parameter: Type/id, an absolute URL on this server
-// base, or a bare id of defaultType.
-func localReference(v, defaultType, param string) (string, error) {
-	if i := strings.LastIndex(v, "/fhir/"); i >= 0 && strings.Contains(v, "://") {
-		v = v[i+len("/fhir/"):]
-	}
+// localReference reads a reference parameter: Type/id, an absolute URL under this
+// server's base, or a bare id of defaultType.
+func (s *Server) localReference(v, defaultType, param string) (string, error) {
+	v = strings.TrimPrefix(v, s.cfg.BaseURL+"/")
 	if typ, id, ok := storage.ParseReference(v); ok {
 		return typ + "/" + id, nil
 	}
@@ -284,7 +282,7 @@ func (s *Server) prepareAndWrite(w http.ResponseWriter, r *http.Request, prepare
 		}
 		id = bodyID(raw)
 	case apptRef != "":
-		ref, err := localReference(apptRef, "Appointment", "appt-id")
+		ref, err := s.localReference(apptRef, "Appointment", "appt-id")
 		if err != nil {
 			s.fail(w, r, err)
 			return
