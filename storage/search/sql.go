@@ -18,6 +18,7 @@ type builder struct {
 	reg     *Registry
 	args    []any
 	aliases int
+	with    []string // common table expressions, by where
 }
 
 func (b *builder) arg(v any) string {
@@ -57,7 +58,7 @@ func (q *Query) PageSQL(reg *Registry, limit int) (string, []any) {
 		order = append(order, k.expr+direction(k.desc != before))
 	}
 	order = append(order, "r.rid"+direction(before))
-	sql := "SELECT r.rid, r.type, r.id, r.version_id, r.last_updated, r.content"
+	sql := b.withClause() + "SELECT r.rid, r.type, r.id, r.version_id, r.last_updated, r.content"
 	for _, s := range sel {
 		sql += ", " + s
 	}
@@ -70,7 +71,7 @@ func (q *Query) PageSQL(reg *Registry, limit int) (string, []any) {
 func (q *Query) CountSQL(reg *Registry) (string, []any) {
 	b := &builder{reg: reg}
 	where := b.where(q)
-	return "SELECT count(*) FROM resources r WHERE " + where, b.args
+	return b.withClause() + "SELECT count(*) FROM resources r WHERE " + where, b.args
 }
 
 func direction(desc bool) string {
@@ -82,13 +83,41 @@ func direction(desc bool) string {
 
 func (b *builder) where(q *Query) string {
 	conds := []string{"r.type = " + b.arg(q.Type), "NOT r.deleted"}
+	var subs []string
 	for _, c := range q.Clauses {
-		conds = append(conds, b.clause(c, "r"))
+		if sub, ok := b.indexSubquery(c); ok {
+			subs = append(subs, sub)
+		} else {
+			conds = append(conds, b.clause(c, "r"))
+		}
+	}
+	switch len(subs) {
+	case 0:
+	case 1:
+		conds = append(conds, "r.rid IN ("+subs[0]+")")
+	default:
+		// Several index conditions are intersected in the index tables alone before any
+		// resource row is read; left to itself the planner fetched a resource row for each
+		// candidate of the least selective condition. MATERIALIZED keeps it apart.
+		var filters []string
+		for _, sub := range subs[1:] {
+			filters = append(filters, "m.rid IN ("+sub+")")
+		}
+		b.with = append(b.with, "matched AS MATERIALIZED (SELECT m.rid FROM ("+subs[0]+") m WHERE "+strings.Join(filters, " AND ")+")")
+		conds = append(conds, "r.rid IN (SELECT rid FROM matched)")
 	}
 	if q.Compartment != nil {
 		conds = append(conds, b.compartment(q.Type, q.Compartment, "r"))
 	}
 	return strings.Join(conds, " AND ")
+}
+
+// withClause is the WITH of the query, "" when it has no common table expressions.
+func (b *builder) withClause() string {
+	if len(b.with) == 0 {
+		return ""
+	}
+	return "WITH " + strings.Join(b.with, ", ") + " "
 }
 
 // sortKeys makes one expression per _sort parameter. A resource with several values sorts
@@ -210,13 +239,39 @@ func table(c *Clause) (name, sp string) {
 	return "search_number", sp + ":latitude"
 }
 
-// clause is the SQL condition of c on the resources row r.
-func (b *builder) clause(c *Clause, r string) string {
+// indexSubquery is the SELECT of the rids that satisfy a clause, for the clauses answered
+// from the index tables alone; ok is false for those tested otherwise (negations,
+// :missing, _id, _lastUpdated, _has, near).
+func (b *builder) indexSubquery(c *Clause) (string, bool) {
 	if c.Has != nil {
-		return b.has(c, r)
+		return "", false
 	}
 	if len(c.Chain) > 0 {
-		return b.chain(c, r)
+		return b.chain(c), true
+	}
+	if c.Param.Code == "_id" || c.Param.Code == "_lastUpdated" || c.Missing != nil || c.Param.Kind == KindSpecial || c.Modifier == "not" {
+		return "", false
+	}
+	tbl, sp := table(c)
+	if c.Param.Kind == KindDate && len(c.Also) > 0 {
+		return b.dateRange(c, sp), true
+	}
+	x := b.alias("x")
+	spArg := b.arg(sp)
+	var ors []string
+	for _, v := range c.Values {
+		ors = append(ors, b.value(c, x, v))
+	}
+	return fmt.Sprintf("SELECT %s.rid FROM %s %s WHERE %s.sp = %s AND %s", x, tbl, x, x, spArg, or(ors)), true
+}
+
+// clause is the SQL condition of c on the resources row r.
+func (b *builder) clause(c *Clause, r string) string {
+	if sub, ok := b.indexSubquery(c); ok {
+		return r + ".rid IN (" + sub + ")"
+	}
+	if c.Has != nil {
+		return b.has(c, r)
 	}
 	switch c.Param.Code {
 	case "_id":
@@ -236,19 +291,13 @@ func (b *builder) clause(c *Clause, r string) string {
 	if c.Param.Kind == KindSpecial {
 		return b.near(c, r)
 	}
-	if c.Param.Kind == KindDate && len(c.Also) > 0 {
-		return b.dateRange(c, r, sp)
-	}
+	// :not: no value of the resource matches (resources without the element match too).
 	spArg := b.arg(sp)
 	var ors []string
 	for _, v := range c.Values {
 		ors = append(ors, b.value(c, x, v))
 	}
-	cond := or(ors)
-	if c.Modifier == "not" {
-		return fmt.Sprintf("NOT EXISTS (SELECT 1 FROM %s %s WHERE %s.rid = %s.rid AND %s.sp = %s AND %s)", tbl, x, x, r, x, spArg, cond)
-	}
-	return fmt.Sprintf("%s.rid IN (SELECT %s.rid FROM %s %s WHERE %s.sp = %s AND %s)", r, x, tbl, x, x, spArg, cond)
+	return fmt.Sprintf("NOT EXISTS (SELECT 1 FROM %s %s WHERE %s.rid = %s.rid AND %s.sp = %s AND %s)", tbl, x, x, r, x, spArg, or(ors))
 }
 
 func or(conds []string) string {
@@ -386,7 +435,7 @@ func (b *builder) window(x string, w [2]time.Time) string {
 // dateRange answers several ANDed single-value clauses on one date parameter: a value
 // that satisfies them all is found with one window scan; a resource with several values
 // may satisfy them with different values, which the second branch (few rows) tests.
-func (b *builder) dateRange(c *Clause, r, sp string) string {
+func (b *builder) dateRange(c *Clause, sp string) string {
 	all := append([]*Clause{c}, c.Also...)
 	w := [2]time.Time{MinTime, MaxTime}
 	for _, cl := range all {
@@ -413,10 +462,10 @@ func (b *builder) dateRange(c *Clause, r, sp string) string {
 	if !c.MultiValued {
 		// The usual case (Appointment.start, Slot.start): one value per resource, so a plain
 		// semi-join that Postgres can drive from either side.
-		return r + ".rid IN (" + single + ")"
+		return single
 	}
-	return fmt.Sprintf("%s.rid IN (%s UNION ALL SELECT %s.rid FROM search_date %s WHERE %s.sp = %s AND %s.multi GROUP BY %s.rid HAVING %s)",
-		r, single, y, y, y, spArg, y, y, strings.Join(each, " AND "))
+	return fmt.Sprintf("%s UNION ALL SELECT %s.rid FROM search_date %s WHERE %s.sp = %s AND %s.multi GROUP BY %s.rid HAVING %s",
+		single, y, y, y, spArg, y, y, strings.Join(each, " AND "))
 }
 
 // numberCond compares a stored number (or range [lo, hi]) with a searched number; eq
@@ -522,16 +571,16 @@ func (b *builder) lastUpdated(c *Clause, r string) string {
 	return or(ors)
 }
 
-// chain tests the resources that the reference points to.
-func (b *builder) chain(c *Clause, r string) string {
+// chain selects the resources whose reference points to a resource matching the chain.
+func (b *builder) chain(c *Clause) string {
 	x, t := b.alias("x"), b.alias("t")
 	var ors []string
 	for _, inner := range c.Chain {
 		ors = append(ors, "("+t+".type = "+b.arg(inner.Type)+" AND "+b.clause(inner, t)+")")
 	}
-	return fmt.Sprintf("%s.rid IN (SELECT %s.rid FROM search_reference %s JOIN resources %s ON %s.type = %s.target_type AND %s.id = %s.target_id"+
-		" WHERE %s.sp = %s AND NOT %s.deleted AND %s)",
-		r, x, x, t, t, x, t, x, x, b.arg(key(c.Type, c.Param.Code)), t, or(ors))
+	return fmt.Sprintf("SELECT %s.rid FROM search_reference %s JOIN resources %s ON %s.type = %s.target_type AND %s.id = %s.target_id"+
+		" WHERE %s.sp = %s AND NOT %s.deleted AND %s",
+		x, x, t, t, x, t, x, x, b.arg(key(c.Type, c.Param.Code)), t, or(ors))
 }
 
 // has tests the resources that point at r: _has:Type:param:clause.
