@@ -36,7 +36,7 @@ func TestServeMigratesServesAndStopsOnSIGTERM(t *testing.T) {
 	dbURL := storagetest.NewDatabase(t)
 	addr := freeAddr(t)
 	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(), "DATABASE_URL="+dbURL, "CARESLOT_ADDR="+addr, "CARESLOT_SEED=false")
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+dbURL, "CARESLOT_ADDR="+addr, "CARESLOT_DEMO_SEED=false")
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
