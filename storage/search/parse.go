@@ -32,8 +32,7 @@ var (
 	formatParams = map[string]bool{"_format": true, "_pretty": true}
 	// unsupportedParams are defined by FHIR but not answered by careslot.
 	unsupportedParams = map[string]string{"_text": "full-text search", "_content": "full-text search", "_query": "named queries",
-		"_list": "list search", "_filter": "_filter expressions", "_type": "multi-type search", "_source": "",
-	}
+		"_list": "list search", "_filter": "_filter expressions", "_type": "multi-type search"}
 	prefixes = map[string]bool{"eq": true, "ne": true, "gt": true, "lt": true, "ge": true, "le": true, "sa": true, "eb": true, "ap": true}
 )
 
@@ -98,7 +97,7 @@ func (p *parser) param(name, raw string) error {
 		return nil // an empty value selects nothing; the spec says to ignore it
 	}
 	base, _, _ := strings.Cut(name, ":")
-	if reason, ok := unsupportedParams[base]; ok && reason != "" {
+	if reason, ok := unsupportedParams[base]; ok {
 		return p.ignore(name, reason+" is not supported")
 	}
 	c, err := p.clause(q.Type, name, raw, 0)
