@@ -2,7 +2,9 @@ package fhir
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -103,11 +105,15 @@ func (s *Server) searchParams(w http.ResponseWriter, r *http.Request) (url.Value
 	return params, nil
 }
 
+// readFormBody reads a form body within the size limit (readBody wants FHIR JSON).
 func (s *Server) readFormBody(w http.ResponseWriter, r *http.Request) (string, error) {
-	r.Header.Del("Content-Type") // readBody checks FHIR content types; a form was checked above
-	body, err := s.readBody(w, r)
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
 	if err != nil {
-		return "", err
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return "", errorf(http.StatusRequestEntityTooLarge, fhirerr.CodeTooLong, "the body is larger than %d bytes", s.cfg.MaxBodyBytes)
+		}
+		return "", errorf(http.StatusBadRequest, fhirerr.CodeStructure, "the body could not be read")
 	}
 	return string(body), nil
 }
