@@ -8,6 +8,13 @@ import (
 	"strconv"
 )
 
+// targetJoin joins reference rows x to the resources t they name. The index tables use
+// the C collation and resources the database's: a comparison in C could not use the
+// (type, id) index of resources, so the reference side is cast to the default collation.
+func targetJoin(x, t string) string {
+	return fmt.Sprintf(`%s.type = %s.target_type COLLATE "default" AND %s.id = %s.target_id COLLATE "default"`, t, x, t, x)
+}
+
 // chain selects the resources whose reference points to a resource matching the chain.
 func (b *builder) chain(c *Clause) string {
 	x, t := b.alias("x"), b.alias("t")
@@ -15,16 +22,18 @@ func (b *builder) chain(c *Clause) string {
 	for _, inner := range c.Chain {
 		ors = append(ors, "("+t+".type = "+b.arg(inner.Type)+" AND "+b.clause(inner, t)+")")
 	}
-	return fmt.Sprintf("SELECT %s.rid FROM search_reference %s JOIN resources %s ON %s.type = %s.target_type AND %s.id = %s.target_id"+
+	// The join is written in both collations (see targetJoin) so Postgres may go either way:
+	// from the references to the targets, or from matching targets back to the references.
+	return fmt.Sprintf("SELECT %s.rid FROM search_reference %s JOIN resources %s ON %s AND %s.type = %s.target_type AND %s.id = %s.target_id"+
 		" WHERE %s.sp = %s AND NOT %s.deleted AND %s",
-		x, x, t, t, x, t, x, x, b.arg(key(c.Type, c.Param.Code)), t, or(ors))
+		x, x, t, targetJoin(x, t), t, x, t, x, x, b.arg(key(c.Type, c.Param.Code)), t, or(ors))
 }
 
 // has tests the resources that point at r: _has:Type:param:clause.
 func (b *builder) has(c *Clause, r string) string {
 	x, o := b.alias("x"), b.alias("o")
 	h := c.Has
-	return fmt.Sprintf("%s.id IN (SELECT %s.target_id FROM search_reference %s JOIN resources %s ON %s.rid = %s.rid"+
+	return fmt.Sprintf("%s.id IN (SELECT %s.target_id COLLATE \"default\" FROM search_reference %s JOIN resources %s ON %s.rid = %s.rid"+
 		" WHERE %s.sp = %s AND %s.target_type = %s AND NOT %s.deleted AND %s)",
 		r, x, x, o, o, x, x, b.arg(key(h.Type, h.Param.Code)), x, b.arg(c.Type), o, b.clause(h.Clause, o))
 }
@@ -76,7 +85,7 @@ func (b *builder) compartment(typ string, comp *Compartment, r string) string {
 func (inc Include) IncludeSQL(reg *Registry, rids []int64, limit int) (string, []any) {
 	b := &builder{reg: reg}
 	sql := "SELECT DISTINCT ON (t.rid) t.rid, t.type, t.id, t.version_id, t.last_updated, t.content" +
-		" FROM search_reference x JOIN resources t ON t.type = x.target_type AND t.id = x.target_id" +
+		" FROM search_reference x JOIN resources t ON " + targetJoin("x", "t") +
 		" WHERE x.rid = ANY(" + b.arg(rids) + "::bigint[]) AND x.sp = ANY(" + b.arg(inc.keys(reg)) + "::text[]) AND NOT t.deleted"
 	if inc.Target != "" {
 		sql += " AND x.target_type = " + b.arg(inc.Target)

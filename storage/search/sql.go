@@ -39,6 +39,9 @@ type sortKey struct {
 // which the caller puts back in order).
 func (q *Query) PageSQL(reg *Registry, limit int) (string, []any) {
 	b := &builder{reg: reg}
+	if sql, ok := b.pageByRID(q, limit); ok {
+		return sql, b.args
+	}
 	keys, laterals := b.sortKeys(q)
 	where := b.where(q)
 	before := q.Cursor != nil && q.Cursor.Before
@@ -61,6 +64,44 @@ func (q *Query) PageSQL(reg *Registry, limit int) (string, []any) {
 	sql += " FROM resources r" + laterals + " WHERE " + where +
 		" ORDER BY " + strings.Join(order, ", ") + " LIMIT " + b.arg(limit)
 	return sql, b.args
+}
+
+// pageByRID answers a page in the default order (rid) when every clause is answered by the
+// index tables: index rows exist only for live resources, and sp names the type, so the page's
+// rids are chosen, ordered and cut there, and only they are read from resources. Otherwise a
+// family=s matching thousands would read thousands of resource rows to return 50.
+func (b *builder) pageByRID(q *Query, limit int) (string, bool) {
+	if len(q.Sort) > 0 || q.Compartment != nil || len(q.Clauses) == 0 {
+		return "", false
+	}
+	for _, c := range q.Clauses {
+		if !fromIndex(c) {
+			return "", false
+		}
+	}
+	var subs []string
+	for _, c := range q.Clauses {
+		sub, _ := b.indexSubquery(c)
+		subs = append(subs, sub)
+	}
+	conds := []string{"true"}
+	for _, sub := range subs[1:] {
+		conds = append(conds, "m.rid IN ("+sub+")")
+	}
+	before := q.Cursor != nil && q.Cursor.Before
+	if q.Cursor != nil {
+		op := " > "
+		if before {
+			op = " < "
+		}
+		conds = append(conds, "m.rid"+op+b.arg(q.Cursor.RID))
+	}
+	n := b.arg(limit)
+	b.with = append(b.with, "matched AS MATERIALIZED (SELECT m.rid FROM ("+subs[0]+") m WHERE "+strings.Join(conds, " AND ")+
+		" GROUP BY m.rid ORDER BY m.rid"+direction(before)+" LIMIT "+n+")")
+	return b.withClause() + "SELECT r.rid, r.type, r.id, r.version_id, r.last_updated, r.content FROM resources r" +
+		" WHERE r.type = " + b.arg(q.Type) + " AND NOT r.deleted AND r.rid IN (SELECT rid FROM matched)" +
+		" ORDER BY r.rid" + direction(before) + " LIMIT " + n, true
 }
 
 // CountSQL counts every match of the query.
@@ -239,14 +280,11 @@ func table(c *Clause) (name, sp string) {
 // from the index tables alone; ok is false for those tested otherwise (negations,
 // :missing, _id, _lastUpdated, _has, near).
 func (b *builder) indexSubquery(c *Clause) (string, bool) {
-	if c.Has != nil {
+	if !fromIndex(c) {
 		return "", false
 	}
 	if len(c.Chain) > 0 {
 		return b.chain(c), true
-	}
-	if c.Param.Code == "_id" || c.Param.Code == "_lastUpdated" || c.Missing != nil || c.Param.Kind == KindSpecial || c.Modifier == "not" {
-		return "", false
 	}
 	tbl, sp := table(c)
 	if c.Param.Kind == KindDate && len(c.Also) > 0 {
@@ -259,6 +297,17 @@ func (b *builder) indexSubquery(c *Clause) (string, bool) {
 		ors = append(ors, b.value(c, x, v))
 	}
 	return fmt.Sprintf("SELECT %s.rid FROM %s %s WHERE %s.sp = %s AND %s", x, tbl, x, x, spArg, or(ors)), true
+}
+
+// fromIndex reports whether the rids of c come from the index tables alone.
+func fromIndex(c *Clause) bool {
+	switch {
+	case c.Has != nil:
+		return false
+	case len(c.Chain) > 0:
+		return true
+	}
+	return c.Param.Code != "_id" && c.Param.Code != "_lastUpdated" && c.Missing == nil && c.Param.Kind != KindSpecial && c.Modifier != "not"
 }
 
 // clause is the SQL condition of c on the resources row r.
