@@ -11,6 +11,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -56,17 +57,21 @@ type part struct {
 	expr    *fhirpath.Expression
 	refType string // only references to this type count (the definition's where(resolve() is T))
 	// root is the resource element the expression starts from ("name" for Patient.name.family);
-	// "" when it cannot be told. See presentRoots.
-	root string
+	// "" when it cannot be told. needles are the JSON keys (as `"key`, so that a choice type
+	// valueQuantity counts for value) that a plain member path needs somewhere in the
+	// resource. Extract skips expressions that could only yield nothing: see prepare.
+	root    string
+	needles [][]byte
 }
 
 // Component is one component of a composite parameter, evaluated relative to each item
 // that the composite's own expression selects.
 type Component struct {
-	Code   string
-	Kind   Kind
-	source string
-	expr   *fhirpath.Expression
+	Code    string
+	Kind    Kind
+	source  string
+	expr    *fhirpath.Expression
+	needles [][]byte // as for part, for a relative member path (value.as(Quantity))
 }
 
 // Registry holds the compiled definitions of every searchable type.
@@ -124,18 +129,20 @@ func load(data []byte) (*Registry, error) {
 	for _, rp := range raw.Params {
 		p := &Param{Resource: rp.Resource, Code: rp.Code, Kind: rp.Kind, URL: rp.URL, Description: rp.Description, Targets: rp.Targets}
 		for _, pt := range rp.Parts {
-			e, err := fhirpath.Compile(pt.Expr)
+			expr := choiceKeys(pt.Expr)
+			e, err := fhirpath.Compile(expr)
 			if err != nil {
 				return nil, fmt.Errorf("%s: compile %q: %w", rp.URL, pt.Expr, err)
 			}
-			p.parts = append(p.parts, part{source: pt.Expr, expr: e, refType: pt.RefType, root: rootElement(pt.Expr)})
+			p.parts = append(p.parts, part{source: pt.Expr, expr: e, refType: pt.RefType, root: rootElement(expr), needles: memberKeys(expr)})
 		}
 		for _, c := range rp.Components {
-			e, err := fhirpath.Compile(c.Expr)
+			expr := choiceKeys(c.Expr)
+			e, err := fhirpath.Compile(expr)
 			if err != nil {
 				return nil, fmt.Errorf("%s: compile component %q: %w", rp.URL, c.Expr, err)
 			}
-			p.Components = append(p.Components, Component{Code: c.Code, Kind: c.Kind, source: c.Expr, expr: e})
+			p.Components = append(p.Components, Component{Code: c.Code, Kind: c.Kind, source: c.Expr, expr: e, needles: memberKeys("Item." + expr)})
 		}
 		if rp.Resource == "Resource" {
 			reg.common[p.Code] = p
@@ -215,6 +222,49 @@ func rootElement(expr string) string {
 		end = len(rest)
 	}
 	return rest[:end]
+}
+
+var (
+	asFunction = regexp.MustCompile(`([A-Za-z]+)\.as\(([A-Za-z]+)\)`)
+	asOperator = regexp.MustCompile(`([A-Za-z]+) as ([A-Za-z]+)\)`)
+)
+
+// choiceKeys rewrites a choice element cast to the JSON key it is stored under:
+// Observation.value.as(Quantity) and (Observation.value as Quantity) become
+// Observation.valueQuantity. The same values, but the engine reads one key instead of
+// trying every possible type suffix across the whole resource.
+func choiceKeys(expr string) string {
+	upper := func(t string) string { return strings.ToUpper(t[:1]) + t[1:] }
+	expr = asFunction.ReplaceAllStringFunc(expr, func(m string) string {
+		sub := asFunction.FindStringSubmatch(m)
+		return sub[1] + upper(sub[2])
+	})
+	return asOperator.ReplaceAllStringFunc(expr, func(m string) string {
+		sub := asOperator.FindStringSubmatch(m)
+		return sub[1] + upper(sub[2]) + ")"
+	})
+}
+
+// memberPath is a plain path of members from a type, as most definitions are: Patient.name.family.
+var memberPath = regexp.MustCompile(`^[A-Z][A-Za-z]*(\.[a-z][A-Za-z]*)+$`)
+
+// memberKeys lists the keys a plain member path needs; nil for any other expression.
+func memberKeys(expr string) [][]byte {
+	e := strings.TrimSuffix(strings.TrimPrefix(expr, "("), ")")
+	if i := strings.Index(e, " as "); i > 0 {
+		e = e[:i]
+	}
+	if i := strings.Index(e, ".as("); i > 0 {
+		e = e[:i]
+	}
+	if !memberPath.MatchString(e) {
+		return nil
+	}
+	var out [][]byte
+	for _, seg := range strings.Split(e, ".")[1:] {
+		out = append(out, []byte(`"`+seg))
+	}
+	return out
 }
 
 // key is the sp column value of a parameter on a type: index rows of the common parameters

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gofhir/fhirpath/eval"
 	"github.com/gofhir/fhirpath/types"
 )
 
@@ -68,6 +69,8 @@ type CompositeRow struct {
 func (r *Registry) Extract(typ string, content []byte) *Rows {
 	rows := &Rows{}
 	content, present := prepare(content)
+	// One evaluation context for every expression: the engine reads the root object once.
+	ctx := eval.NewContext(content)
 	for _, p := range r.Params(typ) {
 		if idAndLastUpdated[p.Code] {
 			continue
@@ -83,10 +86,10 @@ func (r *Registry) Extract(typ string, content []byte) *Rows {
 		}
 		before := len(rows.Dates)
 		for _, pt := range p.parts {
-			if pt.root != "" && !present(pt.root) {
+			if pt.root != "" && !present(pt.root) || !hasKeys(content, pt.needles) {
 				continue
 			}
-			values, err := pt.expr.Evaluate(content)
+			values, err := pt.expr.EvaluateWithContext(ctx)
 			if err != nil {
 				continue
 			}
@@ -131,6 +134,18 @@ func prepare(content []byte) ([]byte, func(root string) bool) {
 		}
 		return false
 	}
+}
+
+// hasKeys reports whether every key a member path needs occurs in the resource's JSON.
+// A missing nested element (an address without country) would otherwise cost the engine
+// a scan of the object for every choice-type name.
+func hasKeys(content []byte, needles [][]byte) bool {
+	for _, n := range needles {
+		if !bytes.Contains(content, n) {
+			return false
+		}
+	}
+	return true
 }
 
 // add turns one FHIRPath result into rows of the parameter's kind.
@@ -500,6 +515,9 @@ func (rows *Rows) addComposites(sp string, p *Param, content []byte) {
 
 // componentRows evaluates a component on one item, one Rows per value.
 func componentRows(sp string, c Component, item []byte) []*Rows {
+	if !hasKeys(item, c.needles) {
+		return nil
+	}
 	values, err := c.expr.Evaluate(item)
 	if err != nil {
 		return nil
