@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/careslot/careslot/storage/search"
@@ -39,6 +40,9 @@ const replaceIndexSQL = `WITH
                                   $32::numeric[], $33::numeric[], $34::timestamptz[], $35::timestamptz[], $36::text[]))
 SELECT 1`
 
+// insertIndexSQL is replaceIndexSQL for a resource's first version, which has no rows to delete.
+var insertIndexSQL = "WITH " + replaceIndexSQL[strings.Index(replaceIndexSQL, "i1 AS"):]
+
 // removeIndexSQL drops every search index row of one resource.
 const removeIndexSQL = `WITH
   d1 AS (DELETE FROM search_string WHERE rid = $1),
@@ -56,7 +60,12 @@ func (t *Tx) writeSearchIndex(ctx context.Context, rid int64, typ string, conten
 	if !reg.Searchable(typ) {
 		return nil
 	}
-	if _, err := t.pg.Exec(ctx, replaceIndexSQL, indexArgs(rid, reg.Extract(typ, content))...); err != nil {
+	rows := reg.Extract(typ, content)
+	sql := replaceIndexSQL
+	if rows.New {
+		sql = insertIndexSQL
+	}
+	if _, err := t.pg.Exec(ctx, sql, indexArgs(rid, rows)...); err != nil {
 		return fmt.Errorf("storage: search index of %s: %w", typ, mapPgError(err))
 	}
 	return nil

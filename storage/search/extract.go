@@ -13,6 +13,8 @@ import (
 // Rows are the index rows of one resource, one slice per index table. SP is the
 // parameter key "Type.code"; package storage writes each slice with one INSERT.
 type Rows struct {
+	// New is true for the first version of a resource: it has no index rows yet to replace.
+	New        bool
 	Strings    []StringRow
 	Tokens     []TokenRow
 	References []ReferenceRow
@@ -68,7 +70,7 @@ type CompositeRow struct {
 // because one index value cannot be computed.
 func (r *Registry) Extract(typ string, content []byte) *Rows {
 	rows := &Rows{}
-	content, present := prepare(content)
+	content, present := prepare(content, rows)
 	// One evaluation context for every expression: the engine reads the root object once.
 	ctx := eval.NewContext(content)
 	for _, p := range r.Params(typ) {
@@ -112,10 +114,16 @@ func (r *Registry) Extract(typ string, content []byte) *Rows {
 // narrative (often the largest element, and never searched) is left out, and present
 // reports whether the resource has a root element, directly or as a choice type (onset
 // for onsetDateTime), so that Extract skips expressions that could only yield nothing.
-func prepare(content []byte) ([]byte, func(root string) bool) {
+func prepare(content []byte, rows *Rows) ([]byte, func(root string) bool) {
 	var top map[string]json.RawMessage
 	if json.Unmarshal(content, &top) != nil {
 		return content, func(string) bool { return true }
+	}
+	var meta struct {
+		VersionID string `json:"versionId"`
+	}
+	if json.Unmarshal(top["meta"], &meta) == nil {
+		rows.New = meta.VersionID == "1"
 	}
 	if text, ok := top["text"]; ok && len(text) > 256 {
 		delete(top, "text")
