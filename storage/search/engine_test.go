@@ -646,7 +646,7 @@ func TestEveryParameterAnswers(t *testing.T) {
 	t.Logf("%d queries over %d types answered", n, len(reg.Types()))
 }
 
-func TestMain_sortedTypes(t *testing.T) {
+func TestSearchableTypes(t *testing.T) {
 	types := search.Definitions().Types()
 	if !sort.StringsAreSorted(types) || len(types) != 21 {
 		t.Errorf("searchable types: %v", types)
