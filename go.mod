@@ -3,9 +3,11 @@ module github.com/careslot/careslot
 go 1.26
 
 require (
+	github.com/buger/jsonparser v1.1.1
 	github.com/gofhir/fhirpath v1.4.0
 	github.com/google/fhir/go v0.7.4
 	github.com/google/uuid v1.6.0
+	github.com/gorilla/mux v1.8.1
 	github.com/jackc/pgx/v5 v5.12.0
 	golang.org/x/text v0.41.0
 )
@@ -13,9 +15,7 @@ require (
 require (
 	bitbucket.org/creachadair/stringset v0.0.9 // indirect
 	github.com/antlr4-go/antlr/v4 v4.13.1 // indirect
-	github.com/buger/jsonparser v1.1.1 // indirect
 	github.com/golang/protobuf v1.4.3 // indirect
-	github.com/gorilla/mux v1.8.1 // indirect
 	github.com/jackc/pgpassfile v1.0.0 // indirect
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
 	github.com/jackc/puddle/v2 v2.2.3 // indirect

@@ -2,13 +2,13 @@ package storage
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
 	"strconv"
 
+	"github.com/buger/jsonparser"
 	"github.com/careslot/careslot/fhir/fhirerr"
 	"github.com/jackc/pgx/v5"
 )
@@ -33,33 +33,54 @@ func ParseReference(ref string) (typ, id string, ok bool) {
 	return m[1], m[2], true
 }
 
-// ExtractLinks finds every literal relative reference in a resource's JSON, with its FHIRPath.
+// ExtractLinks finds every literal relative reference in a resource's JSON, with its
+// FHIRPath. It runs on every write, so it scans the bytes (jsonparser) instead of
+// decoding them into maps.
 func ExtractLinks(typ string, content []byte) ([]Link, error) {
-	var doc any
-	if err := json.Unmarshal(content, &doc); err != nil {
+	var links []Link
+	var walkObject func(path string, obj []byte) error
+	var walkValue func(path string, v []byte, t jsonparser.ValueType) error
+	walkValue = func(path string, v []byte, t jsonparser.ValueType) error {
+		switch t {
+		case jsonparser.Object:
+			return walkObject(path, v)
+		case jsonparser.Array:
+			i := 0
+			var err error
+			_, aerr := jsonparser.ArrayEach(v, func(el []byte, et jsonparser.ValueType, _ int, _ error) {
+				if err == nil {
+					err = walkValue(path+"["+strconv.Itoa(i)+"]", el, et)
+				}
+				i++
+			})
+			if aerr != nil {
+				return aerr
+			}
+			return err
+		}
+		return nil
+	}
+	walkObject = func(path string, obj []byte) error {
+		return jsonparser.ObjectEach(obj, func(k, v []byte, t jsonparser.ValueType, _ int) error {
+			switch {
+			case t == jsonparser.String && string(k) == "reference":
+				ref, err := jsonparser.ParseString(v)
+				if err != nil {
+					return err
+				}
+				if rt, id, ok := ParseReference(ref); ok {
+					links = append(links, Link{Path: path, TargetType: rt, TargetID: id})
+				}
+			case t == jsonparser.Object || t == jsonparser.Array:
+				// References inside contained resources count like the container's own.
+				return walkValue(path+"."+string(k), v, t)
+			}
+			return nil
+		})
+	}
+	if err := walkObject(typ, content); err != nil {
 		return nil, fhirerr.Invalid("resource is not JSON: " + err.Error())
 	}
-	var links []Link
-	var walk func(path string, v any)
-	walk = func(path string, v any) {
-		switch v := v.(type) {
-		case map[string]any:
-			if ref, ok := v["reference"].(string); ok {
-				if t, id, ok := ParseReference(ref); ok {
-					links = append(links, Link{Path: path, TargetType: t, TargetID: id})
-				}
-			}
-			// References inside contained resources count like the container's own.
-			for k, child := range v {
-				walk(path+"."+k, child)
-			}
-		case []any:
-			for i, child := range v {
-				walk(path+"["+strconv.Itoa(i)+"]", child)
-			}
-		}
-	}
-	walk(typ, doc)
 	return links, nil
 }
 

@@ -2,9 +2,11 @@ package storage_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/careslot/careslot/fhir/fhirerr"
@@ -168,4 +170,69 @@ func TestEnsureDatabaseCreatesOnce(t *testing.T) {
 		t.Fatalf("open created database: %v", err)
 	}
 	s.Close()
+}
+
+func TestExtractLinksMatchesEveryExample(t *testing.T) {
+	files, _ := filepath.Glob("../../shared/fhir-r4/r4-examples/*.json")
+	if len(files) == 0 {
+		t.Skip("no shared examples")
+	}
+	total := 0
+	for _, f := range files {
+		body, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc map[string]any
+		if err := json.Unmarshal(body, &doc); err != nil {
+			t.Fatal(err)
+		}
+		typ, _ := doc["resourceType"].(string)
+		got, err := storage.ExtractLinks(typ, body)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		want := map[string]bool{}
+		var walk func(path string, v any)
+		walk = func(path string, v any) {
+			switch v := v.(type) {
+			case map[string]any:
+				if ref, ok := v["reference"].(string); ok {
+					if rt, id, ok := storage.ParseReference(ref); ok {
+						want[path+"→"+rt+"/"+id] = true
+					}
+				}
+				for k, c := range v {
+					walk(path+"."+k, c)
+				}
+			case []any:
+				for i, c := range v {
+					walk(fmt.Sprintf("%s[%d]", path, i), c)
+				}
+			}
+		}
+		walk(typ, doc)
+		if len(got) != len(want) {
+			t.Errorf("%s: %d links, want %d", filepath.Base(f), len(got), len(want))
+		}
+		for _, l := range got {
+			if !want[l.Path+"→"+l.TargetType+"/"+l.TargetID] {
+				t.Errorf("%s: unexpected link %v", filepath.Base(f), l)
+			}
+		}
+		total += len(got)
+	}
+	t.Logf("%d links in %d examples", total, len(files))
+}
+
+func BenchmarkExtractLinks(b *testing.B) {
+	body, err := os.ReadFile("../../shared/fhir-r4/r4-examples/Appointment-example.json")
+	if err != nil {
+		b.Skip(err)
+	}
+	for b.Loop() {
+		if _, err := storage.ExtractLinks("Appointment", body); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
