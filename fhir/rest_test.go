@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -431,5 +432,51 @@ func TestMetadata(t *testing.T) {
 		if !types[want] {
 			t.Errorf("CapabilityStatement lacks %s", want)
 		}
+	}
+}
+
+func TestSummary(t *testing.T) {
+	body := `{"resourceType":"Patient","id":"summary","text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">Peter</div>"},
+	 "name":[{"family":"Chalmers"}],"gender":"male","deceasedBoolean":false,"maritalStatus":{"text":"married"},
+	 "contact":[{"name":{"family":"Du Marché"}}],"communication":[{"language":{"text":"French"}}]}`
+	srv.Must(t, http.StatusCreated, "PUT", "Patient/summary", body)
+	keys := func(m map[string]any) string {
+		var ks []string
+		for k := range m {
+			ks = append(ks, k)
+		}
+		sort.Strings(ks)
+		return strings.Join(ks, ",")
+	}
+	cases := map[string]string{
+		// isSummary elements of R4 Patient: name, gender, deceased[x] are; text, maritalStatus, contact, communication are not.
+		"true": "deceasedBoolean,gender,id,meta,name,resourceType",
+		// The narrative (and the mandatory elements: Patient has none).
+		"text":  "id,meta,resourceType,text",
+		"data":  "communication,contact,deceasedBoolean,gender,id,maritalStatus,meta,name,resourceType",
+		"false": "communication,contact,deceasedBoolean,gender,id,maritalStatus,meta,name,resourceType,text",
+	}
+	for summary, want := range cases {
+		got := srv.Must(t, http.StatusOK, "GET", "Patient/summary?_summary="+summary, nil).JSON(t)
+		if keys(got) != want {
+			t.Errorf("_summary=%s kept %s, want %s", summary, keys(got), want)
+		}
+		if tagged := strings.Contains(fmt.Sprint(got["meta"]), "SUBSETTED"); tagged != (summary != "false") {
+			t.Errorf("_summary=%s: SUBSETTED tag present = %v", summary, tagged)
+		}
+	}
+	// _summary=text keeps an Appointment's mandatory status and participant.
+	appt := `{"resourceType":"Appointment","id":"summary-appt","status":"proposed","description":"x","participant":[{"status":"needs-action","type":[{"text":"x"}]}]}`
+	srv.Must(t, http.StatusCreated, "PUT", "Appointment/summary-appt", appt)
+	got := srv.Must(t, http.StatusOK, "GET", "Appointment/summary-appt?_summary=text", nil).JSON(t)
+	if keys(got) != "id,meta,participant,resourceType,status" {
+		t.Errorf("Appointment _summary=text kept %s", keys(got))
+	}
+	srv.Must(t, http.StatusBadRequest, "GET", "Patient/summary?_summary=everything", nil)
+	// In search too.
+	b := srv.Must(t, http.StatusOK, "GET", "Patient?_id=summary&_summary=true", nil).JSON(t)
+	res := b["entry"].([]any)[0].(map[string]any)["resource"].(map[string]any)
+	if keys(res) != cases["true"] {
+		t.Errorf("search _summary=true kept %s", keys(res))
 	}
 }

@@ -1,6 +1,7 @@
 package fhir
 
 import (
+	_ "embed"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -8,15 +9,45 @@ import (
 	"github.com/careslot/careslot/fhir/fhirerr"
 )
 
+//go:generate sh -c "cd .. && make summary-elements"
+
+// summaryElementsJSON lists, per resource type, the top-level elements the R4
+// StructureDefinitions mark isSummary and those that are mandatory; made by gensummary.
+//
+//go:embed summary_elements.json
+var summaryElementsJSON []byte
+
+// summaryElements is summaryElementsJSON decoded once.
+var summaryElements = func() map[string]struct{ Summary, Mandatory []string } {
+	var m map[string]struct{ Summary, Mandatory []string }
+	if err := json.Unmarshal(summaryElementsJSON, &m); err != nil {
+		panic("fhir: summary_elements.json: " + err.Error())
+	}
+	return m
+}()
+
+// elementIn reports whether the JSON key k is one of the named elements; a choice
+// element deceased[x] names deceasedBoolean, deceasedDateTime, …
+func elementIn(k string, names []string) bool {
+	for _, n := range names {
+		if n == k {
+			return true
+		}
+		if prefix, ok := strings.CutSuffix(n, "[x]"); ok && len(k) > len(prefix) && strings.HasPrefix(k, prefix) &&
+			k[len(prefix)] >= 'A' && k[len(prefix)] <= 'Z' {
+			return true
+		}
+	}
+	return false
+}
+
 // subsettedTag marks a resource returned with only part of its elements.
 var subsettedTag = map[string]string{
 	"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue",
 	"code":   "SUBSETTED",
 }
 
-// summarize applies _elements and _summary (text, data, false) to one resource.
-// _summary=true needs the isSummary flags of the StructureDefinitions, which careslot
-// does not ship, so it is refused rather than answered wrongly.
+// summarize applies _elements and _summary (true, text, data, false) to one resource.
 func summarize(r *http.Request, content []byte) ([]byte, error) {
 	q := r.URL.Query()
 	summary, elements := q.Get("_summary"), q.Get("_elements")
@@ -31,11 +62,14 @@ func summarize(r *http.Request, content []byte) ([]byte, error) {
 	switch summary {
 	case "", "false":
 	case "text":
-		keep = func(k string) bool { return k == "text" }
+		// The narrative, and the mandatory elements so the resource stays valid.
+		mandatory := summaryElements[resourceType(doc)].Mandatory
+		keep = func(k string) bool { return k == "text" || elementIn(k, mandatory) }
 	case "data":
 		keep = func(k string) bool { return k != "text" }
 	case "true":
-		return nil, errorf(http.StatusBadRequest, fhirerr.CodeNotSupported, "_summary=true is not supported; use _elements to choose elements")
+		summary := summaryElements[resourceType(doc)].Summary
+		keep = func(k string) bool { return elementIn(k, summary) }
 	default:
 		return nil, errorf(http.StatusBadRequest, fhirerr.CodeInvalid, "_summary must be one of true, text, data, count or false")
 	}
@@ -64,4 +98,10 @@ func summarize(r *http.Request, content []byte) ([]byte, error) {
 	meta["tag"] = append(tags, subsettedTag)
 	out["meta"] = marshal(meta)
 	return marshal(out), nil
+}
+
+func resourceType(doc map[string]json.RawMessage) string {
+	var t string
+	json.Unmarshal(doc["resourceType"], &t)
+	return t
 }
