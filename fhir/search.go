@@ -16,6 +16,7 @@ import (
 	"github.com/careslot/careslot/fhir/fhirerr"
 	"github.com/careslot/careslot/storage"
 	"github.com/careslot/careslot/storage/search"
+	"github.com/gorilla/mux"
 )
 
 // searcher runs searches: the pool, or the transaction of a transaction Bundle so that
@@ -51,6 +52,13 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.fail(w, r, err)
 		return
+	}
+	if comp := mux.Vars(r)["compartment"]; comp != "" {
+		if comp != typ && search.Definitions().CompartmentParams(comp, typ) == nil {
+			s.fail(w, r, errorf(http.StatusBadRequest, fhirerr.CodeNotSupported, "%s is not in the %s compartment", typ, comp))
+			return
+		}
+		q.Compartment = &search.Compartment{Type: comp, ID: mux.Vars(r)["id"]}
 	}
 	// summarize reads _summary and _elements from the URL; a POST carries them in its body.
 	view := r.Clone(r.Context())
@@ -131,12 +139,12 @@ func (s *Server) searchBundle(view *http.Request, typ string, params url.Values,
 		total := res.Total
 		b.Total = &total
 	}
-	b.Link = append(b.Link, BundleLink{Relation: "self", URL: s.searchURL(typ, params, "")})
+	b.Link = append(b.Link, BundleLink{Relation: "self", URL: s.searchURL(searchPath(typ, q), params, "")})
 	if res.Next != nil {
-		b.Link = append(b.Link, BundleLink{Relation: "next", URL: s.searchURL(typ, params, res.Next.Encode())})
+		b.Link = append(b.Link, BundleLink{Relation: "next", URL: s.searchURL(searchPath(typ, q), params, res.Next.Encode())})
 	}
 	if res.Previous != nil {
-		b.Link = append(b.Link, BundleLink{Relation: "previous", URL: s.searchURL(typ, params, res.Previous.Encode())})
+		b.Link = append(b.Link, BundleLink{Relation: "previous", URL: s.searchURL(searchPath(typ, q), params, res.Previous.Encode())})
 	}
 	for i := range res.Matches {
 		m := &res.Matches[i]
@@ -169,7 +177,15 @@ func (s *Server) searchBundle(view *http.Request, typ string, params url.Values,
 
 // searchURL is the GET URL of a page: the search's own parameters in a stable order,
 // and the page's cursor ("" for the page the client asked for).
-func (s *Server) searchURL(typ string, params url.Values, cursor string) string {
+// searchPath is the path a search's links repeat: [type], or [compartment]/[id]/[type].
+func searchPath(typ string, q *search.Query) string {
+	if c := q.Compartment; c != nil {
+		return c.Type + "/" + c.ID + "/" + typ
+	}
+	return typ
+}
+
+func (s *Server) searchURL(path string, params url.Values, cursor string) string {
 	keys := make([]string, 0, len(params))
 	for k := range params {
 		if k == "_cursor" && cursor != "" {
@@ -187,7 +203,7 @@ func (s *Server) searchURL(typ string, params url.Values, cursor string) string 
 	if cursor != "" {
 		parts = append(parts, "_cursor="+cursor)
 	}
-	u := s.cfg.BaseURL + "/" + typ
+	u := s.cfg.BaseURL + "/" + path
 	if len(parts) > 0 {
 		u += "?" + strings.Join(parts, "&")
 	}

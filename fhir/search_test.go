@@ -282,3 +282,40 @@ func TestCapabilityStatementListsSearch(t *testing.T) {
 		t.Errorf("CapabilityStatement misses search parameters (%d of 2 found)", found)
 	}
 }
+
+func TestCompartmentSearch(t *testing.T) {
+	srv.Must(t, http.StatusCreated, "PUT", "Patient/comp-a", patient("comp-a"))
+	srv.Must(t, http.StatusCreated, "PUT", "Patient/comp-b", patient("comp-b"))
+	for i, subject := range []string{"comp-a", "comp-a", "comp-a", "comp-b"} {
+		obs := fmt.Sprintf(`{"resourceType":"Observation","id":"comp-obs-%d","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/%s"}}`, i, subject)
+		srv.Must(t, http.StatusCreated, "PUT", fmt.Sprintf("Observation/comp-obs-%d", i), obs)
+	}
+	var ids []string
+	next := "Patient/comp-a/Observation?_count=2"
+	for next != "" {
+		b := srv.Must(t, http.StatusOK, "GET", next, nil).JSON(t)
+		for _, e := range entries(t, b) {
+			ids = append(ids, e["resource"].(map[string]any)["id"].(string))
+		}
+		next = ""
+		for _, l := range b["link"].([]any) {
+			if l.(map[string]any)["relation"] == "next" {
+				next = strings.TrimPrefix(l.(map[string]any)["url"].(string), srv.URL+"/")
+				if !strings.HasPrefix(next, "Patient/comp-a/Observation?") {
+					t.Fatalf("next link leaves the compartment: %s", next)
+				}
+			}
+		}
+	}
+	sort.Strings(ids)
+	if strings.Join(ids, ",") != "comp-obs-0,comp-obs-1,comp-obs-2" {
+		t.Errorf("Patient/comp-a/Observation gave %v", ids)
+	}
+	// Search parameters still apply inside the compartment.
+	b := srv.Must(t, http.StatusOK, "GET", "Patient/comp-b/Observation?_id=comp-obs-0", nil).JSON(t)
+	if len(entries(t, b)) != 0 {
+		t.Errorf("an Observation of comp-a appeared in comp-b's compartment")
+	}
+	// Organization is not in the Patient compartment.
+	srv.Must(t, http.StatusBadRequest, "GET", "Patient/comp-a/Organization", nil)
+}

@@ -102,6 +102,8 @@ func (s *Server) routes() {
 	r.HandleFunc("/"+typePattern+"/"+idPattern+"/_history", s.history).Methods(get)
 	r.HandleFunc("/"+typePattern+"/"+idPattern+"/_history/{vid:[0-9]{1,9}}", s.vread).Methods(get, head)
 	r.HandleFunc("/"+typePattern+"/"+idPattern+"/"+opPattern, s.operation).Methods(get, post)
+	// Compartment search: [base]/Patient/123/Appointment?… is Appointment?… within Patient/123's compartment.
+	r.HandleFunc("/{compartment:Patient|Practitioner|Encounter}/"+idPattern+"/"+typePattern, s.search).Methods(get, head)
 
 	// Anything else under /fhir: a bad id, an unknown path, or a known path with the wrong method.
 	r.NotFoundHandler = http.HandlerFunc(s.unknownPath)
