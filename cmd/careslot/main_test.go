@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -27,61 +28,100 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// TestServeMigratesServesAndStopsOnSIGTERM runs the real binary the way `make run` does.
-func TestServeMigratesServesAndStopsOnSIGTERM(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "careslot")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// binary builds careslot once for the tests of this package.
+func binary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "careslot-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "careslot")
+		if out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput(); err != nil {
+			buildErr = err
+			binPath = string(out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("build: %v\n%s", buildErr, binPath)
 	}
-	dbURL := storagetest.NewDatabase(t)
+	return binPath
+}
+
+// process is a running `careslot serve`.
+type process struct {
+	cmd  *exec.Cmd
+	base string      // its FHIR base URL
+	logs chan string // its stderr, line by line, closed when it exits
+}
+
+// startServe starts `careslot serve` on databaseURL and waits until it answers.
+func startServe(t *testing.T, databaseURL string, env ...string) *process {
+	t.Helper()
 	addr := freeAddr(t)
-	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(), "DATABASE_URL="+dbURL, "CARESLOT_ADDR="+addr, "CARESLOT_DEMO_SEED=false")
+	cmd := exec.Command(binary(t), "serve")
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+databaseURL, "CARESLOT_ADDR="+addr, "CARESLOT_DEMO_SEED=false")
+	cmd.Env = append(cmd.Env, env...)
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	logs := make(chan string, 1000)
+	p := &process{cmd: cmd, base: "http://" + addr + "/fhir", logs: make(chan string, 100000)}
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
-			logs <- sc.Text()
+			select {
+			case p.logs <- sc.Text():
+			default: // a test that does not read the logs must not block the server
+			}
 		}
-		close(logs)
+		close(p.logs)
 	}()
-	base := "http://" + addr + "/fhir"
-	var resp *http.Response
-	var err error
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if resp, err = http.Get(base + "/metadata"); err == nil {
-			break
+		if resp, err := http.Get(p.base + "/metadata"); err == nil {
+			resp.Body.Close()
+			return p
 		}
 	}
+	t.Fatalf("careslot at %s never answered", addr)
+	return nil
+}
+
+// TestServeMigratesServesAndStopsOnSIGTERM runs the real binary the way `make run` does.
+func TestServeMigratesServesAndStopsOnSIGTERM(t *testing.T) {
+	p := startServe(t, storagetest.NewDatabase(t))
+	resp, err := http.Get(p.base + "/metadata")
 	if err != nil {
-		cmd.Process.Kill()
-		t.Fatalf("server never answered: %v", err)
+		t.Fatal(err)
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != 200 || !strings.Contains(string(body), "CapabilityStatement") {
 		t.Fatalf("metadata: %d %s", resp.StatusCode, body)
 	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	go func() { done <- p.cmd.Wait() }()
 	select {
 	case err := <-done:
 		if err != nil {
 			t.Fatalf("exit after SIGTERM: %v", err)
 		}
 	case <-time.After(20 * time.Second):
-		cmd.Process.Kill()
 		t.Fatal("no clean exit within 20s of SIGTERM")
 	}
 	var all []string
-	for l := range logs {
+	for l := range p.logs {
 		all = append(all, l)
 	}
 	joined := strings.Join(all, "\n")
