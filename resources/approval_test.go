@@ -108,9 +108,12 @@ func TestTentativeAndPartialAnswers(t *testing.T) {
 
 func TestAcceptingIntoAConflictIsRefused(t *testing.T) {
 	c := newClinic(t, apptest.New(t), 2)
-	// Two proposed requests for the same doctor at the same time; the second acceptance must fail.
+	// Two proposed requests for the same doctor at the same time (the second without a
+	// slot: the doctor's schedule cannot hold two at once); the second acceptance must fail.
 	a := c.create(t, c.request("proposed", c.patients[0], 0, c.slot(t, 0, at(9, 0), 30)))
-	b := c.create(t, c.request("proposed", c.patients[1], 0, c.slot(t, 1, at(9, 0), 30)))
+	second := c.request("proposed", c.patients[1], 0, "")
+	delete(second, "slot")
+	b := c.create(t, second)
 	c.srv.Must(t, 201, "POST", "AppointmentResponse", response(a, "Practitioner/"+c.doctors[0], "accepted"))
 	r := c.srv.Do(t, "POST", "AppointmentResponse", response(b, "Practitioner/"+c.doctors[0], "accepted"))
 	if r.Status != 409 {

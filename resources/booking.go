@@ -301,6 +301,11 @@ func (r *Rules) moveSlots(ctx context.Context, tx *storage.Tx, id string, appt *
 		if !isHeld[s] && slot.Status != "free" {
 			return fhirerr.Conflict(fmt.Sprintf("Slot/%s is not free (it is %s)", s, slot.Status), at)
 		}
+		if !isHeld[s] {
+			if err := r.checkSlotOwner(ctx, tx, appt, s, slot, at); err != nil {
+				return err
+			}
+		}
 		if !appt.Start.IsZero() && (slot.Start.Before(appt.Start) || slot.End.After(appt.End)) {
 			return fhirerr.Unprocessable(fhirerr.CodeBusinessRule,
 				fmt.Sprintf("Slot/%s (%s to %s) is not within the appointment's time %s to %s", s,

@@ -276,3 +276,27 @@ func TestBookingsAreSearchable(t *testing.T) {
 		t.Errorf("busy slots of the schedule: %v", busy)
 	}
 }
+
+func TestSlotMustBelongToAParticipant(t *testing.T) {
+	c := newClinic(t, apptest.New(t), 1)
+	theirs := c.slot(t, 1, at(11, 0), 30)
+	// Doctor 0 cannot be booked into doctor 1's slot.
+	r := c.srv.Do(t, "POST", "Appointment", c.appointment("booked", c.patients[0], 0, at(11, 0), at(11, 30), theirs))
+	if r.Status != 422 {
+		t.Fatalf("booking another doctor's slot: %d %s", r.Status, r.Body)
+	}
+	if code, text := diagnostics(t, r); code != "business-rule" || !strings.Contains(text, "Slot/"+theirs) {
+		t.Errorf("refusal: %s %s", code, text)
+	}
+	if got := c.status(t, "Slot", theirs); got != "free" {
+		t.Errorf("refused booking left the slot %s", got)
+	}
+	// Through a PractitionerRole of doctor 1 it is their slot.
+	role := c.create(t, map[string]any{"resourceType": "PractitionerRole", "practitioner": ref("Practitioner", c.doctors[1])})
+	doc := c.appointment("booked", c.patients[0], 0, at(11, 0), at(11, 30), theirs)
+	doc["participant"].([]any)[1] = map[string]any{"actor": ref("PractitionerRole", role), "status": "accepted"}
+	c.srv.Must(t, 201, "POST", "Appointment", doc)
+	if got := c.status(t, "Slot", theirs); got != "busy" {
+		t.Errorf("slot booked through the role is %s", got)
+	}
+}
