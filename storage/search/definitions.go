@@ -79,6 +79,7 @@ type Registry struct {
 	byType       map[string]map[string]*Param
 	common       map[string]*Param
 	compartments map[string]map[string][]string
+	plans        map[string][]paramPlan // how Extract evaluates each type's parameters
 }
 
 var (
@@ -153,6 +154,7 @@ func load(data []byte) (*Registry, error) {
 		}
 		reg.byType[p.Resource][p.Code] = p
 	}
+	reg.plans = compilePlans(reg)
 	return reg, nil
 }
 

@@ -3,11 +3,9 @@ package search
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"strings"
 	"time"
-
-	"github.com/gofhir/fhirpath/eval"
-	"github.com/gofhir/fhirpath/types"
 )
 
 // Rows are the index rows of one resource, one slice per index table. SP is the
@@ -68,35 +66,77 @@ type CompositeRow struct {
 // Extract evaluates every search parameter of typ on content and returns the index rows.
 // A parameter whose expression fails on this resource is skipped: the write must not fail
 // because one index value cannot be computed.
+//
+// The resource is decoded once; the expressions the fast path answers (decided when the
+// Registry was built, see fastpath.go) are evaluated on that tree, the others by the
+// FHIRPath engine, which reads the resource only if one of them needs it. The rows are
+// those of extractWithEngine, in the same order.
 func (r *Registry) Extract(typ string, content []byte) *Rows {
-	rows := &Rows{}
-	content, present := prepare(content, rows)
-	// One evaluation context for every expression: the engine reads the root object once.
-	ctx := eval.NewContext(content)
-	for _, p := range r.Params(typ) {
-		if idAndLastUpdated[p.Code] {
-			continue
+	plan, ok := r.plans[typ]
+	if !ok {
+		return r.extractWithEngine(typ, content)
+	}
+	root, ok := decodeResource(content)
+	if !ok {
+		return r.extractWithEngine(typ, content)
+	}
+	rootType, ok := root["resourceType"].(string)
+	if !ok {
+		return r.extractWithEngine(typ, content)
+	}
+	first, ok := firstVersion(root)
+	if !ok {
+		return r.extractWithEngine(typ, content)
+	}
+	rows := &Rows{New: first}
+	var doc *engineDocument
+	engine := func() *engineDocument {
+		if doc == nil {
+			doc = newEngineDocument(content)
 		}
-		sp := key(typ, p.Code)
-		if p.Kind == KindComposite {
-			rows.addComposites(sp, p, content)
+		return doc
+	}
+	for i := range plan {
+		pp := &plan[i]
+		p := pp.param
+		switch p.Kind {
+		case KindComposite:
+			if !pp.fastComposite || !rows.addCompositesFast(pp, root, rootType) {
+				rows.addComposites(pp.sp, p, engine().content)
+			}
 			continue
-		}
-		if p.Kind == KindSpecial {
-			rows.addSpecial(sp, p, content)
+		case KindSpecial:
+			rows.addSpecial(pp.sp, p, engine().content)
 			continue
 		}
 		before := len(rows.Dates)
-		for _, pt := range p.parts {
-			if pt.root != "" && !present(pt.root) || !hasKeys(content, pt.needles) {
+		for j, pt := range p.parts {
+			if f := pp.parts[j]; f != nil {
+				if values, ok := f.eval(root, rootType); ok {
+					for _, v := range values {
+						if iv, ok := v.indexValue(); ok {
+							rows.add(pp.sp, p.Kind, pt.refType, iv)
+						}
+					}
+					continue
+				}
+			}
+			// The engine reads the resource only for an expression that can select something.
+			if pt.root != "" && !hasMember(root, pt.root) {
 				continue
 			}
-			values, err := pt.expr.EvaluateWithContext(ctx)
+			e := engine()
+			if pt.root != "" && !e.present(pt.root) || !hasKeys(e.content, pt.needles) {
+				continue
+			}
+			values, err := pt.expr.EvaluateWithContext(e.ctx)
 			if err != nil {
 				continue
 			}
 			for _, v := range values {
-				rows.add(sp, p.Kind, pt.refType, v)
+				if iv, ok := engineIndexValue(v); ok {
+					rows.add(pp.sp, p.Kind, pt.refType, iv)
+				}
 			}
 		}
 		if n := len(rows.Dates) - before; n > 1 {
@@ -109,83 +149,162 @@ func (r *Registry) Extract(typ string, content []byte) *Rows {
 	return rows
 }
 
-// prepare makes extraction cheap. The FHIRPath engine scans the resource's JSON for every
-// step, and looks for a missing element under every possible choice-type name; so the
-// narrative (often the largest element, and never searched) is left out, and present
-// reports whether the resource has a root element, directly or as a choice type (onset
-// for onsetDateTime), so that Extract skips expressions that could only yield nothing.
-func prepare(content []byte, rows *Rows) ([]byte, func(root string) bool) {
-	var top map[string]json.RawMessage
-	if json.Unmarshal(content, &top) != nil {
-		return content, func(string) bool { return true }
-	}
-	var meta struct {
-		VersionID string `json:"versionId"`
-	}
-	if json.Unmarshal(top["meta"], &meta) == nil {
-		rows.New = meta.VersionID == "1"
-	}
-	if text, ok := top["text"]; ok && len(text) > 256 {
-		delete(top, "text")
-		if b, err := json.Marshal(top); err == nil {
-			content = b
-		}
-	}
-	return content, func(root string) bool {
-		if _, ok := top[root]; ok {
-			return true
-		}
-		for k := range top {
-			if len(k) > len(root) && strings.HasPrefix(k, root) && k[len(root)] >= 'A' && k[len(root)] <= 'Z' {
-				return true
-			}
-		}
-		return false
-	}
+// paramPlan is one parameter of a type as Extract evaluates it: parts[i] is the fast
+// form of the parameter's i-th expression, nil when the engine answers it.
+type paramPlan struct {
+	param *Param
+	sp    string
+	parts []*fastExpr
+	// A composite is fast when its own expressions and both components are.
+	fastComposite bool
+	components    []*fastExpr
 }
 
-// hasKeys reports whether every key a member path needs occurs in the resource's JSON.
-// A missing nested element (an address without country) would otherwise cost the engine
-// a scan of the object for every choice-type name.
-func hasKeys(content []byte, needles [][]byte) bool {
-	for _, n := range needles {
-		if !bytes.Contains(content, n) {
-			return false
+// compilePlans decides, once per expression, which path evaluates it.
+func compilePlans(reg *Registry) map[string][]paramPlan {
+	plans := map[string][]paramPlan{}
+	for typ := range reg.byType {
+		var plan []paramPlan
+		for _, p := range reg.Params(typ) {
+			if idAndLastUpdated[p.Code] {
+				continue
+			}
+			pp := paramPlan{param: p, sp: key(typ, p.Code), parts: make([]*fastExpr, len(p.parts))}
+			allFast := true
+			for i, pt := range p.parts {
+				pp.parts[i] = compileFast(choiceKeys(pt.source), false)
+				allFast = allFast && pp.parts[i] != nil
+			}
+			if p.Kind == KindComposite && len(p.Components) == 2 {
+				for _, c := range p.Components {
+					f := compileFast(choiceKeys(c.source), true)
+					pp.components = append(pp.components, f)
+					allFast = allFast && f != nil
+				}
+				pp.fastComposite = allFast
+			}
+			plan = append(plan, pp)
+		}
+		plans[typ] = plan
+	}
+	return plans
+}
+
+// decodeResource decodes a resource once for the fast path, numbers kept as written.
+// Anything but one JSON object is left to the engine.
+func decodeResource(content []byte) (map[string]any, bool) {
+	dec := json.NewDecoder(bytes.NewReader(content))
+	dec.UseNumber()
+	var root map[string]any
+	if dec.Decode(&root) != nil || root == nil {
+		return nil, false
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, false
+	}
+	return root, true
+}
+
+// firstVersion reports whether meta.versionId is "1", as prepare reads it (a struct
+// field, matched regardless of case); ok is false when several keys could match.
+func firstVersion(root map[string]any) (first, ok bool) {
+	meta, present := root["meta"]
+	if !present {
+		return false, true
+	}
+	m, isObj := meta.(map[string]any)
+	if !isObj {
+		return false, true
+	}
+	var version any
+	n := 0
+	for k, v := range m {
+		if strings.EqualFold(k, "versionId") {
+			version, n = v, n+1
 		}
 	}
+	if n > 1 {
+		return false, false
+	}
+	s, _ := version.(string)
+	return s == "1", true
+}
+
+// hasMember reports whether the resource has a root element, directly or as a choice
+// type (onset for onsetDateTime): what prepare's present says before the narrative goes.
+func hasMember(root map[string]any, name string) bool {
+	if _, ok := root[name]; ok {
+		return true
+	}
+	return hasChoiceKey(root, name)
+}
+
+// addCompositesFast is addComposites on the decoded resource; false (and no rows added)
+// when an expression needs the engine for this resource.
+func (rows *Rows) addCompositesFast(pp *paramPlan, root map[string]any, rootType string) bool {
+	var out Rows
+	for _, f := range pp.parts {
+		items, ok := f.eval(root, rootType)
+		if !ok {
+			return false
+		}
+		for _, item := range items {
+			obj, isObj := item.v.(map[string]any)
+			if !isObj {
+				continue
+			}
+			var comps [2][]*Rows
+			for i, c := range pp.components {
+				values, ok := c.eval(obj, "")
+				if !ok {
+					return false
+				}
+				ivs := make([]indexValue, 0, len(values))
+				for _, v := range values {
+					if iv, ok := v.indexValue(); ok {
+						ivs = append(ivs, iv)
+					}
+				}
+				comps[i] = componentValueRows(pp.sp, pp.param.Components[i].Kind, ivs)
+			}
+			out.addTuples(pp.sp, comps[0], comps[1])
+		}
+	}
+	rows.Composites = append(rows.Composites, out.Composites...)
 	return true
 }
 
-// add turns one FHIRPath result into rows of the parameter's kind.
-func (rows *Rows) add(sp string, kind Kind, refType string, v types.Value) {
-	obj, isObj := v.(*types.ObjectValue)
-	var doc map[string]any
-	if isObj {
-		dec := json.NewDecoder(bytes.NewReader(obj.Data()))
-		dec.UseNumber() // keep decimals exact: 0.1 stays 0.1
-		if dec.Decode(&doc) != nil {
-			return
-		}
-	}
+// indexValue is one value an expression selected, as row building reads it: a complex
+// element decoded (decimals kept exact as json.Number), or the text of a primitive as
+// the FHIRPath engine prints it.
+type indexValue struct {
+	doc   map[string]any
+	isObj bool
+	s     string
+}
+
+// add turns one selected value into rows of the parameter's kind.
+func (rows *Rows) add(sp string, kind Kind, refType string, v indexValue) {
+	doc, isObj := v.doc, v.isObj
 	switch kind {
 	case KindString:
 		if isObj {
 			for _, s := range stringsOf(doc) {
 				rows.Strings = append(rows.Strings, StringRow{SP: sp, Value: Normalize(s), Exact: s})
 			}
-		} else if s := v.String(); s != "" {
+		} else if s := v.s; s != "" {
 			rows.Strings = append(rows.Strings, StringRow{SP: sp, Value: Normalize(s), Exact: s})
 		}
 	case KindToken:
 		if isObj {
 			rows.Tokens = append(rows.Tokens, tokensOf(sp, doc)...)
-		} else if s := v.String(); s != "" {
+		} else if s := v.s; s != "" {
 			rows.Tokens = append(rows.Tokens, TokenRow{SP: sp, Code: s})
 		}
 	case KindReference:
 		if isObj {
 			rows.addReference(sp, refType, doc)
-		} else if s := v.String(); s != "" {
+		} else if s := v.s; s != "" {
 			// A canonical or uri: its URL, and its Type/id if it is a relative reference.
 			row := ReferenceRow{SP: sp, URL: s}
 			if t, id, ok := splitReference(s); ok && (refType == "" || t == refType) {
@@ -194,10 +313,11 @@ func (rows *Rows) add(sp string, kind Kind, refType string, v types.Value) {
 			rows.References = append(rows.References, row)
 		}
 	case KindDate:
-		rows.addDates(sp, v, doc)
+		rows.addDates(sp, v)
 	case KindNumber:
-		if _, _, _, err := NumberRange(v.String()); err == nil {
-			rows.Numbers = append(rows.Numbers, NumberRow{SP: sp, Value: v.String()})
+		// An object's JSON text is never a number.
+		if _, _, _, err := NumberRange(v.s); err == nil && !isObj {
+			rows.Numbers = append(rows.Numbers, NumberRow{SP: sp, Value: v.s})
 		}
 	case KindQuantity:
 		if isObj {
@@ -206,7 +326,7 @@ func (rows *Rows) add(sp string, kind Kind, refType string, v types.Value) {
 			}
 		}
 	case KindURI:
-		if s := v.String(); s != "" && !isObj {
+		if s := v.s; s != "" && !isObj {
 			rows.URIs = append(rows.URIs, URIRow{SP: sp, Value: s})
 		}
 	}
@@ -358,12 +478,13 @@ func isID(s string) bool {
 }
 
 // addDates indexes a date, dateTime, instant, Period or Timing.
-func (rows *Rows) addDates(sp string, v types.Value, doc map[string]any) {
+func (rows *Rows) addDates(sp string, v indexValue) {
 	add := func(low, high time.Time) {
 		rows.Dates = append(rows.Dates, DateRow{SP: sp, Low: low, High: high})
 	}
-	if doc == nil {
-		if low, high, err := DateRange(v.String()); err == nil {
+	doc := v.doc
+	if !v.isObj {
+		if low, high, err := DateRange(v.s); err == nil {
 			add(low, high)
 		}
 		return
@@ -446,94 +567,45 @@ func jsonNumber(v float64) string {
 	return string(b)
 }
 
-// addSpecial indexes the one special parameter of the product types, Location near:
-// latitude and longitude as numbers under "SP:latitude" and "SP:longitude".
-func (rows *Rows) addSpecial(sp string, p *Param, content []byte) {
-	for _, pt := range p.parts {
-		values, err := pt.expr.Evaluate(content)
-		if err != nil {
-			continue
-		}
-		for _, v := range values {
-			obj, ok := v.(*types.ObjectValue)
-			if !ok {
+// addTuples indexes the tuples of one composite item: each value of the first component
+// with each value of the second.
+func (rows *Rows) addTuples(sp string, firsts, seconds []*Rows) {
+	for _, a := range firsts {
+		for _, b := range seconds {
+			row := CompositeRow{SP: sp}
+			switch {
+			case len(a.Tokens) > 0:
+				row.C1System, row.C1Code = a.Tokens[0].System, a.Tokens[0].Code
+			case len(a.References) > 0 && a.References[0].ID != "":
+				row.C1Code = a.References[0].Type + "/" + a.References[0].ID
+			default:
 				continue
 			}
-			var pos struct {
-				Latitude, Longitude *float64
-			}
-			if json.Unmarshal(obj.Data(), &pos) != nil || pos.Latitude == nil || pos.Longitude == nil {
+			switch {
+			case len(b.Tokens) > 0:
+				row.C2System, row.C2Code = b.Tokens[0].System, b.Tokens[0].Code
+			case len(b.Quantities) > 0:
+				q := b.Quantities[0]
+				row.C2System, row.C2Code = q.System, firstNonEmpty(q.Code, q.Unit)
+				row.C2Low, row.C2High = &q.Low, &q.High
+			case len(b.Dates) > 0:
+				row.C2From, row.C2To = &b.Dates[0].Low, &b.Dates[0].High
+			case len(b.Strings) > 0:
+				row.C2Text = &b.Strings[0].Value
+			default:
 				continue
 			}
-			rows.Numbers = append(rows.Numbers, NumberRow{SP: sp + ":latitude", Value: jsonNumber(*pos.Latitude)},
-				NumberRow{SP: sp + ":longitude", Value: jsonNumber(*pos.Longitude)})
+			rows.Composites = append(rows.Composites, row)
 		}
 	}
 }
 
-// addComposites indexes each tuple of a composite parameter: the components are
-// evaluated on each item the composite's expression selects.
-func (rows *Rows) addComposites(sp string, p *Param, content []byte) {
-	if len(p.Components) != 2 {
-		return
-	}
-	for _, pt := range p.parts {
-		items, err := pt.expr.Evaluate(content)
-		if err != nil {
-			continue
-		}
-		for _, item := range items {
-			obj, ok := item.(*types.ObjectValue)
-			if !ok {
-				continue
-			}
-			firsts := componentRows(sp, p.Components[0], obj.Data())
-			seconds := componentRows(sp, p.Components[1], obj.Data())
-			for _, a := range firsts {
-				for _, b := range seconds {
-					row := CompositeRow{SP: sp}
-					switch {
-					case len(a.Tokens) > 0:
-						row.C1System, row.C1Code = a.Tokens[0].System, a.Tokens[0].Code
-					case len(a.References) > 0 && a.References[0].ID != "":
-						row.C1Code = a.References[0].Type + "/" + a.References[0].ID
-					default:
-						continue
-					}
-					switch {
-					case len(b.Tokens) > 0:
-						row.C2System, row.C2Code = b.Tokens[0].System, b.Tokens[0].Code
-					case len(b.Quantities) > 0:
-						q := b.Quantities[0]
-						row.C2System, row.C2Code = q.System, firstNonEmpty(q.Code, q.Unit)
-						row.C2Low, row.C2High = &q.Low, &q.High
-					case len(b.Dates) > 0:
-						row.C2From, row.C2To = &b.Dates[0].Low, &b.Dates[0].High
-					case len(b.Strings) > 0:
-						row.C2Text = &b.Strings[0].Value
-					default:
-						continue
-					}
-					rows.Composites = append(rows.Composites, row)
-				}
-			}
-		}
-	}
-}
-
-// componentRows evaluates a component on one item, one Rows per value.
-func componentRows(sp string, c Component, item []byte) []*Rows {
-	if !hasKeys(item, c.needles) {
-		return nil
-	}
-	values, err := c.expr.Evaluate(item)
-	if err != nil {
-		return nil
-	}
+// componentValueRows makes one Rows per value of a component.
+func componentValueRows(sp string, kind Kind, values []indexValue) []*Rows {
 	var out []*Rows
 	for _, v := range values {
 		r := &Rows{}
-		r.add(sp, c.Kind, "", v)
+		r.add(sp, kind, "", v)
 		// A CodeableConcept gives one row per coding: each is its own tuple.
 		if len(r.Tokens) > 1 {
 			for _, t := range r.Tokens {
