@@ -27,6 +27,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -50,6 +51,8 @@ type config struct {
 	database        string
 	keep            bool
 	explain         string
+	only            string
+	cpuprofile      string
 }
 
 func main() {
@@ -60,6 +63,8 @@ func main() {
 	flag.StringVar(&cfg.database, "database", "", "search this already loaded database instead of loading a new one")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the database the run loads, and print its URL")
 	flag.StringVar(&cfg.explain, "explain", "", "write EXPLAIN ANALYZE of each typical search to this file")
+	flag.StringVar(&cfg.only, "only", "", "run only the typical searches whose name contains this")
+	flag.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of the searches (server and clients) to this file")
 	flag.Parse()
 	if err := run(context.Background(), cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "search bench:", err)
@@ -139,7 +144,21 @@ func run(ctx context.Context, cfg config) error {
 	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: cfg.clients}}
 	failed := false
+	if cfg.cpuprofile != "" {
+		f, err := os.Create(cfg.cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	for _, s := range searches {
+		if !strings.Contains(s.name, cfg.only) {
+			continue
+		}
 		res := loadgen.Run(ctx, loadgen.Options{Clients: cfg.clients, Ops: cfg.ops, Warmup: 100}, s.op(client, base, cfg.clients))
 		verdict := "ok"
 		if res.P50 > maxP50 || res.P99 > maxP99 || res.Errors > 0 {
@@ -260,6 +279,9 @@ func load(ctx context.Context, store *storage.Store, sh shape) error {
 							if _, err := tx.Write(ctx, nil, ph.typ, fmt.Sprint(ph.body(i)["id"]), body, http.MethodPost); err != nil {
 								return err
 							}
+							if err := keepSchedulingTables(ctx, tx, ph.typ, ph.body(i)); err != nil {
+								return err
+							}
 						}
 						return nil
 					})
@@ -291,6 +313,24 @@ func load(ctx context.Context, store *storage.Store, sh shape) error {
 			return fmt.Errorf("load %s: %w", ph.typ, err)
 		}
 		fmt.Printf("  %d %s in %s\n", ph.count, ph.typ, time.Since(start).Round(time.Second))
+	}
+	return nil
+}
+
+// keepSchedulingTables does what the scheduling rules (package resources) do on a create
+// through the API: a Schedule and a Slot also go into schedules and schedule_slots, which
+// $find and the Slot search plan read.
+func keepSchedulingTables(ctx context.Context, tx *storage.Tx, typ string, body map[string]any) error {
+	id := fmt.Sprint(body["id"])
+	switch typ {
+	case "Schedule":
+		actor := body["actor"].([]any)[0].(map[string]any)["reference"].(string)
+		return tx.SetSchedule(ctx, id, &storage.ScheduleIndex{ID: id, Active: true, Actors: []string{actor}})
+	case "Slot":
+		start, _ := time.Parse(time.RFC3339, body["start"].(string))
+		end, _ := time.Parse(time.RFC3339, body["end"].(string))
+		schedule := strings.TrimPrefix(body["schedule"].(map[string]any)["reference"].(string), "Schedule/")
+		return tx.SetSlot(ctx, id, &storage.SlotIndex{ID: id, ScheduleID: schedule, Start: start, End: end, Status: body["status"].(string)})
 	}
 	return nil
 }

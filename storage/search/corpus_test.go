@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/careslot/careslot/resources"
 	"github.com/careslot/careslot/storage"
 	"github.com/careslot/careslot/storage/search"
 	"github.com/careslot/careslot/storage/storagetest"
@@ -75,6 +76,7 @@ func loadCorpus(ctx context.Context) error {
 		}
 	}
 	bodies = append(bodies, generated()...)
+	rules := resources.New(resources.Config{})
 	return store.InTx(ctx, func(tx *storage.Tx) error {
 		for _, b := range bodies {
 			var m map[string]any
@@ -82,6 +84,13 @@ func loadCorpus(ctx context.Context) error {
 				return err
 			}
 			typ, id := m["resourceType"].(string), m["id"].(string)
+			if typ == "Slot" || typ == "Schedule" {
+				// As a FHIR write does: the scheduling rules keep schedule_slots, which
+				// the Slot search plan reads (slotplan.go).
+				if err := rules.Check(ctx, tx, &resources.Change{Action: resources.ActionCreate, Type: typ, ID: id, New: b}); err != nil {
+					return fmt.Errorf("%s/%s: %w", typ, id, err)
+				}
+			}
 			res, err := tx.Write(ctx, nil, typ, id, b, http.MethodPost)
 			if err != nil {
 				return fmt.Errorf("%s/%s: %w", typ, id, err)
@@ -154,7 +163,9 @@ func generated() [][]byte {
 	}
 	base := time.Date(2025, 1, 6, 8, 0, 0, 0, time.UTC)
 	for i := 0; i < 300; i++ {
-		start := base.Add(time.Duration(i%60) * 24 * time.Hour).Add(time.Duration(i%8) * time.Hour)
+		// Slots of one schedule never overlap (the scheduling rules refuse that): slot
+		// i+120 has i's schedule, day and hour, so it starts half an hour later.
+		start := base.Add(time.Duration(i%60)*24*time.Hour + time.Duration(i%8)*time.Hour + time.Duration(i/120)*30*time.Minute)
 		status := []string{"free", "busy", "free", "busy-unavailable"}[i%4]
 		add(map[string]any{"resourceType": "Slot", "id": fmt.Sprintf("gen-s%d", i), "status": status,
 			"schedule": map[string]any{"reference": fmt.Sprintf("Schedule/gen-sch%d", i%20)},

@@ -19,6 +19,10 @@ type Query struct {
 	Compartment *Compartment
 	// Ignored are the parameters left out under lenient handling, with why.
 	Ignored []Ignored
+	// Generic plans the query on the index tables alone, without the plans that start
+	// from other tables or indexes (slotplan.go, datepage.go); the differential tests
+	// compare the two.
+	Generic bool
 }
 
 // Compartment narrows a search to the resources of one compartment, e.g. Patient/123.

@@ -79,13 +79,20 @@ func (b *builder) pageByRID(q *Query, limit int) (string, bool) {
 			return "", false
 		}
 	}
+	cand, covered, planned := b.slotCandidates(q)
 	var subs []string
 	for _, c := range q.Clauses {
-		sub, _ := b.indexSubquery(c)
-		subs = append(subs, sub)
+		if !covered[c] {
+			sub, _ := b.indexSubquery(c)
+			subs = append(subs, sub)
+		}
+	}
+	base, rest := cand, subs
+	if !planned {
+		base, rest = subs[0], subs[1:]
 	}
 	conds := []string{"true"}
-	for _, sub := range subs[1:] {
+	for _, sub := range rest {
 		conds = append(conds, "m.rid IN ("+sub+")")
 	}
 	before := q.Cursor != nil && q.Cursor.Before
@@ -97,7 +104,7 @@ func (b *builder) pageByRID(q *Query, limit int) (string, bool) {
 		conds = append(conds, "m.rid"+op+b.arg(q.Cursor.RID))
 	}
 	n := b.arg(limit)
-	b.with = append(b.with, "matched AS MATERIALIZED (SELECT m.rid FROM ("+subs[0]+") m WHERE "+strings.Join(conds, " AND ")+
+	b.with = append(b.with, "matched AS MATERIALIZED (SELECT m.rid FROM ("+base+") m WHERE "+strings.Join(conds, " AND ")+
 		" GROUP BY m.rid ORDER BY m.rid"+direction(before)+" LIMIT "+n+")")
 	return b.withClause() + "SELECT r.rid, r.type, r.id, r.version_id, r.last_updated, r.content FROM resources r" +
 		" WHERE r.type = " + b.arg(q.Type) + " AND NOT r.deleted AND r.rid IN (SELECT rid FROM matched)" +
@@ -120,27 +127,36 @@ func direction(desc bool) string {
 
 func (b *builder) where(q *Query) string {
 	conds := []string{"r.type = " + b.arg(q.Type), "NOT r.deleted"}
+	cand, covered, planned := b.slotCandidates(q)
 	var subs []string
 	for _, c := range q.Clauses {
+		if covered[c] {
+			continue
+		}
 		if sub, ok := b.indexSubquery(c); ok {
 			subs = append(subs, sub)
 		} else {
 			conds = append(conds, b.clause(c, "r"))
 		}
 	}
-	switch len(subs) {
-	case 0:
-	case 1:
+	base, rest := cand, subs
+	if !planned && len(subs) > 1 {
+		base, rest = subs[0], subs[1:]
+	}
+	switch {
+	case !planned && len(subs) == 0:
+	case !planned && len(subs) == 1:
 		conds = append(conds, "r.rid IN ("+subs[0]+")")
 	default:
 		// Several index conditions are intersected in the index tables alone before any
 		// resource row is read; left to itself the planner fetched a resource row for each
 		// candidate of the least selective condition. MATERIALIZED keeps it apart.
-		var filters []string
-		for _, sub := range subs[1:] {
+		// The Slot plan starts from schedule_slots instead (slotplan.go).
+		filters := []string{"true"}
+		for _, sub := range rest {
 			filters = append(filters, "m.rid IN ("+sub+")")
 		}
-		b.with = append(b.with, "matched AS MATERIALIZED (SELECT m.rid FROM ("+subs[0]+") m WHERE "+strings.Join(filters, " AND ")+")")
+		b.with = append(b.with, "matched AS MATERIALIZED (SELECT m.rid FROM ("+base+") m WHERE "+strings.Join(filters, " AND ")+")")
 		conds = append(conds, "r.rid IN (SELECT rid FROM matched)")
 	}
 	if q.Compartment != nil {
