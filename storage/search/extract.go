@@ -1,9 +1,7 @@
 package search
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
 	"strings"
 	"time"
 )
@@ -188,21 +186,6 @@ func compilePlans(reg *Registry) map[string][]paramPlan {
 		plans[typ] = plan
 	}
 	return plans
-}
-
-// decodeResource decodes a resource once for the fast path, numbers kept as written.
-// Anything but one JSON object is left to the engine.
-func decodeResource(content []byte) (map[string]any, bool) {
-	dec := json.NewDecoder(bytes.NewReader(content))
-	dec.UseNumber()
-	var root map[string]any
-	if dec.Decode(&root) != nil || root == nil {
-		return nil, false
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, false
-	}
-	return root, true
 }
 
 // firstVersion reports whether meta.versionId is "1", as prepare reads it (a struct

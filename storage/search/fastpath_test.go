@@ -148,6 +148,7 @@ func edgeCases() []extractCase {
 		"no resourceType":            `{"id":"a","gender":"male"}`,
 		"resourceType number":        `{"resourceType":1,"id":"a","gender":"male"}`,
 		"other resourceType":         `{"resourceType":"Practitioner","id":"a","gender":"male","name":[{"family":"X"}]}`,
+		"repeated key":               `{"resourceType":"Patient","id":"a","gender":"male","name":[{"family":"A","family":"B"}],"gender":"female"}`,
 		"trailing data":              `{"resourceType":"Patient","id":"a","gender":"male"} {"x":1}`,
 		"not an object":              `["Patient"]`,
 		"invalid json":               `{"resourceType":"Patient","gender":"male",}`,
