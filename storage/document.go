@@ -24,6 +24,9 @@ func stampResource(body []byte, id string, version int, lastUpdated time.Time) (
 			return nil, fhirerr.Invalid("meta is not a JSON object", "meta")
 		}
 	}
+	if meta == nil { // "meta": null unmarshals to a nil map
+		meta = map[string]json.RawMessage{}
+	}
 	meta["versionId"], _ = json.Marshal(fmt.Sprint(version))
 	meta["lastUpdated"], _ = json.Marshal(lastUpdated.UTC().Format(LastUpdatedFormat))
 	doc["meta"], _ = json.Marshal(meta)
