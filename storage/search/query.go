@@ -55,14 +55,18 @@ type Clause struct {
 	MultiValued bool
 }
 
-// DateRangeKeys are the sp keys of the merged date ranges of q: package storage asks the
-// index whether any resource has several values for them and sets MultiValued.
+// DateRangeKeys are the sp keys of the merged date ranges of q, and of the date clause
+// of a sorted date page (datepage.go): package storage asks the index whether any
+// resource has several values for them and sets MultiValued.
 func (q *Query) DateRangeKeys() map[string]*Clause {
 	out := map[string]*Clause{}
 	for _, c := range q.Clauses {
 		if len(c.Also) > 0 && c.Param != nil && c.Param.Kind == KindDate {
 			out[key(c.Type, c.Param.Code)] = c
 		}
+	}
+	if c := q.datePageClause(); c != nil {
+		out[key(c.Type, c.Param.Code)] = c
 	}
 	return out
 }

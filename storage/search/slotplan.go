@@ -6,26 +6,34 @@ package search
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
 
-// slotCandidates is, for a Slot search anchored on its schedule, the SELECT of a small
-// superset of its matches taken from schedule_slots; the caller still tests every clause
-// on them through the index tables, so the answer is the generic one by construction.
+// slotCandidates is, for a Slot search anchored on its schedule, the SELECT of the rids
+// of a small superset of its matches, taken from schedule_slots, and the clauses that
+// this SELECT already decides (covered); the caller tests the other clauses on the
+// candidates through the index tables as usual.
 //
-// It is a superset because the scheduling rules (package resources) keep schedule_slots
-// in step with every Slot write, in the write's transaction: each live Slot whose status
-// is not entered-in-error and whose schedule is a relative Schedule/id reference has a
-// row with that schedule, its [start, end) and its status. So the plan is used only when
-// the query itself excludes every other slot:
+// It relies on the scheduling rules (package resources), which keep schedule_slots in
+// step with every Slot write in the write's transaction (every write path runs them):
+// each live Slot whose status is not entered-in-error and whose schedule is a relative
+// Schedule/id reference has a row with that schedule id, its [start, end) and its
+// status. So the plan is used only when the query itself excludes every other slot:
 //   - a schedule clause: Schedule/id values or a chain through schedule (schedule.actor=…),
-//     which a slot can only match through a Schedule target; slots that name their
-//     schedule by an absolute URL (not in the table) are added from the index;
-//   - a status clause whose codes are all given and none is entered-in-error;
-//   - optionally start clauses; an instant has at least second precision, so a stored
-//     start that matches lies less than a second before the searched window;
+//     which a slot can only match through a Schedule target. Slots that name their
+//     schedule by an absolute URL (not in the table) come from the index instead. The
+//     candidate's schedule must also be the one its Slot.schedule index row names, so the
+//     clause is decided here (covered);
+//   - a status clause whose codes are all given and none is entered-in-error; bare codes
+//     are decided by the table's status (covered), system|code is tested on the index;
+//   - optionally start clauses, always tested on the index (a stored start has its own
+//     precision); an instant has at least second precision, so a start that matches lies
+//     less than a second before the searched window, which bounds the candidates;
 //   - nothing else (other parameters, modifiers, _id, _has) and not Query.Generic.
+//
+// TestSlotPlanMatchesGeneric compares this plan with the index tables alone.
 func (b *builder) slotCandidates(q *Query) (sql string, covered map[*Clause]bool, ok bool) {
 	if q.Type != "Slot" || q.Generic {
 		return "", nil, false
@@ -94,13 +102,24 @@ func (b *builder) slotCandidates(q *Query) (sql string, covered map[*Clause]bool
 	for _, c := range schedules {
 		covered[c] = true
 	}
+	absolute := []string{"u.sp = " + b.arg("Slot.schedule"), "u.url <> ''", "u.target_type = 'Schedule'",
+		`u.target_id COLLATE "default" IN (SELECT id FROM slot_schedules)`}
+	for _, c := range statuses {
+		// A bare code matches a slot whose status is that code, which is what the
+		// candidate's status says; a system|code is still tested on the index, and so is
+		// the status of a slot that is not in schedule_slots.
+		covered[c] = !slices.ContainsFunc(c.Values, func(v Value) bool { return v.(TokenValue).HasSystem })
+		if covered[c] {
+			sub, _ := b.indexSubquery(c)
+			absolute = append(absolute, "u.rid IN ("+sub+")")
+		}
+	}
 	// The slot's own Slot.schedule index row must name the schedule that the candidate's
 	// row names: with the conditions on that schedule above, this is the schedule clause
 	// itself, so it is not tested again (a chain would cost a join per candidate).
 	return "SELECT c.rid FROM (SELECT r.rid, s.schedule_id FROM schedule_slots s" +
 		" JOIN resources r ON r.type = 'Slot' AND r.id = s.slot_id AND NOT r.deleted WHERE " + strings.Join(within, " AND ") +
-		" UNION ALL SELECT u.rid, u.target_id COLLATE \"default\" FROM search_reference u WHERE u.sp = " + b.arg("Slot.schedule") +
-		" AND u.url <> '' AND u.target_type = 'Schedule' AND u.target_id COLLATE \"default\" IN (SELECT id FROM slot_schedules)) c" +
+		" UNION ALL SELECT u.rid, u.target_id COLLATE \"default\" FROM search_reference u WHERE " + strings.Join(absolute, " AND ") + ") c" +
 		" WHERE EXISTS (SELECT 1 FROM search_reference v WHERE v.rid = c.rid AND v.sp = " + b.arg("Slot.schedule") +
 		" AND v.target_type = 'Schedule' AND v.target_id = c.schedule_id COLLATE \"C\")", covered, true
 }

@@ -15,14 +15,27 @@ import (
 	"github.com/careslot/careslot/resources"
 	"github.com/careslot/careslot/storage"
 	"github.com/careslot/careslot/storage/search"
+	"github.com/careslot/careslot/storage/storagetest"
 )
+
+// ownStore is a fresh database for a test that writes resources the corpus oracle does
+// not know.
+func ownStore(ctx context.Context, t *testing.T) *storage.Store {
+	t.Helper()
+	st, err := storage.Open(ctx, storagetest.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	return st
+}
 
 // writeThroughRules stores body (nil deletes) the way a FHIR write does: the rules of the
 // type first (they keep schedules and schedule_slots), then storage.
-func writeThroughRules(ctx context.Context, t *testing.T, typ, id string, body map[string]any) error {
+func writeThroughRules(ctx context.Context, t *testing.T, st *storage.Store, typ, id string, body map[string]any) error {
 	t.Helper()
 	rules := resources.New(resources.Config{})
-	return store.InTx(ctx, func(tx *storage.Tx) error {
+	return st.InTx(ctx, func(tx *storage.Tx) error {
 		prev, err := tx.Lock(ctx, typ, id)
 		if err != nil {
 			return err
@@ -59,10 +72,11 @@ func writeThroughRules(ctx context.Context, t *testing.T, typ, id string, body m
 // same with the schedule_slots plan as with the index tables alone.
 func TestSlotPlanMatchesGeneric(t *testing.T) {
 	ctx := context.Background()
+	st := ownStore(ctx, t)
 	rnd := rand.New(rand.NewSource(7))
 	base := time.Date(2031, 3, 3, 8, 0, 0, 0, time.UTC)
 	for i := 0; i < 3; i++ {
-		if err := writeThroughRules(ctx, t, "Practitioner", fmt.Sprintf("sp-doc-%d", i), map[string]any{"active": true}); err != nil {
+		if err := writeThroughRules(ctx, t, st, "Practitioner", fmt.Sprintf("sp-doc-%d", i), map[string]any{"active": true}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -73,7 +87,7 @@ func TestSlotPlanMatchesGeneric(t *testing.T) {
 		for _, a := range as {
 			list = append(list, map[string]any{"reference": fmt.Sprintf("Practitioner/sp-doc-%d", a)})
 		}
-		if err := writeThroughRules(ctx, t, "Schedule", fmt.Sprintf("sp-sch-%d", i), map[string]any{"active": true, "actor": list}); err != nil {
+		if err := writeThroughRules(ctx, t, st, "Schedule", fmt.Sprintf("sp-sch-%d", i), map[string]any{"active": true, "actor": list}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -95,7 +109,7 @@ func TestSlotPlanMatchesGeneric(t *testing.T) {
 		for j := 0; j < perSchedule; j++ {
 			i := sch*perSchedule + j
 			start := base.Add(time.Duration(j)*time.Hour + time.Duration(sch)*time.Minute)
-			if err := writeThroughRules(ctx, t, "Slot", fmt.Sprintf("sp-slot-%d", i), slot(i, sch, start, 15+rnd.Intn(40), statuses[rnd.Intn(len(statuses))])); err != nil {
+			if err := writeThroughRules(ctx, t, st, "Slot", fmt.Sprintf("sp-slot-%d", i), slot(i, sch, start, 15+rnd.Intn(40), statuses[rnd.Intn(len(statuses))])); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -106,25 +120,25 @@ func TestSlotPlanMatchesGeneric(t *testing.T) {
 		var err error
 		switch {
 		case sch == 3:
-			err = writeThroughRules(ctx, t, "Slot", id, nil)
+			err = writeThroughRules(ctx, t, st, "Slot", id, nil)
 		case i%7 == 0:
-			err = writeThroughRules(ctx, t, "Slot", id, slot(i, sch, base.Add(time.Duration(perSchedule+i)*time.Hour+30*time.Second), 30, "free"))
+			err = writeThroughRules(ctx, t, st, "Slot", id, slot(i, sch, base.Add(time.Duration(perSchedule+i)*time.Hour+30*time.Second), 30, "free"))
 		case i%11 == 0:
-			err = writeThroughRules(ctx, t, "Slot", id, nil)
+			err = writeThroughRules(ctx, t, st, "Slot", id, nil)
 		case i%3 == 0:
-			err = writeThroughRules(ctx, t, "Slot", id, slot(i, sch, base.Add(time.Duration(i%perSchedule)*time.Hour+time.Duration(sch)*time.Minute), 20, statuses[rnd.Intn(len(statuses))]))
+			err = writeThroughRules(ctx, t, st, "Slot", id, slot(i, sch, base.Add(time.Duration(i%perSchedule)*time.Hour+time.Duration(sch)*time.Minute), 20, statuses[rnd.Intn(len(statuses))]))
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := writeThroughRules(ctx, t, "Schedule", "sp-sch-3", nil); err != nil {
+	if err := writeThroughRules(ctx, t, st, "Schedule", "sp-sch-3", nil); err != nil {
 		t.Fatal(err)
 	}
 	// A slot that names its schedule by an absolute URL is not in schedule_slots.
 	abs := slot(1, 0, base.Add(-2*time.Hour), 30, "free")
 	abs["schedule"] = map[string]any{"reference": "http://elsewhere.example/fhir/Schedule/sp-sch-0"}
-	if err := writeThroughRules(ctx, t, "Slot", "sp-slot-absolute", abs); err != nil {
+	if err := writeThroughRules(ctx, t, st, "Slot", "sp-slot-absolute", abs); err != nil {
 		t.Fatal(err)
 	}
 
@@ -158,8 +172,8 @@ func TestSlotPlanMatchesGeneric(t *testing.T) {
 			parts = append(parts, "_sort=start")
 		}
 		raw := strings.Join(parts, "&")
-		fast, usedPlan := slotSearch(ctx, t, raw, false)
-		generic, _ := slotSearch(ctx, t, raw, true)
+		fast, usedPlan := slotSearch(ctx, t, st, raw, false)
+		generic, _ := slotSearch(ctx, t, st, raw, true)
 		if !slices.Equal(fast, generic) {
 			t.Errorf("Slot?%s: the schedule_slots plan found %v, the index tables %v", raw, fast, generic)
 		}
@@ -178,7 +192,7 @@ func TestSlotPlanMatchesGeneric(t *testing.T) {
 
 // slotSearch returns the ids of every match of Slot?raw (in the query's order, following
 // next pages of 7), and whether its SQL started from schedule_slots.
-func slotSearch(ctx context.Context, t *testing.T, raw string, generic bool) ([]string, bool) {
+func slotSearch(ctx context.Context, t *testing.T, st *storage.Store, raw string, generic bool) ([]string, bool) {
 	t.Helper()
 	params, err := url.ParseQuery(raw + "&_count=7")
 	if err != nil {
@@ -193,7 +207,7 @@ func slotSearch(ctx context.Context, t *testing.T, raw string, generic bool) ([]
 	used := strings.Contains(sql, "schedule_slots")
 	var out []string
 	for page := 0; ; page++ {
-		res, err := store.Search(ctx, q)
+		res, err := st.Search(ctx, q)
 		if err != nil {
 			t.Fatalf("Slot?%s: %v", raw, err)
 		}

@@ -42,6 +42,9 @@ func (q *Query) PageSQL(reg *Registry, limit int) (string, []any) {
 	if sql, ok := b.pageByRID(q, limit); ok {
 		return sql, b.args
 	}
+	if sql, ok := b.datePage(q, limit); ok {
+		return sql, b.args
+	}
 	keys, laterals := b.sortKeys(q)
 	where := b.where(q)
 	before := q.Cursor != nil && q.Cursor.Before
