@@ -200,7 +200,8 @@ func fightRounds(ctx context.Context, cfg config, rounds [][]slot, patients []st
 		if total.FirstError == nil {
 			total.FirstError = r.FirstError
 		}
-		total.P50, total.P99, total.Max = max(total.P50, r.P50), max(total.P99, r.P99), max(total.Max, r.Max)
+		// The rounds' percentiles cannot be merged exactly; the worst round's is reported.
+		total.P50, total.P90, total.P99, total.Max = max(total.P50, r.P50), max(total.P90, r.P90), max(total.P99, r.P99), max(total.Max, r.Max)
 		if int(wins.Load()) != len(slots) {
 			total.Errors++
 			total.FirstError = fmt.Errorf("a round booked %d of %d slots", wins.Load(), len(slots))
