@@ -59,7 +59,13 @@ func runSearch(ctx context.Context, db querier, q *search.Query) (*SearchResult,
 		}
 	}
 	sql, args := q.PageSQL(reg, q.Count+1)
-	rows, err := db.Query(ctx, sql, append([]any{searchMode}, args...)...)
+	mode := searchMode
+	if q.ReusablePlan() {
+		// Prepared once per connection; Postgres keeps a generic plan once it costs no
+		// more than the custom ones.
+		mode = pgx.QueryExecModeCacheStatement
+	}
+	rows, err := db.Query(ctx, sql, append([]any{mode}, args...)...)
 	if err != nil {
 		return nil, searchError(err)
 	}

@@ -35,35 +35,8 @@ import (
 //
 // TestSlotPlanMatchesGeneric compares this plan with the index tables alone.
 func (b *builder) slotCandidates(q *Query) (sql string, covered map[*Clause]bool, ok bool) {
-	if q.Type != "Slot" || q.Generic {
-		return "", nil, false
-	}
-	var schedules, statuses []*Clause
-	span := [2]time.Time{MinTime, MaxTime} // every match's start overlaps it
-	for _, c := range q.Clauses {
-		switch {
-		case c.Param == nil || c.Missing != nil || c.Has != nil:
-			return "", nil, false
-		case c.Param.Code == "schedule" && scheduleClause(c):
-			schedules = append(schedules, c)
-		case c.Param.Code == "status" && statusClause(c):
-			statuses = append(statuses, c)
-		case c.Param.Code == "start" && c.Modifier == "" && len(c.Chain) == 0:
-			for _, cl := range append([]*Clause{c}, c.Also...) {
-				if len(cl.Values) != 1 {
-					return "", nil, false
-				}
-				w, ok := window(cl.Values[0].(DateValue))
-				if !ok {
-					return "", nil, false
-				}
-				span = intersect(span, w)
-			}
-		default:
-			return "", nil, false
-		}
-	}
-	if len(schedules) == 0 || len(statuses) == 0 {
+	schedules, statuses, span, ok := slotPlanClauses(q)
+	if !ok {
 		return "", nil, false
 	}
 	// The schedules the clauses allow, once for both branches below.
@@ -122,6 +95,48 @@ func (b *builder) slotCandidates(q *Query) (sql string, covered map[*Clause]bool
 		" UNION ALL SELECT u.rid, u.target_id COLLATE \"default\" FROM search_reference u WHERE " + strings.Join(absolute, " AND ") + ") c" +
 		" WHERE EXISTS (SELECT 1 FROM search_reference v WHERE v.rid = c.rid AND v.sp = " + b.arg("Slot.schedule") +
 		" AND v.target_type = 'Schedule' AND v.target_id = c.schedule_id COLLATE \"C\")", covered, true
+}
+
+// slotPlanClauses sorts the clauses of a query that slotCandidates answers, with the
+// window every match's start overlaps; ok is false for any other query.
+func slotPlanClauses(q *Query) (schedules, statuses []*Clause, span [2]time.Time, ok bool) {
+	span = [2]time.Time{MinTime, MaxTime}
+	if q.Type != "Slot" || q.Generic {
+		return nil, nil, span, false
+	}
+	for _, c := range q.Clauses {
+		switch {
+		case c.Param == nil || c.Missing != nil || c.Has != nil:
+			return nil, nil, span, false
+		case c.Param.Code == "schedule" && scheduleClause(c):
+			schedules = append(schedules, c)
+		case c.Param.Code == "status" && statusClause(c):
+			statuses = append(statuses, c)
+		case c.Param.Code == "start" && c.Modifier == "" && len(c.Chain) == 0:
+			for _, cl := range append([]*Clause{c}, c.Also...) {
+				if len(cl.Values) != 1 {
+					return nil, nil, span, false
+				}
+				w, ok := window(cl.Values[0].(DateValue))
+				if !ok {
+					return nil, nil, span, false
+				}
+				span = intersect(span, w)
+			}
+		default:
+			return nil, nil, span, false
+		}
+	}
+	return schedules, statuses, span, len(schedules) > 0 && len(statuses) > 0
+}
+
+// ReusablePlan tells that one plan serves the page query of q whatever its values, so
+// package storage may keep it prepared instead of planning each search: the Slot plan
+// always starts from the schedules and the (schedule_id, during) index, and its planning
+// cost more than its execution.
+func (q *Query) ReusablePlan() bool {
+	_, _, _, ok := slotPlanClauses(q)
+	return ok
 }
 
 // scheduleClause: Slot.schedule=Schedule/id, or a chain through it.

@@ -224,3 +224,30 @@ func slotSearch(ctx context.Context, t *testing.T, st *storage.Store, raw string
 	}
 	return out, used
 }
+
+// TestReusablePlan: only the Slot plan's queries are kept prepared with one plan.
+func TestReusablePlan(t *testing.T) {
+	cases := []struct {
+		typ, query string
+		want       bool
+	}{
+		{"Slot", "schedule.actor=Practitioner/1&status=free&start=ge2030-01-01&start=lt2030-01-08", true},
+		{"Slot", "schedule=Schedule/1&status=busy", true},
+		{"Slot", "schedule.actor=Practitioner/1&start=ge2030-01-01", false},             // no status: entered-in-error slots match
+		{"Slot", "schedule.actor=Practitioner/1&status=entered-in-error", false},        // not in schedule_slots
+		{"Slot", "schedule.actor=Practitioner/1&status=free&service-type=57", false},    // another parameter
+		{"Slot", "schedule=1&status=free", false},                                       // any type
+		{"Slot", "schedule.actor=Practitioner/1&status=free&start=ne2030-01-01", false}, // no window
+		{"Appointment", "date=ge2030-01-01&date=lt2030-01-02&_sort=date", false},
+	}
+	for _, c := range cases {
+		params, _ := url.ParseQuery(c.query)
+		q, err := search.Definitions().Parse(c.typ, params, search.ParseOptions{Strict: true, DefaultCount: 10, MaxCount: 100})
+		if err != nil {
+			t.Fatalf("%s?%s: %v", c.typ, c.query, err)
+		}
+		if got := q.ReusablePlan(); got != c.want {
+			t.Errorf("%s?%s: ReusablePlan() = %v, want %v", c.typ, c.query, got, c.want)
+		}
+	}
+}
