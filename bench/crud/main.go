@@ -208,7 +208,6 @@ func startCareslot(ctx context.Context) (base, dbURL string, stop func(), err er
 	}
 	base = "http://" + ln.Addr().String() + "/fhir"
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	app.TuneRuntime()
 	a, err := app.New(ctx, app.Config{Addr: ln.Addr().String(), BaseURL: base, DatabaseURL: dbURL}, log)
 	if err != nil {
 		ln.Close()

@@ -79,7 +79,6 @@ func migrate(ctx context.Context, cfg app.Config) error {
 }
 
 func serve(ctx context.Context, cfg app.Config, log *slog.Logger) error {
-	app.TuneRuntime()
 	a, err := app.New(ctx, cfg, log)
 	if err != nil {
 		return err
