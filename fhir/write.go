@@ -31,12 +31,7 @@ func (s *Server) write(ctx context.Context, tx *storage.Tx, prev *storage.Resour
 
 // create answers POST [type], honouring If-None-Exist.
 func (s *Server) create(w http.ResponseWriter, r *http.Request) {
-	typ, err := s.resourceType(r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	body, err := s.readResource(w, r, typ)
+	typ, body, err := s.typeAndResource(w, r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -106,58 +101,38 @@ func checkVersion(want int, prev *storage.Resource) error {
 	return nil
 }
 
+// typeAndResource reads the route's type and the validated resource of a create or update.
+func (s *Server) typeAndResource(w http.ResponseWriter, r *http.Request) (string, []byte, error) {
+	typ, err := s.resourceType(r)
+	if err != nil {
+		return "", nil, err
+	}
+	body, err := s.readResource(w, r, typ)
+	return typ, body, err
+}
+
 // update answers PUT [type]/[id]: a new version, or a create with the client's id.
 func (s *Server) update(w http.ResponseWriter, r *http.Request) {
-	typ, err := s.resourceType(r)
+	typ, body, err := s.typeAndResource(w, r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	id := mux.Vars(r)["id"]
-	body, err := s.readResource(w, r, typ)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
 	if got := bodyID(body); got != id {
 		s.fail(w, r, &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeInvalid,
 			Diagnostics: fmt.Sprintf("the resource id %q must equal the id in the URL %q", got, id), Expression: []string{typ + ".id"}})
 		return
 	}
-	want, err := ifMatch(r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	ctx := r.Context()
-	var res *storage.Resource
-	created := false
-	err = s.inTx(ctx, func(tx *storage.Tx) error {
+	s.put(w, r, typ, body, func(ctx context.Context, tx *storage.Tx) (string, *storage.Resource, error) {
 		prev, err := tx.Lock(ctx, typ, id)
-		if err != nil {
-			return err
-		}
-		if err := checkVersion(want, prev); err != nil {
-			return err
-		}
-		created = prev == nil || prev.Deleted
-		res, err = s.write(ctx, tx, prev, typ, id, body, http.MethodPut)
-		return err
+		return id, prev, err
 	})
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	s.writeResult(w, r, status, res, fmt.Sprintf("%s/%s updated to version %d", typ, id, res.VersionID))
 }
 
 // conditionalUpdate answers PUT [type]?search: update the one match, create when none, 412 when several.
 func (s *Server) conditionalUpdate(w http.ResponseWriter, r *http.Request) {
-	typ, err := s.resourceType(r)
+	typ, body, err := s.typeAndResource(w, r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -166,11 +141,41 @@ func (s *Server) conditionalUpdate(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errorf(http.StatusBadRequest, fhirerr.CodeInvalid, "PUT %s needs an id or search parameters", typ))
 		return
 	}
-	body, err := s.readResource(w, r, typ)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
+	s.put(w, r, typ, body, func(ctx context.Context, tx *storage.Tx) (string, *storage.Resource, error) {
+		matches, err := s.conditionalMatches(ctx, tx, typ, r.URL.RawQuery)
+		if err != nil {
+			return "", nil, err
+		}
+		id := bodyID(body)
+		switch len(matches) {
+		case 0:
+			if id == "" {
+				id = storage.NewID()
+			}
+			prev, err := tx.Lock(ctx, typ, id)
+			if err == nil && prev != nil && !prev.Deleted {
+				err = errorf(http.StatusConflict, fhirerr.CodeConflict,
+					"%s/%s exists but does not match the search; refusing to overwrite it", typ, id)
+			}
+			return id, prev, err
+		case 1:
+			if id != "" && id != matches[0].ID {
+				return "", nil, &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeInvalid,
+					Diagnostics: fmt.Sprintf("the resource id %q is not the id of the match %q", id, matches[0].ID), Expression: []string{typ + ".id"}}
+			}
+			prev, err := tx.Lock(ctx, typ, matches[0].ID)
+			return matches[0].ID, prev, err
+		default:
+			return "", nil, errorf(http.StatusPreconditionFailed, fhirerr.CodeMultipleMatches, "the search matches %d resources", len(matches))
+		}
+	})
+}
+
+// put is what update and conditional update share once the resource is read: inside the
+// transaction, target picks the id and locks its current row; then If-Match, the rules,
+// the write and the answer (201 when it created, else 200).
+func (s *Server) put(w http.ResponseWriter, r *http.Request, typ string, body []byte,
+	target func(context.Context, *storage.Tx) (string, *storage.Resource, error)) {
 	want, err := ifMatch(r)
 	if err != nil {
 		s.fail(w, r, err)
@@ -180,43 +185,18 @@ func (s *Server) conditionalUpdate(w http.ResponseWriter, r *http.Request) {
 	var res *storage.Resource
 	created := false
 	err = s.inTx(ctx, func(tx *storage.Tx) error {
-		matches, err := s.conditionalMatches(ctx, tx, typ, r.URL.RawQuery)
+		id, prev, err := target(ctx, tx)
 		if err != nil {
 			return err
-		}
-		id := bodyID(body)
-		var prev *storage.Resource
-		switch len(matches) {
-		case 0:
-			if id == "" {
-				id = storage.NewID()
-			}
-			if prev, err = tx.Lock(ctx, typ, id); err != nil {
-				return err
-			}
-			if prev != nil && !prev.Deleted {
-				return errorf(http.StatusConflict, fhirerr.CodeConflict,
-					"%s/%s exists but does not match the search; refusing to overwrite it", typ, id)
-			}
-		case 1:
-			if id != "" && id != matches[0].ID {
-				return &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeInvalid,
-					Diagnostics: fmt.Sprintf("the resource id %q is not the id of the match %q", id, matches[0].ID), Expression: []string{typ + ".id"}}
-			}
-			id = matches[0].ID
-			if prev, err = tx.Lock(ctx, typ, id); err != nil {
-				return err
-			}
-		default:
-			return errorf(http.StatusPreconditionFailed, fhirerr.CodeMultipleMatches, "the search matches %d resources", len(matches))
 		}
 		if err := checkVersion(want, prev); err != nil {
 			return err
 		}
 		created = prev == nil || prev.Deleted
-		body, err = setBodyID(body, id)
-		if err != nil {
-			return err
+		if bodyID(body) != id {
+			if body, err = setBodyID(body, id); err != nil {
+				return err
+			}
 		}
 		res, err = s.write(ctx, tx, prev, typ, id, body, http.MethodPut)
 		return err
@@ -229,7 +209,7 @@ func (s *Server) conditionalUpdate(w http.ResponseWriter, r *http.Request) {
 	if created {
 		status = http.StatusCreated
 	}
-	s.writeResult(w, r, status, res, fmt.Sprintf("%s/%s written", typ, res.ID))
+	s.writeResult(w, r, status, res, fmt.Sprintf("%s/%s written as version %d", typ, res.ID, res.VersionID))
 }
 
 func setBodyID(body []byte, id string) ([]byte, error) {
