@@ -203,6 +203,15 @@ func (p *opParams) first(names ...string) (string, string, error) {
 
 // instant reads a date or dateTime parameter as the instant it starts; a date is
 // midnight UTC. A required parameter that is absent is 400.
+// period reads the required start and end instants that the scheduling operations take.
+func (p *opParams) period() (start, end time.Time, err error) {
+	if start, err = p.instant("start", true); err != nil {
+		return start, end, err
+	}
+	end, err = p.instant("end", true)
+	return start, end, err
+}
+
 func (p *opParams) instant(name string, required bool) (time.Time, error) {
 	v, err := p.get(name)
 	if err != nil {

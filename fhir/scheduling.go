@@ -103,10 +103,7 @@ func (s *Server) slotRequest(w http.ResponseWriter, r *http.Request) (resources.
 	if err != nil {
 		return req, err
 	}
-	if req.Start, err = p.instant("start", true); err != nil {
-		return req, err
-	}
-	if req.End, err = p.instant("end", true); err != nil {
+	if req.Start, req.End, err = p.period(); err != nil {
 		return req, err
 	}
 	name, length, err := p.first("slot-length", "slotLength")
@@ -169,10 +166,7 @@ func (s *Server) findRequest(w http.ResponseWriter, r *http.Request) (resources.
 	if err != nil {
 		return req, err
 	}
-	if req.Start, err = p.instant("start", true); err != nil {
-		return req, err
-	}
-	if req.End, err = p.instant("end", true); err != nil {
+	if req.Start, req.End, err = p.period(); err != nil {
 		return req, err
 	}
 	_, actor, err := p.first("practitioner", "provider")
