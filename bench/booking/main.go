@@ -24,9 +24,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -35,9 +33,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/careslot/careslot/app"
+	"github.com/careslot/careslot/bench/benchserver"
 	"github.com/careslot/careslot/bench/loadgen"
-	"github.com/careslot/careslot/storage/storagetest"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -69,7 +66,7 @@ func main() {
 }
 
 func run(ctx context.Context, cfg config) error {
-	base, dbURL, stop, err := startCareslot(ctx)
+	base, dbURL, stop, err := benchserver.StartFresh(ctx, true)
 	if err != nil {
 		return err
 	}
@@ -483,32 +480,3 @@ func (r *rawStore) book(ctx context.Context, s slot, patient string) (bool, erro
 }
 
 var errRefused = errors.New("refused")
-
-// startCareslot runs careslot in-process on a fresh database, on a loopback port.
-func startCareslot(ctx context.Context) (base, dbURL string, stop func(), err error) {
-	dbURL, drop, err := storagetest.CreateDatabase(ctx)
-	if err != nil {
-		return "", "", nil, fmt.Errorf("create benchmark database: %w", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		drop()
-		return "", "", nil, err
-	}
-	base = "http://" + ln.Addr().String() + "/fhir"
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	a, err := app.New(ctx, app.Config{Addr: ln.Addr().String(), BaseURL: base, DatabaseURL: dbURL, RequireCoverage: true}, log)
-	if err != nil {
-		ln.Close()
-		drop()
-		return "", "", nil, err
-	}
-	srv := &http.Server{Handler: a.Handler, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
-	stop = func() {
-		srv.Shutdown(context.Background())
-		a.Close()
-		drop()
-	}
-	return base, dbURL, stop, nil
-}

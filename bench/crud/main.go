@@ -21,8 +21,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"runtime/pprof"
@@ -30,9 +28,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/careslot/careslot/app"
+	"github.com/careslot/careslot/bench/benchserver"
 	"github.com/careslot/careslot/bench/loadgen"
-	"github.com/careslot/careslot/storage/storagetest"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -99,7 +96,7 @@ func run(ctx context.Context, cfg config) error {
 	if base == "" {
 		var stop func()
 		var err error
-		base, dbURL, stop, err = startCareslot(ctx)
+		base, dbURL, stop, err = benchserver.StartFresh(ctx, false)
 		if err != nil {
 			return err
 		}
@@ -194,35 +191,6 @@ func verdict(ok bool, what string) string {
 
 // wrap maps an op number (negative for warmup) onto 0..n-1.
 func wrap(i, n int) int { return ((i % n) + n) % n }
-
-// startCareslot runs careslot in-process on a fresh database, on a loopback port.
-func startCareslot(ctx context.Context) (base, dbURL string, stop func(), err error) {
-	dbURL, drop, err := storagetest.CreateDatabase(ctx)
-	if err != nil {
-		return "", "", nil, fmt.Errorf("create benchmark database: %w", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		drop()
-		return "", "", nil, err
-	}
-	base = "http://" + ln.Addr().String() + "/fhir"
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	a, err := app.New(ctx, app.Config{Addr: ln.Addr().String(), BaseURL: base, DatabaseURL: dbURL}, log)
-	if err != nil {
-		ln.Close()
-		drop()
-		return "", "", nil, err
-	}
-	srv := &http.Server{Handler: a.Handler, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
-	stop = func() {
-		srv.Shutdown(context.Background())
-		a.Close()
-		drop()
-	}
-	return base, dbURL, stop, nil
-}
 
 // api is a minimal FHIR client with enough idle connections for every client.
 type api struct {

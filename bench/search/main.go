@@ -21,9 +21,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/rand"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -32,7 +30,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/careslot/careslot/app"
+	"github.com/careslot/careslot/bench/benchserver"
 	"github.com/careslot/careslot/bench/loadgen"
 	"github.com/careslot/careslot/storage"
 	"github.com/careslot/careslot/storage/search"
@@ -131,7 +129,7 @@ func run(ctx context.Context, cfg config) error {
 	store.Pool.QueryRow(ctx, `SELECT pg_size_pretty(pg_database_size(current_database()))`).Scan(&size)
 	fmt.Println("database size:", size)
 
-	base, stop, err := serve(ctx, dbURL)
+	base, stop, err := benchserver.Start(ctx, dbURL, false)
 	if err != nil {
 		return err
 	}
@@ -173,23 +171,6 @@ func run(ctx context.Context, cfg config) error {
 		fmt.Printf("targets: p50 < %s and p99 < %s for each search, at %d clients\n", maxP50, maxP99, cfg.clients)
 	}
 	return nil
-}
-
-// serve starts careslot in-process on a loopback port.
-func serve(ctx context.Context, dbURL string) (string, func(), error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	base := "http://" + ln.Addr().String() + "/fhir"
-	a, err := app.New(ctx, app.Config{DatabaseURL: dbURL, BaseURL: base}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		ln.Close()
-		return "", nil, err
-	}
-	srv := &http.Server{Handler: a.Handler, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
-	return base, func() { srv.Close(); a.Close() }, nil
 }
 
 var syllables = strings.Fields("ab ar bel ca del do fer gar hol jo ka lin mar mo nor pe qui ros san ta ur val wen xi yor zan bra cro dre fla gri har ive kel lor mis nes ost pra ter")
