@@ -17,8 +17,17 @@ import (
 	"github.com/careslot/careslot/storage"
 )
 
+// inBundleKey marks the requests of a Bundle's entries.
+type inBundleKey struct{}
+
 // bundle answers POST [base] with a batch or transaction Bundle.
 func (s *Server) bundle(w http.ResponseWriter, r *http.Request) {
+	// A nested Bundle would run in a database transaction of its own: it could commit
+	// while the outer transaction fails, or wait forever on the outer one's locks.
+	if r.Context().Value(inBundleKey{}) != nil {
+		s.fail(w, r, errorf(http.StatusBadRequest, fhirerr.CodeNotSupported, "a Bundle entry cannot post another Bundle to the base"))
+		return
+	}
 	body, err := s.readBody(w, r)
 	if err != nil {
 		s.fail(w, r, err)
@@ -103,6 +112,7 @@ func (s *Server) entryURL(raw string) string {
 // runEntry runs one entry's interaction through the router, with ctx carrying any transaction.
 func (s *Server) runEntry(ctx context.Context, outer *http.Request, e BundleEntry) *recorder {
 	rec := newRecorder()
+	ctx = context.WithValue(ctx, inBundleKey{}, true)
 	req, err := http.NewRequestWithContext(ctx, e.Request.Method, s.entryURL(e.Request.URL), bytes.NewReader(e.Resource))
 	if err != nil {
 		fe := fhirerr.Invalid(fmt.Sprintf("request.url %q is not a valid URL", e.Request.URL))

@@ -1,0 +1,35 @@
+package fhir_test
+
+import (
+	"fmt"
+	"net/http"
+	"testing"
+)
+
+// A Bundle posted to the base from inside a transaction used to run in a database
+// transaction of its own: it committed although the outer transaction failed (and it
+// waited forever on rows the outer transaction had locked). Bundles do not nest.
+func TestNestedBundleRefused(t *testing.T) {
+	inner := fmt.Sprintf(`{"resourceType":"Bundle","type":"transaction","entry":[{"resource":%s,"request":{"method":"PUT","url":"Patient/nested-1"}}]}`, patient("nested-1"))
+	outer := fmt.Sprintf(`{"resourceType":"Bundle","type":"transaction","entry":[
+	 {"resource":%s,"request":{"method":"POST","url":"/"}},
+	 {"resource":{"resourceType":"Patient","id":"nested-2","birthDate":"bad"},"request":{"method":"PUT","url":"Patient/nested-2"}}]}`, inner)
+	r := srv.Do(t, "POST", "", outer)
+	if r.Status < 400 || r.Status >= 500 {
+		t.Fatalf("status %d: %s", r.Status, r.Body)
+	}
+	srv.Must(t, http.StatusNotFound, "GET", "Patient/nested-1", nil)
+
+	// Alone in a transaction, the nested Bundle is refused too, and in a batch its entry fails.
+	outer = fmt.Sprintf(`{"resourceType":"Bundle","type":"transaction","entry":[{"resource":%s,"request":{"method":"POST","url":"/"}}]}`, inner)
+	r = srv.Must(t, http.StatusBadRequest, "POST", "", outer)
+	if expression(t, r) != "Bundle.entry[0]" {
+		t.Errorf("expression: %s", r.Body)
+	}
+	outer = fmt.Sprintf(`{"resourceType":"Bundle","type":"batch","entry":[{"resource":%s,"request":{"method":"POST","url":"%s"}}]}`, inner, srv.URL)
+	b := srv.Must(t, http.StatusOK, "POST", "", outer).JSON(t)
+	if es := entries(t, b); len(es) != 1 || status(es[0]) != "400 Bad Request" {
+		t.Errorf("batch entries: %v", es)
+	}
+	srv.Must(t, http.StatusNotFound, "GET", "Patient/nested-1", nil)
+}
