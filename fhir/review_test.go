@@ -6,6 +6,17 @@ import (
 	"testing"
 )
 
+// _count=0 asks for no entries; it used to index out of range and answer 500.
+func TestHistoryCountZero(t *testing.T) {
+	srv.Must(t, http.StatusCreated, "PUT", "Patient/hist-zero", patient("hist-zero"))
+	for _, path := range []string{"Patient/hist-zero/_history?_count=0", "Patient/_history?_count=0", "_history?_count=0"} {
+		b := srv.Must(t, http.StatusOK, "GET", path, nil).JSON(t)
+		if b["type"] != "history" || b["entry"] != nil {
+			t.Errorf("GET %s: %v", path, b)
+		}
+	}
+}
+
 // A Bundle posted to the base from inside a transaction used to run in a database
 // transaction of its own: it committed although the outer transaction failed (and it
 // waited forever on rows the outer transaction had locked). Bundles do not nest.

@@ -82,6 +82,9 @@ func (s *Store) History(ctx context.Context, q HistoryQuery) ([]HistoryEntry, *H
 	if len(out) <= q.Count {
 		return out, nil, nil
 	}
+	if q.Count == 0 { // _count=0: no entries, and no last entry to continue after
+		return nil, nil, nil
+	}
 	out = out[:q.Count]
 	last := out[len(out)-1]
 	return out, &HistoryCursor{LastUpdated: last.LastUpdated, RID: last.RID, VersionID: last.VersionID}, nil
