@@ -65,11 +65,11 @@ func decodeHistoryCursor(v string) (*storage.HistoryCursor, error) {
 	}
 	micros, err1 := strconv.ParseInt(parts[0], 10, 64)
 	rid, err2 := strconv.ParseInt(parts[1], 10, 64)
-	vid, err3 := strconv.Atoi(parts[2])
+	vid, err3 := strconv.ParseInt(parts[2], 10, 32) // version_id is a PostgreSQL integer
 	if err1 != nil || err2 != nil || err3 != nil {
 		return nil, bad
 	}
-	return &storage.HistoryCursor{LastUpdated: time.UnixMicro(micros).UTC(), RID: rid, VersionID: vid}, nil
+	return &storage.HistoryCursor{LastUpdated: time.UnixMicro(micros).UTC(), RID: rid, VersionID: int(vid)}, nil
 }
 
 // history answers system, type and instance history, newest first, paged by _count.

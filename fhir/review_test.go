@@ -1,6 +1,7 @@
 package fhir_test
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"testing"
@@ -14,6 +15,15 @@ func TestHistoryCountZero(t *testing.T) {
 		if b["type"] != "history" || b["entry"] != nil {
 			t.Errorf("GET %s: %v", path, b)
 		}
+	}
+}
+
+// A _cursor is client input: one whose version does not fit the database's integer is a 400, not a 500.
+func TestHistoryCursorOutOfRange(t *testing.T) {
+	cursor := base64.RawURLEncoding.EncodeToString([]byte("1.1.99999999999"))
+	r := srv.Must(t, http.StatusBadRequest, "GET", "_history?_cursor="+cursor, nil)
+	if expression(t, r) != "_cursor" {
+		t.Errorf("expression: %s", r.Body)
 	}
 }
 
