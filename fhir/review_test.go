@@ -27,6 +27,24 @@ func TestHistoryCursorOutOfRange(t *testing.T) {
 	}
 }
 
+// PostgreSQL's jsonb cannot store \u0000; where the R4 parser lets it through (xhtml,
+// markdown) it must be refused as a 400, not fail at the INSERT with a 500.
+func TestNulEscapeRefused(t *testing.T) {
+	for name, body := range map[string]string{
+		"narrative": `{"resourceType":"Patient","text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">a\u0000b</div>"}}`,
+		"markdown":  `{"resourceType":"Patient","extension":[{"url":"http://example.org/x","valueMarkdown":"a\u0000b"}]}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := srv.Must(t, http.StatusBadRequest, "POST", "Patient", body)
+			if issue(t, r)["code"] != "structure" {
+				t.Errorf("code: %s", r.Body)
+			}
+		})
+	}
+	// An escaped backslash followed by u0000 is ordinary text.
+	srv.Must(t, http.StatusCreated, "POST", "Basic", `{"resourceType":"Basic","code":{"text":"a\\u0000b"}}`)
+}
+
 // A Bundle posted to the base from inside a transaction used to run in a database
 // transaction of its own: it committed although the outer transaction failed (and it
 // waited forever on rows the outer transaction had locked). Bundles do not nest.

@@ -110,6 +110,10 @@ func (v *Validator) Validate(body []byte) (string, error) {
 		return typ, &fhirerr.Error{Status: http.StatusUnprocessableEntity, Code: code,
 			Diagnostics: strings.Join(diags, "; "), Expression: expressionStrings(paths)}
 	}
+	if at := nulEscape(body); at >= 0 {
+		return typ, &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeStructure,
+			Diagnostics: fmt.Sprintf("the body has a \\u0000 escape at byte %d; U+0000 cannot be stored", at)}
+	}
 	return typ, nil
 }
 
@@ -202,6 +206,22 @@ func loneSurrogate(body []byte) int {
 			return i
 		}
 		i += 5
+	}
+	return -1
+}
+
+// nulEscape returns the offset of a \u0000 escape, or -1. The R4 parser refuses U+0000
+// in most strings but not in xhtml or markdown, and PostgreSQL's jsonb cannot store it.
+// body is valid JSON, so a backslash is always an escape inside a string.
+func nulEscape(body []byte) int {
+	for i := 0; i+1 < len(body); i++ {
+		if body[i] != '\\' {
+			continue
+		}
+		if body[i+1] == 'u' && i+6 <= len(body) && string(body[i+2:i+6]) == "0000" {
+			return i
+		}
+		i++ // skip the escaped character, so \\u0000 (an escaped backslash) is not taken for one
 	}
 	return -1
 }
