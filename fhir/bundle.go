@@ -282,7 +282,7 @@ func (s *Server) resolveFullURLs(ctx context.Context, tx *storage.Tx, entries []
 	seen := map[string]int{}
 	for i, e := range entries {
 		path := strings.TrimPrefix(s.entryURL(e.Request.URL), "/fhir/")
-		path, _, _ = strings.Cut(path, "?")
+		path, query, _ := strings.Cut(path, "?")
 		parts := strings.Split(path, "/")
 		var target string
 		switch {
@@ -301,6 +301,24 @@ func (s *Server) resolveFullURLs(ctx context.Context, tx *storage.Tx, entries []
 			target = parts[0] + "/" + id
 		case (e.Request.Method == http.MethodPut || e.Request.Method == http.MethodDelete) && len(parts) == 2:
 			target = parts[0] + "/" + parts[1]
+		case e.Request.Method == http.MethodPut && len(parts) == 1 && query != "":
+			// A conditional update becomes its match, or the id it will create (several
+			// matches fail when the entry runs).
+			matches, err := s.conditionalMatches(ctx, tx, parts[0], query)
+			switch {
+			case err != nil:
+				return ids, atEntry(i, err)
+			case len(matches) > 1:
+			case len(matches) == 1:
+				target = parts[0] + "/" + matches[0].ID
+			default:
+				id := bodyID(e.Resource)
+				if id == "" {
+					id = storage.NewID()
+					ids.assigned[i] = id
+				}
+				target = parts[0] + "/" + id
+			}
 		}
 		if err := s.resolveConditionalReferences(ctx, tx, i, e.Resource, ids.refs); err != nil {
 			return ids, err

@@ -72,3 +72,39 @@ func TestNestedBundleRefused(t *testing.T) {
 	}
 	srv.Must(t, http.StatusNotFound, "GET", "Patient/nested-1", nil)
 }
+
+// The fullUrl of a conditional update entry is replaced by the Type/id it became, like a
+// POST's: it used to be left in the references as a urn:uuid that names nothing.
+func TestTransactionResolvesConditionalUpdateFullURL(t *testing.T) {
+	for _, existing := range []bool{false, true} {
+		t.Run(fmt.Sprint("existing=", existing), func(t *testing.T) {
+			ident := fmt.Sprint("cu-urn-", existing)
+			pat := `{"resourceType":"Patient","identifier":[{"system":"http://example.org/mrn","value":"` + ident + `"}]}`
+			if existing {
+				srv.Must(t, http.StatusCreated, "POST", "Patient", pat)
+			}
+			bundle := `{"resourceType":"Bundle","type":"transaction","entry":[
+			 {"fullUrl":"urn:uuid:0b0f6a6e-6c1c-4c55-9a8e-` + map[bool]string{false: "000000000000", true: "000000000001"}[existing] + `","resource":` + pat + `,
+			  "request":{"method":"PUT","url":"Patient?identifier=http://example.org/mrn|` + ident + `"}},
+			 {"resource":{"resourceType":"Observation","status":"final","code":{"text":"weight"},
+			   "subject":{"reference":"urn:uuid:0b0f6a6e-6c1c-4c55-9a8e-` + map[bool]string{false: "000000000000", true: "000000000001"}[existing] + `"}},
+			  "request":{"method":"POST","url":"Observation"}}]}`
+			es := entries(t, srv.Must(t, http.StatusOK, "POST", "", bundle).JSON(t))
+			pid := es[0]["resource"].(map[string]any)["id"].(string)
+			subject := es[1]["resource"].(map[string]any)["subject"].(map[string]any)["reference"]
+			if subject != "Patient/"+pid {
+				t.Errorf("subject = %v, want Patient/%s", subject, pid)
+			}
+		})
+	}
+}
+
+// A conditional update entry whose condition is bad fails the transaction with a 4xx.
+func TestTransactionConditionalUpdateBadCondition(t *testing.T) {
+	bundle := `{"resourceType":"Bundle","type":"transaction","entry":[
+	 {"fullUrl":"urn:uuid:0b0f6a6e-6c1c-4c55-9a8e-000000000002","resource":{"resourceType":"Patient"},"request":{"method":"PUT","url":"Patient?identifier=%ff%fe"}}]}`
+	r := srv.Do(t, "POST", "", bundle)
+	if r.Status != http.StatusBadRequest {
+		t.Fatalf("status %d: %s", r.Status, r.Body)
+	}
+}

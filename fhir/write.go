@@ -150,6 +150,9 @@ func (s *Server) conditionalUpdate(w http.ResponseWriter, r *http.Request) {
 		switch len(matches) {
 		case 0:
 			if id == "" {
+				id, _ = ctx.Value(assignedIDKey{}).(string)
+			}
+			if id == "" {
 				id = storage.NewID()
 			}
 			prev, err := tx.Lock(ctx, typ, id)
