@@ -127,7 +127,16 @@ func (s *Server) runEntry(ctx context.Context, outer *http.Request, e BundleEntr
 			req.Header.Set(name, v)
 		}
 	}
-	s.router.ServeHTTP(rec, req)
+	func() {
+		// A panic in one entry is that entry's 500, not the end of the whole batch.
+		defer func() {
+			if p := recover(); p != nil {
+				rec = newRecorder()
+				s.fail(rec, req, fmt.Errorf("panic in a Bundle entry: %v", p))
+			}
+		}()
+		s.router.ServeHTTP(rec, req)
+	}()
 	return rec
 }
 

@@ -137,7 +137,7 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 		}
 		entry := BundleEntry{FullURL: s.cfg.BaseURL + "/" + e.Type + "/" + e.ID,
 			Request:  &EntryRequest{Method: e.Method, URL: e.Type + "/" + e.ID},
-			Response: &EntryResponse{Etag: versionTag(e.VersionID), LastModified: e.LastUpdated.Format(storage.LastUpdatedFormat)}}
+			Response: &EntryResponse{Etag: versionTag(e.VersionID), LastModified: e.LastUpdated.UTC().Format(storage.LastUpdatedFormat)}}
 		switch {
 		case e.Method == http.MethodPost:
 			entry.Request.URL = e.Type

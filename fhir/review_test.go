@@ -4,6 +4,8 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
+	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -106,5 +108,25 @@ func TestTransactionConditionalUpdateBadCondition(t *testing.T) {
 	r := srv.Do(t, "POST", "", bundle)
 	if r.Status != http.StatusBadRequest {
 		t.Fatalf("status %d: %s", r.Status, r.Body)
+	}
+}
+
+func TestElementsKeepsMetaExactly(t *testing.T) {
+	body := `{"resourceType":"Patient","id":"meta-exact","meta":{"extension":[{"url":"http://example.org/x","valueDecimal":1.10}],"tag":[{"code":"a"}]},"gender":"male"}`
+	srv.Must(t, http.StatusCreated, "PUT", "Patient/meta-exact", body)
+	r := srv.Must(t, http.StatusOK, "GET", "Patient/meta-exact?_elements=gender", nil)
+	if !regexp.MustCompile(`"valueDecimal": ?1\.10\b`).Match(r.Body) {
+		t.Errorf("meta decimal changed form: %s", r.Body)
+	}
+	if !strings.Contains(string(r.Body), `"code":"a"`) && !strings.Contains(string(r.Body), `"code": "a"`) || !strings.Contains(string(r.Body), "SUBSETTED") {
+		t.Errorf("tags: %s", r.Body)
+	}
+}
+
+func TestVreadOfANonNumericVersionIs404(t *testing.T) {
+	srv.Must(t, http.StatusCreated, "PUT", "Patient/vread-abc", patient("vread-abc"))
+	r := srv.Must(t, http.StatusNotFound, "GET", "Patient/vread-abc/_history/abc", nil)
+	if !strings.Contains(string(r.Body), `no version \"abc\"`) {
+		t.Errorf("%s", r.Body)
 	}
 }

@@ -122,6 +122,11 @@ func (s *Server) unknownPath(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	parts := strings.Split(strings.Trim(strings.TrimPrefix(r.URL.Path, "/fhir"), "/"), "/")
+	if len(parts) == 4 && parts[2] == "_history" && s.validator.IsResourceType(parts[0]) {
+		// careslot's version ids are 1, 2, 3…; any other is a version that does not exist.
+		s.fail(w, r, errorf(http.StatusNotFound, "not-found", "%s/%s has no version %q", parts[0], parts[1], parts[3]))
+		return
+	}
 	if len(parts) >= 2 && s.validator.IsResourceType(parts[0]) && !strings.HasPrefix(parts[1], "_") && !strings.HasPrefix(parts[1], "$") {
 		s.fail(w, r, errorf(http.StatusBadRequest, "invalid", "%q is not a valid resource id: ids are 1 to 64 of A-Z a-z 0-9 - .", parts[1]))
 		return

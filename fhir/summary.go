@@ -90,12 +90,15 @@ func summarize(r *http.Request, content []byte) ([]byte, error) {
 			out[k] = v
 		}
 	}
-	meta := map[string]any{}
+	// Only meta.tag changes; every other meta element is kept byte for byte (decimals in
+	// extensions keep their exact form).
+	meta := map[string]json.RawMessage{}
 	if raw, ok := out["meta"]; ok {
 		json.Unmarshal(raw, &meta)
 	}
-	tags, _ := meta["tag"].([]any)
-	meta["tag"] = append(tags, subsettedTag)
+	var tags []json.RawMessage
+	json.Unmarshal(meta["tag"], &tags)
+	meta["tag"] = marshal(append(tags, marshal(subsettedTag)))
 	out["meta"] = marshal(meta)
 	return marshal(out), nil
 }
