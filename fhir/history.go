@@ -105,12 +105,12 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 	}
 	if hq.ID != "" {
 		// An instance history of a resource that never existed is 404.
-		if res, err := s.store.Read(r.Context(), hq.Type, hq.ID); res == nil && err != nil {
+		if res, err := s.reader(r.Context()).Read(r.Context(), hq.Type, hq.ID); res == nil && err != nil {
 			s.fail(w, r, err)
 			return
 		}
 	}
-	entries, next, err := s.store.History(r.Context(), hq)
+	entries, next, err := s.reader(r.Context()).History(r.Context(), hq)
 	if err != nil {
 		s.fail(w, r, err)
 		return

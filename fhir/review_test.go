@@ -130,3 +130,18 @@ func TestVreadOfANonNumericVersionIs404(t *testing.T) {
 		t.Errorf("%s", r.Body)
 	}
 }
+
+func TestHistoryInsideATransactionSeesItsWrites(t *testing.T) {
+	bundle := fmt.Sprintf(`{"resourceType":"Bundle","type":"transaction","entry":[
+	 {"resource":%s,"request":{"method":"PUT","url":"Patient/tx-hist"}},
+	 {"request":{"method":"GET","url":"Patient/tx-hist/_history"}}]}`, patient("tx-hist"))
+	b := srv.Must(t, http.StatusOK, "POST", "", bundle).JSON(t)
+	es := entries(t, b)
+	if status(es[1]) != "200 OK" {
+		t.Fatalf("history entry: %v", es[1]["response"])
+	}
+	hist := es[1]["resource"].(map[string]any)
+	if got := len(hist["entry"].([]any)); got != 1 {
+		t.Errorf("the transaction's history of Patient/tx-hist has %d entries, want 1", got)
+	}
+}

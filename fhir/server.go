@@ -163,6 +163,7 @@ func (s *Server) inTx(ctx context.Context, fn func(*storage.Tx) error) error {
 type reader interface {
 	Read(ctx context.Context, typ, id string) (*storage.Resource, error)
 	VRead(ctx context.Context, typ, id string, version int) (*storage.Resource, error)
+	History(ctx context.Context, q storage.HistoryQuery) ([]storage.HistoryEntry, *storage.HistoryCursor, error)
 }
 
 func (s *Server) reader(ctx context.Context) reader {

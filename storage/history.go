@@ -33,6 +33,16 @@ type HistoryEntry struct {
 
 // History returns a page of versions newest first, and the cursor of the next page (nil on the last).
 func (s *Store) History(ctx context.Context, q HistoryQuery) ([]HistoryEntry, *HistoryCursor, error) {
+	return history(ctx, s.Pool, q)
+}
+
+// History is Store.History inside the transaction, so a transaction Bundle's history
+// entries see its own writes.
+func (t *Tx) History(ctx context.Context, q HistoryQuery) ([]HistoryEntry, *HistoryCursor, error) {
+	return history(ctx, t.pg, q)
+}
+
+func history(ctx context.Context, db querier, q HistoryQuery) ([]HistoryEntry, *HistoryCursor, error) {
 	var where []string
 	var args []any
 	add := func(cond string, v any) {
@@ -62,7 +72,7 @@ func (s *Store) History(ctx context.Context, q HistoryQuery) ([]HistoryEntry, *H
 	}
 	args = append(args, q.Count+1)
 	sql += fmt.Sprintf(" ORDER BY last_updated DESC, rid DESC, version_id DESC LIMIT $%d", len(args))
-	rows, err := s.Pool.Query(ctx, sql, args...)
+	rows, err := db.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("storage: history: %w", err)
 	}
