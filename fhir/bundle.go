@@ -289,6 +289,7 @@ type fullURLs struct {
 func (s *Server) resolveFullURLs(ctx context.Context, tx *storage.Tx, entries []BundleEntry) (fullURLs, error) {
 	ids := fullURLs{refs: map[string]string{}, assigned: map[int]string{}}
 	seen := map[string]int{}
+	pendingCreates := map[string]string{} // condition -> id of the first entry creating it
 	for i, e := range entries {
 		path := strings.TrimPrefix(s.entryURL(e.Request.URL), "/fhir/")
 		path, query, _ := strings.Cut(path, "?")
@@ -304,6 +305,15 @@ func (s *Server) resolveFullURLs(ctx context.Context, tx *storage.Tx, entries []
 				}
 				if len(matches) == 1 {
 					id = matches[0].ID
+				} else if len(matches) == 0 {
+					// Two entries with one condition and no match yet: the first creates,
+					// the second then matches it, so both stand for the same id.
+					key := parts[0] + "?" + e.Request.IfNoneExist
+					if first, ok := pendingCreates[key]; ok {
+						id = first
+					} else {
+						pendingCreates[key] = id
+					}
 				}
 			}
 			ids.assigned[i] = id

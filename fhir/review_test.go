@@ -145,3 +145,24 @@ func TestHistoryInsideATransactionSeesItsWrites(t *testing.T) {
 		t.Errorf("the transaction's history of Patient/tx-hist has %d entries, want 1", got)
 	}
 }
+
+func TestTransactionTwoIdenticalConditionalCreates(t *testing.T) {
+	bundle := `{"resourceType":"Bundle","type":"transaction","entry":[
+	 {"fullUrl":"urn:uuid:6f1c2b8e-0000-4000-8000-000000000001","resource":{"resourceType":"Patient","identifier":[{"system":"urn:test","value":"twin-1"}]},
+	  "request":{"method":"POST","url":"Patient","ifNoneExist":"identifier=urn:test|twin-1"}},
+	 {"fullUrl":"urn:uuid:6f1c2b8e-0000-4000-8000-000000000002","resource":{"resourceType":"Patient","identifier":[{"system":"urn:test","value":"twin-1"}]},
+	  "request":{"method":"POST","url":"Patient","ifNoneExist":"identifier=urn:test|twin-1"}},
+	 {"resource":{"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"urn:uuid:6f1c2b8e-0000-4000-8000-000000000002"}},
+	  "request":{"method":"POST","url":"Observation"}}]}`
+	es := entries(t, srv.Must(t, http.StatusOK, "POST", "", bundle).JSON(t))
+	if status(es[0]) != "201 Created" || status(es[1]) != "200 OK" {
+		t.Fatalf("statuses %s, %s: want the first to create and the second to match it", status(es[0]), status(es[1]))
+	}
+	id := es[0]["resource"].(map[string]any)["id"]
+	if es[1]["resource"].(map[string]any)["id"] != id {
+		t.Errorf("the twins are different resources")
+	}
+	if ref := es[2]["resource"].(map[string]any)["subject"].(map[string]any)["reference"]; ref != "Patient/"+id.(string) {
+		t.Errorf("reference to the second twin is %v, want Patient/%v", ref, id)
+	}
+}
