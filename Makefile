@@ -23,9 +23,9 @@ run: build postgres
 	./$(BIN) serve
 
 # Every package in a fresh database of its own; fuzz targets run their seed corpora
-# (testdata/fuzz) as ordinary tests here.
+# (testdata/fuzz) as ordinary tests here; the race detector is on.
 test: postgres
-	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 # A short -fuzz run of every fuzz target, one at a time (go test -fuzz takes one
 # target in one package). FUZZTIME=2m make fuzz for a longer run.
