@@ -244,9 +244,12 @@ func TestHoldAndBook(t *testing.T) {
 func TestHoldExpires(t *testing.T) {
 	c := newClinic(t, apptest.New(t), 2)
 	s := c.slot(t, 0, at(9, 0), 30)
-	// A hold that lapses in a moment, as $hold makes with a shorter time.
+	// A hold that lapses in a few seconds, as $hold makes with a shorter time. Instants
+	// are written to the second, so the expiry is rounded down first and waited for
+	// exactly; the margin before it keeps the test sound under the race detector.
+	expires := time.Now().Add(4 * time.Second).Truncate(time.Second)
 	hold := c.appointment("pending", c.patients[0], 0, at(9, 0), at(9, 30), s)
-	hold["extension"] = []any{map[string]any{"url": resources.HoldExpiresURL, "valueInstant": instant(time.Now().Add(time.Second))}}
+	hold["extension"] = []any{map[string]any{"url": resources.HoldExpiresURL, "valueInstant": instant(expires)}}
 	id := c.create(t, hold)
 	if got := c.status(t, "Slot", s); got != "busy-tentative" {
 		t.Fatalf("held slot is %s", got)
@@ -255,7 +258,7 @@ func TestHoldExpires(t *testing.T) {
 	if r := c.srv.Do(t, "POST", "Appointment", rival); r.Status != 409 {
 		t.Fatalf("booking a live hold's slot: %d %s", r.Status, r.Body)
 	}
-	time.Sleep(2100 * time.Millisecond)
+	time.Sleep(time.Until(expires) + 200*time.Millisecond)
 	// Once lapsed, the slot is offered again and the rival's booking goes through.
 	if found := bundleResources(t, c.srv.Must(t, 200, "GET", "Appointment/$find?start=2030-01-07&end=2030-01-08", nil)); len(found) != 1 {
 		t.Errorf("$find after the hold lapsed: %d offers", len(found))
@@ -273,9 +276,10 @@ func TestHoldExpires(t *testing.T) {
 	// A lapsed hold nobody looked at yet does not block a booking either.
 	s2 := c.slot(t, 0, at(10, 0), 30)
 	hold = c.appointment("pending", c.patients[0], 0, at(10, 0), at(10, 30), s2)
-	hold["extension"] = []any{map[string]any{"url": resources.HoldExpiresURL, "valueInstant": instant(time.Now().Add(time.Second))}}
+	expires = time.Now().Add(time.Second).Truncate(time.Second)
+	hold["extension"] = []any{map[string]any{"url": resources.HoldExpiresURL, "valueInstant": instant(expires)}}
 	c.create(t, hold)
-	time.Sleep(1100 * time.Millisecond)
+	time.Sleep(time.Until(expires) + 200*time.Millisecond)
 	c.srv.Must(t, 201, "POST", "Appointment", c.appointment("booked", c.patients[1], 0, at(10, 0), at(10, 30), s2))
 }
 
