@@ -90,33 +90,28 @@ func ExtractLinks(typ string, content []byte) ([]Link, error) {
 // its references) instead of both passing their checks.
 func (t *Tx) checkLinks(ctx context.Context) error {
 	if len(t.written) > 0 {
-		rows, err := t.pg.Query(ctx, `
-			WITH l AS (SELECT l.rid, l.path, l.target_type, l.target_id FROM resource_links l WHERE l.rid = ANY($1)),
-			     live AS (SELECT r.type, r.id FROM resources r
-			              WHERE (r.type, r.id) IN (SELECT target_type, target_id FROM l) AND NOT r.deleted
-			              FOR SHARE)
-			SELECT s.type, s.id, l.path, l.target_type, l.target_id
-			FROM l JOIN resources s ON s.rid = l.rid
-			WHERE NOT s.deleted AND NOT EXISTS (SELECT 1 FROM live WHERE live.type = l.target_type AND live.id = l.target_id)
-			LIMIT 1`, t.written)
-		if err != nil {
-			return fmt.Errorf("storage: check references: %w", mapPgError(err))
-		}
-		defer rows.Close()
-		if rows.Next() {
-			var st, sid, path, tt, tid string
-			if err := rows.Scan(&st, &sid, &path, &tt, &tid); err != nil {
-				return err
-			}
+		// One probe of resources' (type, id) key per reference: no join the planner could
+		// turn into a scan of resources while the table's statistics are still young.
+		var rid int64
+		var path, tt, tid string
+		err := t.pg.QueryRow(ctx, `
+			SELECT l.rid, l.path, l.target_type, l.target_id
+			FROM resource_links l
+			LEFT JOIN LATERAL (SELECT true AS live FROM resources r
+			                   WHERE r.type = l.target_type AND r.id = l.target_id AND NOT r.deleted
+			                   FOR SHARE) target ON true
+			WHERE l.rid = ANY($1) AND target.live IS NULL
+			LIMIT 1`, ridList(t.written)).Scan(&rid, &path, &tt, &tid)
+		if err == nil {
+			source := t.written[rid]
 			fe := fhirerr.Unprocessable(fhirerr.CodeNotFound,
-				fmt.Sprintf("%s/%s refers to %s/%s, which does not exist on this server", st, sid, tt, tid), path)
-			fe.Resource = st + "/" + sid
+				fmt.Sprintf("%s refers to %s/%s, which does not exist on this server", source, tt, tid), path)
+			fe.Resource = source
 			return fe
 		}
-		if err := rows.Err(); err != nil {
+		if !errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("storage: check references: %w", mapPgError(err))
 		}
-		rows.Close()
 	}
 	if len(t.deleted) > 0 {
 		var dt, did, st, sid, path string
@@ -136,6 +131,15 @@ func (t *Tx) checkLinks(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// ridList returns the keys of written.
+func ridList(written map[int64]string) []int64 {
+	rids := make([]int64, 0, len(written))
+	for rid := range written {
+		rids = append(rids, rid)
+	}
+	return rids
 }
 
 // Referrers returns the live resources that refer to typ/id.

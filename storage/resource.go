@@ -124,7 +124,10 @@ func (t *Tx) Write(ctx context.Context, prev *Resource, typ, id string, body []b
 		return nil, err
 	}
 	if len(links) > 0 {
-		t.written = append(t.written, r.RID)
+		if t.written == nil {
+			t.written = map[int64]string{}
+		}
+		t.written[r.RID] = typ + "/" + id
 	}
 	return r, nil
 }

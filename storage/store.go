@@ -78,7 +78,7 @@ type querier interface {
 // so that a transaction Bundle may write resources in any order.
 type Tx struct {
 	pg      pgx.Tx
-	written []int64 // rids whose outgoing references must resolve at commit
+	written map[int64]string // "Type/id" by rid of resources whose references must resolve at commit
 	deleted []int64 // rids deleted here, which nothing live may reference at commit
 }
 
