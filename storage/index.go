@@ -9,50 +9,94 @@ import (
 	"github.com/careslot/careslot/storage/search"
 )
 
-// replaceIndexSQL rewrites every search index row of one resource in one statement, so a
-// write pays one round trip for its index whatever the number of values. The DELETEs and
-// INSERTs share a snapshot: the DELETEs cannot see the new rows.
-const replaceIndexSQL = `WITH
-  d1 AS (DELETE FROM search_string WHERE rid = $1),
-  d2 AS (DELETE FROM search_token WHERE rid = $1),
-  d3 AS (DELETE FROM search_reference WHERE rid = $1),
-  d4 AS (DELETE FROM search_date WHERE rid = $1),
-  d5 AS (DELETE FROM search_number WHERE rid = $1),
-  d6 AS (DELETE FROM search_quantity WHERE rid = $1),
-  d7 AS (DELETE FROM search_uri WHERE rid = $1),
-  d8 AS (DELETE FROM search_composite WHERE rid = $1),
-  i1 AS (INSERT INTO search_string (rid, sp, value, exact)
-         SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[])),
-  i2 AS (INSERT INTO search_token (rid, sp, system, code, text)
-         SELECT $1, * FROM unnest($5::text[], $6::text[], $7::text[], $8::text[])),
-  i3 AS (INSERT INTO search_reference (rid, sp, target_type, target_id, url)
-         SELECT $1, * FROM unnest($9::text[], $10::text[], $11::text[], $12::text[])),
-  i4 AS (INSERT INTO search_date (rid, sp, low, high, multi)
-         SELECT $1, * FROM unnest($13::text[], $14::timestamptz[], $15::timestamptz[], $16::bool[])),
-  i5 AS (INSERT INTO search_number (rid, sp, value)
-         SELECT $1, * FROM unnest($17::text[], $18::numeric[])),
-  i6 AS (INSERT INTO search_quantity (rid, sp, system, code, unit, low, high)
-         SELECT $1, * FROM unnest($19::text[], $20::text[], $21::text[], $22::text[], $23::numeric[], $24::numeric[])),
-  i7 AS (INSERT INTO search_uri (rid, sp, value)
-         SELECT $1, * FROM unnest($25::text[], $26::text[])),
-  i8 AS (INSERT INTO search_composite (rid, sp, c1_system, c1_code, c2_system, c2_code, c2_low, c2_high, c2_from, c2_to, c2_text)
-         SELECT $1, * FROM unnest($27::text[], $28::text[], $29::text[], $30::text[], $31::text[],
-                                  $32::numeric[], $33::numeric[], $34::timestamptz[], $35::timestamptz[], $36::text[]))
-SELECT 1`
+// indexTables are the search index tables, each keyed by the resource's rid.
+var indexTables = []string{"search_string", "search_token", "search_reference", "search_date",
+	"search_number", "search_quantity", "search_uri", "search_composite"}
 
-// insertIndexSQL is replaceIndexSQL for a resource's first version, which has no rows to delete.
-var insertIndexSQL = "WITH " + replaceIndexSQL[strings.Index(replaceIndexSQL, "i1 AS"):]
+// dropIndex adds to st the clauses that delete every search index row of the resource
+// whose rid is the placeholder rid.
+func dropIndex(st *statement, rid string) {
+	for _, table := range indexTables {
+		st.with("drop_"+table, "DELETE FROM "+table+" WHERE rid = "+rid)
+	}
+}
 
-// removeIndexSQL drops every search index row of one resource.
-const removeIndexSQL = `WITH
-  d1 AS (DELETE FROM search_string WHERE rid = $1),
-  d2 AS (DELETE FROM search_token WHERE rid = $1),
-  d3 AS (DELETE FROM search_reference WHERE rid = $1),
-  d4 AS (DELETE FROM search_date WHERE rid = $1),
-  d5 AS (DELETE FROM search_number WHERE rid = $1),
-  d6 AS (DELETE FROM search_quantity WHERE rid = $1),
-  d7 AS (DELETE FROM search_uri WHERE rid = $1)
-DELETE FROM search_composite WHERE rid = $1`
+// addIndex adds to st the clauses that insert rows for the resource whose rid the clause
+// named source returns: one clause per table that has rows, each unnesting one array
+// parameter per column.
+func addIndex(st *statement, source string, rows *search.Rows) {
+	insert := func(table, columns string, arrays ...string) {
+		st.with("add_"+table, "INSERT INTO "+table+" (rid, "+columns+") SELECT "+source+".rid, v.* FROM "+source+
+			", unnest("+strings.Join(arrays, ", ")+") AS v")
+	}
+	if n := len(rows.Strings); n > 0 {
+		sp, value, exact := make([]string, n), make([]string, n), make([]string, n)
+		for i, r := range rows.Strings {
+			sp[i], value[i], exact[i] = r.SP, r.Value, r.Exact
+		}
+		insert("search_string", "sp, value, exact", st.param(sp)+"::text[]", st.param(value)+"::text[]", st.param(exact)+"::text[]")
+	}
+	if n := len(rows.Tokens); n > 0 {
+		sp, system, code, text := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		for i, r := range rows.Tokens {
+			sp[i], system[i], code[i], text[i] = r.SP, r.System, r.Code, r.Text
+		}
+		insert("search_token", "sp, system, code, text",
+			st.param(sp)+"::text[]", st.param(system)+"::text[]", st.param(code)+"::text[]", st.param(text)+"::text[]")
+	}
+	if n := len(rows.References); n > 0 {
+		sp, typ, id, url := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		for i, r := range rows.References {
+			sp[i], typ[i], id[i], url[i] = r.SP, r.Type, r.ID, r.URL
+		}
+		insert("search_reference", "sp, target_type, target_id, url",
+			st.param(sp)+"::text[]", st.param(typ)+"::text[]", st.param(id)+"::text[]", st.param(url)+"::text[]")
+	}
+	if n := len(rows.Dates); n > 0 {
+		sp, low, high, multi := make([]string, n), make([]time.Time, n), make([]time.Time, n), make([]bool, n)
+		for i, r := range rows.Dates {
+			sp[i], low[i], high[i], multi[i] = r.SP, r.Low, r.High, r.Multi
+		}
+		insert("search_date", "sp, low, high, multi",
+			st.param(sp)+"::text[]", st.param(low)+"::timestamptz[]", st.param(high)+"::timestamptz[]", st.param(multi)+"::bool[]")
+	}
+	if n := len(rows.Numbers); n > 0 {
+		sp, value := make([]string, n), make([]string, n)
+		for i, r := range rows.Numbers {
+			sp[i], value[i] = r.SP, r.Value
+		}
+		insert("search_number", "sp, value", st.param(sp)+"::text[]", st.param(value)+"::numeric[]")
+	}
+	if n := len(rows.Quantities); n > 0 {
+		sp, system, code, unit, low, high := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		for i, r := range rows.Quantities {
+			sp[i], system[i], code[i], unit[i], low[i], high[i] = r.SP, r.System, r.Code, r.Unit, r.Low, r.High
+		}
+		insert("search_quantity", "sp, system, code, unit, low, high",
+			st.param(sp)+"::text[]", st.param(system)+"::text[]", st.param(code)+"::text[]", st.param(unit)+"::text[]",
+			st.param(low)+"::numeric[]", st.param(high)+"::numeric[]")
+	}
+	if n := len(rows.URIs); n > 0 {
+		sp, value := make([]string, n), make([]string, n)
+		for i, r := range rows.URIs {
+			sp[i], value[i] = r.SP, r.Value
+		}
+		insert("search_uri", "sp, value", st.param(sp)+"::text[]", st.param(value)+"::text[]")
+	}
+	if n := len(rows.Composites); n > 0 {
+		sp, c1s, c1c, c2s, c2c := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		low, high, text := make([]*string, n), make([]*string, n), make([]*string, n)
+		from, to := make([]*time.Time, n), make([]*time.Time, n)
+		for i, r := range rows.Composites {
+			sp[i], c1s[i], c1c[i], c2s[i], c2c[i] = r.SP, r.C1System, r.C1Code, r.C2System, r.C2Code
+			low[i], high[i], from[i], to[i], text[i] = r.C2Low, r.C2High, r.C2From, r.C2To, r.C2Text
+		}
+		insert("search_composite", "sp, c1_system, c1_code, c2_system, c2_code, c2_low, c2_high, c2_from, c2_to, c2_text",
+			st.param(sp)+"::text[]", st.param(c1s)+"::text[]", st.param(c1c)+"::text[]", st.param(c2s)+"::text[]", st.param(c2c)+"::text[]",
+			st.param(low)+"::numeric[]", st.param(high)+"::numeric[]", st.param(from)+"::timestamptz[]", st.param(to)+"::timestamptz[]",
+			st.param(text)+"::text[]")
+	}
+}
 
 // writeSearchIndex replaces the search index rows of rid with those extracted from content.
 func (t *Tx) writeSearchIndex(ctx context.Context, rid int64, typ string, content []byte) error {
@@ -60,90 +104,15 @@ func (t *Tx) writeSearchIndex(ctx context.Context, rid int64, typ string, conten
 	if !reg.Searchable(typ) {
 		return nil
 	}
-	rows := reg.Extract(typ, content)
-	sql := replaceIndexSQL
-	if rows.New {
-		sql = insertIndexSQL
-	}
-	if _, err := t.pg.Exec(ctx, sql, indexArgs(rid, rows)...); err != nil {
+	st := &statement{}
+	ridParam := st.param(rid)
+	st.with("target", "SELECT "+ridParam+"::bigint AS rid")
+	dropIndex(st, ridParam)
+	addIndex(st, "target", reg.Extract(typ, content))
+	if _, err := t.pg.Exec(ctx, st.sql("SELECT 1"), st.args...); err != nil {
 		return fmt.Errorf("storage: search index of %s: %w", typ, mapPgError(err))
 	}
 	return nil
-}
-
-// removeSearchIndex drops the search index rows of a deleted resource.
-func (t *Tx) removeSearchIndex(ctx context.Context, rid int64) error {
-	if _, err := t.pg.Exec(ctx, removeIndexSQL, rid); err != nil {
-		return fmt.Errorf("storage: remove search index: %w", mapPgError(err))
-	}
-	return nil
-}
-
-// indexArgs lays the rows out as the column arrays of replaceIndexSQL.
-func indexArgs(rid int64, rows *search.Rows) []any {
-	args := []any{rid}
-	col := func(n int) [][]string {
-		c := make([][]string, n)
-		return c
-	}
-	s := col(3)
-	for _, r := range rows.Strings {
-		s[0], s[1], s[2] = append(s[0], r.SP), append(s[1], r.Value), append(s[2], r.Exact)
-	}
-	tk := col(4)
-	for _, r := range rows.Tokens {
-		tk[0], tk[1], tk[2], tk[3] = append(tk[0], r.SP), append(tk[1], r.System), append(tk[2], r.Code), append(tk[3], r.Text)
-	}
-	rf := col(4)
-	for _, r := range rows.References {
-		rf[0], rf[1], rf[2], rf[3] = append(rf[0], r.SP), append(rf[1], r.Type), append(rf[2], r.ID), append(rf[3], r.URL)
-	}
-	var dsp []string
-	var dlow, dhigh []time.Time
-	var dmulti []bool
-	for _, r := range rows.Dates {
-		dsp, dlow, dhigh, dmulti = append(dsp, r.SP), append(dlow, r.Low), append(dhigh, r.High), append(dmulti, r.Multi)
-	}
-	nm := col(2)
-	for _, r := range rows.Numbers {
-		nm[0], nm[1] = append(nm[0], r.SP), append(nm[1], r.Value)
-	}
-	qt := col(6)
-	for _, r := range rows.Quantities {
-		qt[0], qt[1], qt[2], qt[3], qt[4], qt[5] = append(qt[0], r.SP), append(qt[1], r.System), append(qt[2], r.Code), append(qt[3], r.Unit), append(qt[4], r.Low), append(qt[5], r.High)
-	}
-	ur := col(2)
-	for _, r := range rows.URIs {
-		ur[0], ur[1] = append(ur[0], r.SP), append(ur[1], r.Value)
-	}
-	cp := col(5)
-	var clow, chigh, ctext []*string
-	var cfrom, cto []*time.Time
-	for _, r := range rows.Composites {
-		cp[0], cp[1], cp[2], cp[3], cp[4] = append(cp[0], r.SP), append(cp[1], r.C1System), append(cp[2], r.C1Code), append(cp[3], r.C2System), append(cp[4], r.C2Code)
-		clow, chigh, cfrom, cto, ctext = append(clow, r.C2Low), append(chigh, r.C2High), append(cfrom, r.C2From), append(cto, r.C2To), append(ctext, r.C2Text)
-	}
-	for _, group := range [][][]string{s, tk, rf} {
-		for _, c := range group {
-			args = append(args, indexColumn(c))
-		}
-	}
-	args = append(args, indexColumn(dsp), indexColumn(dlow), indexColumn(dhigh), indexColumn(dmulti))
-	for _, group := range [][][]string{nm, qt, ur, cp} {
-		for _, c := range group {
-			args = append(args, indexColumn(c))
-		}
-	}
-	args = append(args, clow, chigh, cfrom, cto, ctext)
-	return args
-}
-
-// indexColumn makes a column with no rows an empty array: Postgres would take nil as NULL.
-func indexColumn[T any](s []T) []T {
-	if s == nil {
-		return []T{}
-	}
-	return s
 }
 
 // reindexBatch is how many resources one reindex transaction rewrites.

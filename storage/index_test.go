@@ -130,3 +130,31 @@ func TestReindexRebuildsRows(t *testing.T) {
 		t.Errorf("reindex: %d resources, %v; %d family rows", n, err, rows())
 	}
 }
+
+// TestReindexIsIdempotent: reindexing an index that is already whole changes nothing,
+// first versions included (they must not get their rows twice).
+func TestReindexIsIdempotent(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	var res *storage.Resource
+	err := st.InTx(ctx, func(tx *storage.Tx) error {
+		var err error
+		res, err = tx.Write(ctx, nil, "Patient", "once", []byte(`{"resourceType":"Patient","name":[{"family":"Once"}],"birthDate":"1990-01-01"}`), http.MethodPost)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := countIndexRows(t, st, res.RID)
+	for range 2 {
+		if _, err := st.Reindex(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after := countIndexRows(t, st, res.RID)
+	for table, n := range before {
+		if after[table] != n {
+			t.Errorf("%s: %d rows before reindexing, %d after", table, n, after[table])
+		}
+	}
+}

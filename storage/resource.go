@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/careslot/careslot/fhir/fhirerr"
+	"github.com/careslot/careslot/storage/search"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 )
@@ -120,9 +121,6 @@ func (t *Tx) Write(ctx context.Context, prev *Resource, typ, id string, body []b
 	if err := t.writeRow(ctx, r, prev == nil, method, action, links); err != nil {
 		return nil, err
 	}
-	if err := t.writeSearchIndex(ctx, r.RID, typ, content); err != nil {
-		return nil, err
-	}
 	if len(links) > 0 {
 		if t.written == nil {
 			t.written = map[int64]string{}
@@ -132,35 +130,39 @@ func (t *Tx) Write(ctx context.Context, prev *Resource, typ, id string, body []b
 	return r, nil
 }
 
-// writeRow stores the current row, the version, the references and the outbox row of a
-// write in one statement: one round trip, whatever the resource.
+// writeRow stores the current row, the version, the references, the outbox row and the
+// search index of a write in one statement: one round trip, whatever the resource.
 func (t *Tx) writeRow(ctx context.Context, r *Resource, insert bool, method, action string, links []Link) error {
-	paths := make([]string, len(links))
-	types := make([]string, len(links))
-	ids := make([]string, len(links))
-	for i, l := range links {
-		paths[i], types[i], ids[i] = l.Path, l.TargetType, l.TargetID
+	st := &statement{}
+	typ, id, version, updated, content := st.param(r.Type), st.param(r.ID), st.param(r.VersionID), st.param(r.LastUpdated), st.param(r.Content)
+	rid := ""
+	if insert {
+		st.with("cur", `INSERT INTO resources (type, id, version_id, last_updated, content)
+			VALUES (`+typ+`, `+id+`, `+version+`, `+updated+`, `+content+`) ON CONFLICT (type, id) DO NOTHING RETURNING rid`)
+	} else {
+		rid = st.param(r.RID)
+		st.with("cur", `UPDATE resources SET version_id = `+version+`, last_updated = `+updated+`, deleted = false, content = `+content+`
+			WHERE rid = `+rid+` RETURNING rid`)
+		st.with("drop_links", `DELETE FROM resource_links WHERE rid = `+rid)
 	}
-	// $1 type, $2 id, $3 version, $4 lastUpdated, $5 content, $6 method, $7 action,
-	// $8-$10 links, $11 rid (update only).
-	current := `INSERT INTO resources (type, id, version_id, last_updated, content)
-		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (type, id) DO NOTHING RETURNING rid`
-	args := []any{r.Type, r.ID, r.VersionID, r.LastUpdated, r.Content, method, action, paths, types, ids}
-	dropLinks := ""
-	if !insert {
-		current = `UPDATE resources SET version_id = $3, last_updated = $4, deleted = false, content = $5
-			WHERE rid = $11 RETURNING rid`
-		dropLinks = `, gone AS (DELETE FROM resource_links WHERE rid = $11)`
-		args = append(args, r.RID)
+	st.with("version", `INSERT INTO resource_versions (rid, version_id, type, id, last_updated, method, content)
+		SELECT rid, `+version+`, `+typ+`, `+id+`, `+updated+`, `+st.param(method)+`, `+content+` FROM cur`)
+	if len(links) > 0 {
+		paths, types, ids := make([]string, len(links)), make([]string, len(links)), make([]string, len(links))
+		for i, l := range links {
+			paths[i], types[i], ids[i] = l.Path, l.TargetType, l.TargetID
+		}
+		st.with("links", `INSERT INTO resource_links (rid, path, target_type, target_id)
+			SELECT cur.rid, l.* FROM cur, unnest(`+st.param(paths)+`::text[], `+st.param(types)+`::text[], `+st.param(ids)+`::text[]) AS l`)
 	}
-	sql := `WITH cur AS (` + current + `)` + dropLinks + `,
-		ver AS (INSERT INTO resource_versions (rid, version_id, type, id, last_updated, method, content)
-			SELECT rid, $3, $1, $2, $4, $6, $5 FROM cur),
-		lnk AS (INSERT INTO resource_links (rid, path, target_type, target_id)
-			SELECT cur.rid, l.* FROM cur, unnest($8::text[], $9::text[], $10::text[]) AS l),
-		box AS (INSERT INTO outbox (rid, type, id, version_id, action) SELECT rid, $1, $2, $3, $7 FROM cur)
-		SELECT rid FROM cur`
-	err := t.pg.QueryRow(ctx, sql, args...).Scan(&r.RID)
+	st.with("box", `INSERT INTO outbox (rid, type, id, version_id, action) SELECT rid, `+typ+`, `+id+`, `+version+`, `+st.param(action)+` FROM cur`)
+	if reg := search.Definitions(); reg.Searchable(r.Type) {
+		if !insert {
+			dropIndex(st, rid)
+		}
+		addIndex(st, "cur", reg.Extract(r.Type, r.Content))
+	}
+	err := t.pg.QueryRow(ctx, st.sql("SELECT rid FROM cur"), st.args...).Scan(&r.RID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return conflictf("%s/%s was created concurrently; retry the request", r.Type, r.ID)
 	}
@@ -177,42 +179,20 @@ func (t *Tx) Delete(ctx context.Context, prev *Resource) (*Resource, error) {
 		return prev, nil
 	}
 	r := &Resource{RID: prev.RID, Type: prev.Type, ID: prev.ID, VersionID: prev.VersionID + 1, LastUpdated: now(), Deleted: true}
-	if _, err := t.pg.Exec(ctx, `UPDATE resources SET version_id = $2, last_updated = $3, deleted = true WHERE rid = $1`,
-		r.RID, r.VersionID, r.LastUpdated); err != nil {
+	st := &statement{}
+	rid, version, updated := st.param(r.RID), st.param(r.VersionID), st.param(r.LastUpdated)
+	st.with("cur", `UPDATE resources SET version_id = `+version+`, last_updated = `+updated+`, deleted = true
+		WHERE rid = `+rid+` RETURNING rid, type, id`)
+	st.with("version", `INSERT INTO resource_versions (rid, version_id, type, id, last_updated, method)
+		SELECT rid, `+version+`, type, id, `+updated+`, 'DELETE' FROM cur`)
+	st.with("drop_links", `DELETE FROM resource_links WHERE rid = `+rid)
+	dropIndex(st, rid)
+	st.with("box", `INSERT INTO outbox (rid, type, id, version_id, action) SELECT rid, type, id, `+version+`, 'delete' FROM cur`)
+	if _, err := t.pg.Exec(ctx, st.sql("SELECT 1"), st.args...); err != nil {
 		return nil, fmt.Errorf("storage: delete %s/%s: %w", r.Type, r.ID, mapPgError(err))
-	}
-	if err := t.recordVersion(ctx, r, http.MethodDelete, nil); err != nil {
-		return nil, err
-	}
-	if _, err := t.pg.Exec(ctx, `DELETE FROM resource_links WHERE rid = $1`, r.RID); err != nil {
-		return nil, fmt.Errorf("storage: delete links: %w", err)
-	}
-	if err := t.removeSearchIndex(ctx, r.RID); err != nil {
-		return nil, err
-	}
-	if err := t.enqueue(ctx, r, "delete"); err != nil {
-		return nil, err
 	}
 	t.deleted = append(t.deleted, r.RID)
 	return r, nil
-}
-
-func (t *Tx) recordVersion(ctx context.Context, r *Resource, method string, content []byte) error {
-	_, err := t.pg.Exec(ctx, `INSERT INTO resource_versions (rid, version_id, type, id, last_updated, method, content)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, r.RID, r.VersionID, r.Type, r.ID, r.LastUpdated, method, content)
-	if err != nil {
-		return fmt.Errorf("storage: record version: %w", mapPgError(err))
-	}
-	return nil
-}
-
-func (t *Tx) enqueue(ctx context.Context, r *Resource, action string) error {
-	_, err := t.pg.Exec(ctx, `INSERT INTO outbox (rid, type, id, version_id, action) VALUES ($1, $2, $3, $4, $5)`,
-		r.RID, r.Type, r.ID, r.VersionID, action)
-	if err != nil {
-		return fmt.Errorf("storage: outbox: %w", err)
-	}
-	return nil
 }
 
 // VRead is Store.VRead inside the transaction.

@@ -79,7 +79,7 @@ type querier interface {
 type Tx struct {
 	pg      pgx.Tx
 	written map[int64]string // "Type/id" by rid of resources whose references must resolve at commit
-	deleted []int64 // rids deleted here, which nothing live may reference at commit
+	deleted []int64          // rids deleted here, which nothing live may reference at commit
 }
 
 // Begin starts a write transaction.

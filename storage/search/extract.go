@@ -9,8 +9,6 @@ import (
 // Rows are the index rows of one resource, one slice per index table. SP is the
 // parameter key "Type.code"; package storage writes each slice with one INSERT.
 type Rows struct {
-	// New is true for the first version of a resource: it has no index rows yet to replace.
-	New        bool
 	Strings    []StringRow
 	Tokens     []TokenRow
 	References []ReferenceRow
@@ -82,11 +80,7 @@ func (r *Registry) Extract(typ string, content []byte) *Rows {
 	if !ok {
 		return r.extractWithEngine(typ, content)
 	}
-	first, ok := firstVersion(root)
-	if !ok {
-		return r.extractWithEngine(typ, content)
-	}
-	rows := &Rows{New: first}
+	rows := &Rows{}
 	var doc *engineDocument
 	engine := func() *engineDocument {
 		if doc == nil {
@@ -186,31 +180,6 @@ func compilePlans(reg *Registry) map[string][]paramPlan {
 		plans[typ] = plan
 	}
 	return plans
-}
-
-// firstVersion reports whether meta.versionId is "1", as prepare reads it (a struct
-// field, matched regardless of case); ok is false when several keys could match.
-func firstVersion(root map[string]any) (first, ok bool) {
-	meta, present := root["meta"]
-	if !present {
-		return false, true
-	}
-	m, isObj := meta.(map[string]any)
-	if !isObj {
-		return false, true
-	}
-	var version any
-	n := 0
-	for k, v := range m {
-		if strings.EqualFold(k, "versionId") {
-			version, n = v, n+1
-		}
-	}
-	if n > 1 {
-		return false, false
-	}
-	s, _ := version.(string)
-	return s == "1", true
 }
 
 // hasMember reports whether the resource has a root element, directly or as a choice

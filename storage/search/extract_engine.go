@@ -14,7 +14,7 @@ import (
 // TestFastPathMatchesEngine compares the two on every example.
 func (r *Registry) extractWithEngine(typ string, content []byte) *Rows {
 	rows := &Rows{}
-	content, present := prepare(content, rows)
+	content, present := prepare(content)
 	// One evaluation context for every expression: the engine reads the root object once.
 	ctx := eval.NewContext(content)
 	for _, p := range r.Params(typ) {
@@ -60,16 +60,10 @@ func (r *Registry) extractWithEngine(typ string, content []byte) *Rows {
 // narrative (often the largest element, and never searched) is left out, and present
 // reports whether the resource has a root element, directly or as a choice type (onset
 // for onsetDateTime), so that Extract skips expressions that could only yield nothing.
-func prepare(content []byte, rows *Rows) ([]byte, func(root string) bool) {
+func prepare(content []byte) ([]byte, func(root string) bool) {
 	var top map[string]json.RawMessage
 	if json.Unmarshal(content, &top) != nil {
 		return content, func(string) bool { return true }
-	}
-	var meta struct {
-		VersionID string `json:"versionId"`
-	}
-	if json.Unmarshal(top["meta"], &meta) == nil {
-		rows.New = meta.VersionID == "1"
 	}
 	if text, ok := top["text"]; ok && len(text) > 256 {
 		delete(top, "text")
@@ -111,7 +105,7 @@ type engineDocument struct {
 }
 
 func newEngineDocument(content []byte) *engineDocument {
-	content, present := prepare(content, &Rows{})
+	content, present := prepare(content)
 	return &engineDocument{content: content, present: present, ctx: eval.NewContext(content)}
 }
 
