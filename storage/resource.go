@@ -118,10 +118,11 @@ func (t *Tx) Write(ctx context.Context, prev *Resource, typ, id string, body []b
 	if prev == nil || prev.Deleted {
 		action = "create"
 	}
-	if err := t.writeRow(ctx, r, prev == nil, method, action, links); err != nil {
+	resolved, err := t.writeRow(ctx, r, prev == nil, method, action, links)
+	if err != nil {
 		return nil, err
 	}
-	if len(links) > 0 {
+	if !resolved {
 		if t.written == nil {
 			t.written = map[int64]string{}
 		}
@@ -132,7 +133,10 @@ func (t *Tx) Write(ctx context.Context, prev *Resource, typ, id string, body []b
 
 // writeRow stores the current row, the version, the references, the outbox row and the
 // search index of a write in one statement: one round trip, whatever the resource.
-func (t *Tx) writeRow(ctx context.Context, r *Resource, insert bool, method, action string, links []Link) error {
+// resolved tells whether every reference already names a live resource, now locked FOR
+// SHARE until commit; if not, the check waits for commit (checkLinks), as the target may
+// yet be written in the same transaction.
+func (t *Tx) writeRow(ctx context.Context, r *Resource, insert bool, method, action string, links []Link) (resolved bool, err error) {
 	st := &statement{}
 	typ, id, version, updated, content := st.param(r.Type), st.param(r.ID), st.param(r.VersionID), st.param(r.LastUpdated), st.param(r.Content)
 	rid := ""
@@ -155,6 +159,14 @@ func (t *Tx) writeRow(ctx context.Context, r *Resource, insert bool, method, act
 		st.with("links", `INSERT INTO resource_links (rid, path, target_type, target_id)
 			SELECT cur.rid, l.* FROM cur, unnest(`+st.param(paths)+`::text[], `+st.param(types)+`::text[], `+st.param(ids)+`::text[]) AS l`)
 	}
+	targets := distinctTargets(links)
+	live := "0"
+	if len(targets.types) > 0 {
+		// One probe of the (type, id) key per target, as in checkLinks.
+		st.with("targets", `SELECT count(*) AS live FROM unnest(`+st.param(targets.types)+`::text[], `+st.param(targets.ids)+`::text[]) AS t(type, id),
+			LATERAL (SELECT FROM resources r WHERE r.type = t.type AND r.id = t.id AND NOT r.deleted FOR SHARE) r`)
+		live = "(SELECT live FROM targets)"
+	}
 	st.with("box", `INSERT INTO outbox (rid, type, id, version_id, action) SELECT rid, `+typ+`, `+id+`, `+version+`, `+st.param(action)+` FROM cur`)
 	if reg := search.Definitions(); reg.Searchable(r.Type) {
 		if !insert {
@@ -162,14 +174,31 @@ func (t *Tx) writeRow(ctx context.Context, r *Resource, insert bool, method, act
 		}
 		addIndex(st, "cur", reg.Extract(r.Type, r.Content))
 	}
-	err := t.pg.QueryRow(ctx, st.sql("SELECT rid FROM cur"), st.args...).Scan(&r.RID)
+	var found int
+	err = t.pg.QueryRow(ctx, st.sql("SELECT rid, "+live+" FROM cur"), st.args...).Scan(&r.RID, &found)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return conflictf("%s/%s was created concurrently; retry the request", r.Type, r.ID)
+		return false, conflictf("%s/%s was created concurrently; retry the request", r.Type, r.ID)
 	}
 	if err != nil {
-		return fmt.Errorf("storage: write %s/%s: %w", r.Type, r.ID, mapPgError(err))
+		return false, fmt.Errorf("storage: write %s/%s: %w", r.Type, r.ID, mapPgError(err))
 	}
-	return nil
+	return found == len(targets.types), nil
+}
+
+// targetList is the distinct targets of some links, as parallel arrays.
+type targetList struct{ types, ids []string }
+
+func distinctTargets(links []Link) targetList {
+	var out targetList
+	seen := make(map[[2]string]bool, len(links))
+	for _, l := range links {
+		key := [2]string{l.TargetType, l.TargetID}
+		if !seen[key] {
+			seen[key] = true
+			out.types, out.ids = append(out.types, l.TargetType), append(out.ids, l.TargetID)
+		}
+	}
+	return out
 }
 
 // Delete marks prev (from Lock) deleted as a new version, drops its references and
