@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/careslot/careslot/fhir/fhirerr"
@@ -233,6 +234,24 @@ func BenchmarkExtractLinks(b *testing.B) {
 	for b.Loop() {
 		if _, err := storage.ExtractLinks("Appointment", body); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestLargeContentCompressedWithLZ4: resource JSON big enough to be compressed is
+// compressed with lz4 in both the current row and the version (migration 0005).
+func TestLargeContentCompressedWithLZ4(t *testing.T) {
+	text := strings.Repeat("careslot ", 400) // well past the 2 kB threshold
+	put(t, "Basic", "lz4", `{"resourceType":"Basic","code":{"text":"`+text+`"}}`)
+	for _, table := range []string{"resources", "resource_versions"} {
+		var method *string
+		err := store.Pool.QueryRow(context.Background(),
+			`SELECT pg_column_compression(content) FROM `+table+` WHERE type = 'Basic' AND id = 'lz4'`).Scan(&method)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if method == nil || *method != "lz4" {
+			t.Errorf("%s.content compressed with %v, want lz4", table, method)
 		}
 	}
 }
