@@ -9,6 +9,7 @@ import (
 
 	"github.com/careslot/careslot/fhir/fhirerr"
 	"github.com/careslot/careslot/storage"
+	"github.com/careslot/careslot/storage/search"
 )
 
 // conditionalMatches runs the search of a conditional create, update or delete inside tx.
@@ -24,13 +25,28 @@ func (s *Server) conditionalMatches(ctx context.Context, tx *storage.Tx, typ, ra
 	for _, p := range []string{"_format", "_pretty", "_cascade"} {
 		params.Del(p)
 	}
-	if len(params) == 0 {
-		return nil, errorf(http.StatusBadRequest, fhirerr.CodeInvalid, "a conditional interaction needs search parameters")
+	if err := s.checkSelects(typ, params); err != nil {
+		return nil, err
 	}
 	if err := tx.LockKey(ctx, "conditional:"+typ+"?"+canonicalQuery(params)); err != nil {
 		return nil, err
 	}
 	return s.findMatches(ctx, tx, typ, params)
+}
+
+// checkSelects refuses a condition that selects nothing: no parameters, only result
+// parameters (_count, _sort, …) or only empty values. Its search would match every
+// resource of the type, and the interaction would then update or delete whichever one there is.
+func (s *Server) checkSelects(typ string, params url.Values) error {
+	q, err := search.Definitions().Parse(typ, params, s.parseOptions(true))
+	if err != nil {
+		return err
+	}
+	if len(q.Clauses) == 0 {
+		return errorf(http.StatusBadRequest, fhirerr.CodeInvalid,
+			"a conditional interaction needs search parameters with values that select resources")
+	}
+	return nil
 }
 
 // canonicalQuery orders parameters so that the same condition always locks the same key.
