@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"path"
 	"regexp"
 	"sort"
 	"strconv"
@@ -109,13 +110,35 @@ func (s *Server) entryURL(raw string) string {
 	return "/fhir/" + strings.TrimPrefix(raw, "/")
 }
 
+// checkEntryPath refuses a request.url that names no interaction of this server as it
+// is written: an absolute URL of another server, or a path with "//", "." or ".." that
+// the router would answer with a redirect (which a transaction would count as success).
+func (s *Server) checkEntryPath(raw, p string) error {
+	if u, err := url.Parse(strings.TrimPrefix(raw, s.cfg.BaseURL)); err == nil && (u.IsAbs() || u.Host != "") {
+		return fhirerr.Invalid(fmt.Sprintf("request.url %q is not on this server (%s)", raw, s.cfg.BaseURL))
+	}
+	clean := path.Clean(p)
+	if strings.HasSuffix(p, "/") && clean != "/" {
+		clean += "/"
+	}
+	if clean != p {
+		return fhirerr.Invalid(fmt.Sprintf("request.url %q is not a plain path: write it without empty, . or .. segments", raw))
+	}
+	return nil
+}
+
 // runEntry runs one entry's interaction through the router, with ctx carrying any transaction.
 func (s *Server) runEntry(ctx context.Context, outer *http.Request, e BundleEntry) *recorder {
 	rec := newRecorder()
 	ctx = context.WithValue(ctx, inBundleKey{}, true)
 	req, err := http.NewRequestWithContext(ctx, e.Request.Method, s.entryURL(e.Request.URL), bytes.NewReader(e.Resource))
+	if err == nil {
+		err = s.checkEntryPath(e.Request.URL, req.URL.Path)
+	} else {
+		err = fhirerr.Invalid(fmt.Sprintf("request.url %q is not a valid URL", e.Request.URL))
+	}
 	if err != nil {
-		fe := fhirerr.Invalid(fmt.Sprintf("request.url %q is not a valid URL", e.Request.URL))
+		fe, _ := fhirerr.As(err)
 		rec.status = fe.Status
 		rec.body.Write(fe.JSON())
 		return rec

@@ -32,3 +32,23 @@ func TestConditionalNeedsSelectingParameters(t *testing.T) {
 		t.Error("a condition that selects nothing changed Patient/r2-cond-only")
 	}
 }
+
+// An entry URL the router would redirect (a path that is not clean, or an absolute URL
+// of another server) was answered 301 and counted as a success: the transaction
+// committed without doing the entry. It is a 400.
+func TestBundleEntryURLNotOnThisServer(t *testing.T) {
+	srv.Must(t, http.StatusCreated, "PUT", "Patient/r2-url", patient("r2-url"))
+	for _, u := range []string{"Patient/../Patient/r2-url", "Patient//r2-url", "http://elsewhere.example/fhir/Patient/r2-url", "./Patient/r2-url"} {
+		tx := `{"resourceType":"Bundle","type":"transaction","entry":[{"request":{"method":"DELETE","url":"` + u + `"}}]}`
+		r := srv.Do(t, "POST", "", tx)
+		if r.Status != http.StatusBadRequest {
+			t.Errorf("transaction DELETE %s: status %d, want 400: %s", u, r.Status, r.Body)
+		}
+		batch := `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET","url":"` + u + `"}}]}`
+		es := entries(t, srv.Must(t, http.StatusOK, "POST", "", batch).JSON(t))
+		if len(es) != 1 || status(es[0]) != "400 Bad Request" {
+			t.Errorf("batch GET %s: %v", u, es)
+		}
+	}
+	srv.Must(t, http.StatusOK, "GET", "Patient/r2-url", nil)
+}
