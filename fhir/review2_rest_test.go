@@ -52,3 +52,18 @@ func TestBundleEntryURLNotOnThisServer(t *testing.T) {
 	}
 	srv.Must(t, http.StatusOK, "GET", "Patient/r2-url", nil)
 }
+
+// RFC 9110 13.1.3: If-Modified-Since is ignored when If-None-Match is present. A client
+// holding version 1 that revalidated with both headers got 304 when version 2 was written
+// in the same second as its Last-Modified, and kept the stale version.
+func TestIfNoneMatchOverridesIfModifiedSince(t *testing.T) {
+	srv.Must(t, http.StatusCreated, "PUT", "Patient/r2-inm", patient("r2-inm"))
+	v2 := srv.Must(t, http.StatusOK, "PUT", "Patient/r2-inm", patient("r2-inm"))
+	lastModified := v2.Header.Get("Last-Modified")
+	r := srv.Must(t, http.StatusOK, "GET", "Patient/r2-inm", nil, "If-None-Match", `W/"1"`, "If-Modified-Since", lastModified)
+	if r.Header.Get("ETag") != `W/"2"` || meta(t, r)["versionId"] != "2" {
+		t.Errorf("want version 2: %v %s", r.Header, r.Body)
+	}
+	srv.Must(t, http.StatusNotModified, "GET", "Patient/r2-inm", nil, "If-None-Match", `W/"2"`, "If-Modified-Since", lastModified)
+	srv.Must(t, http.StatusNotModified, "GET", "Patient/r2-inm", nil, "If-Modified-Since", lastModified)
+}
