@@ -42,7 +42,7 @@ func (t *Tx) History(ctx context.Context, q HistoryQuery) ([]HistoryEntry, *Hist
 	return history(ctx, t.pg, q)
 }
 
-func history(ctx context.Context, db querier, q HistoryQuery) ([]HistoryEntry, *HistoryCursor, error) {
+func history(ctx context.Context, db Querier, q HistoryQuery) ([]HistoryEntry, *HistoryCursor, error) {
 	var where []string
 	var args []any
 	add := func(cond string, v any) {

@@ -35,7 +35,7 @@ func scanResource(row pgx.Row) (*Resource, error) {
 }
 
 // read returns the current version, or a 404 or 410 error.
-func read(ctx context.Context, q querier, typ, id string) (*Resource, error) {
+func read(ctx context.Context, q Querier, typ, id string) (*Resource, error) {
 	r, err := scanResource(q.QueryRow(ctx, selectResource+` WHERE type = $1 AND id = $2`, typ, id))
 	if err != nil {
 		return nil, err
@@ -60,7 +60,7 @@ func (t *Tx) Read(ctx context.Context, typ, id string) (*Resource, error) {
 	return read(ctx, t.pg, typ, id)
 }
 
-func vread(ctx context.Context, q querier, typ, id string, version int) (*Resource, error) {
+func vread(ctx context.Context, q Querier, typ, id string, version int) (*Resource, error) {
 	var r Resource
 	var method string
 	err := q.QueryRow(ctx, `SELECT rid, type, id, version_id, last_updated, method, content

@@ -41,7 +41,7 @@ func (t *Tx) Search(ctx context.Context, q *search.Query) (*SearchResult, error)
 // generic plan cannot know that family LIKE 'smi%' is selective or that a date window is small.
 const searchMode = pgx.QueryExecModeExec
 
-func runSearch(ctx context.Context, db querier, q *search.Query) (*SearchResult, error) {
+func runSearch(ctx context.Context, db Querier, q *search.Query) (*SearchResult, error) {
 	reg := search.Definitions()
 	res := &SearchResult{Total: -1}
 	for sp, c := range q.DateRangeKeys() {
@@ -129,7 +129,7 @@ func runSearch(ctx context.Context, db querier, q *search.Query) (*SearchResult,
 
 // includeAll adds the _include and _revinclude resources of the page's matches, then
 // follows the :iterate ones from what was added, a bounded number of rounds.
-func includeAll(ctx context.Context, db querier, reg *search.Registry, q *search.Query, res *SearchResult) error {
+func includeAll(ctx context.Context, db Querier, reg *search.Registry, q *search.Query, res *SearchResult) error {
 	if len(q.Include) == 0 && len(q.RevInclude) == 0 || len(res.Matches) == 0 {
 		return nil
 	}

@@ -67,8 +67,8 @@ type Resource struct {
 	Content     []byte
 }
 
-// querier is what a pool and a transaction have in common, so reads work in and out of transactions.
-type querier interface {
+// Querier is what a pool and a transaction have in common, so reads work in and out of transactions.
+type Querier interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
@@ -77,18 +77,18 @@ type querier interface {
 // Tx is one write transaction. References and deletions are checked when it commits,
 // so that a transaction Bundle may write resources in any order.
 type Tx struct {
-	pg      pgx.Tx
+	pg      *txConn
 	written map[int64]string // "Type/id" by rid of resources whose references must resolve at commit
 	deleted []int64          // rids deleted here, which nothing live may reference at commit
 }
 
 // Begin starts a write transaction.
 func (s *Store) Begin(ctx context.Context) (*Tx, error) {
-	pg, err := s.Pool.Begin(ctx)
+	conn, err := s.Pool.Acquire(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("storage: begin: %w", err)
 	}
-	return &Tx{pg: pg}, nil
+	return &Tx{pg: &txConn{conn: conn}}, nil
 }
 
 // InTx runs fn in a transaction and commits it, or rolls it back if fn or a commit check fails.
@@ -104,12 +104,14 @@ func (s *Store) InTx(ctx context.Context, fn func(*Tx) error) error {
 	return tx.Commit(ctx)
 }
 
-// Commit checks references and deletions, then commits.
+// Commit checks references and deletions, then commits. The transaction is over either way.
 func (t *Tx) Commit(ctx context.Context) error {
+	defer t.pg.release()
 	if err := t.checkLinks(ctx); err != nil {
+		t.pg.rollback(context.WithoutCancel(ctx))
 		return err
 	}
-	if err := t.pg.Commit(ctx); err != nil {
+	if err := t.pg.commit(ctx); err != nil {
 		return fmt.Errorf("storage: commit: %w", mapPgError(err))
 	}
 	return nil
@@ -117,11 +119,15 @@ func (t *Tx) Commit(ctx context.Context) error {
 
 // Rollback abandons the transaction; after Commit it does nothing.
 func (t *Tx) Rollback(ctx context.Context) {
-	t.pg.Rollback(context.WithoutCancel(ctx))
+	if t.pg.released {
+		return
+	}
+	t.pg.rollback(context.WithoutCancel(ctx))
+	t.pg.release()
 }
 
-// PG is the underlying transaction, for the SQL of other storage files and tests.
-func (t *Tx) PG() pgx.Tx { return t.pg }
+// PG runs SQL in the transaction, for the SQL of other storage files and tests.
+func (t *Tx) PG() Querier { return t.pg }
 
 // mapPgError turns the database errors a client can cause into FHIR errors.
 func mapPgError(err error) error {

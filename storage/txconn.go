@@ -1,0 +1,134 @@
+package storage
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// txConn runs one transaction's statements on a pooled connection. BEGIN is not a round
+// trip of its own: it is pipelined with the transaction's first Exec or QueryRow, which
+// for a single create or update leaves BEGIN+write and COMMIT.
+type txConn struct {
+	conn     *pgxpool.Conn
+	begun    bool // BEGIN has been sent
+	finished bool // COMMIT or ROLLBACK has been sent
+	released bool // the connection went back to the pool: nothing more can run
+}
+
+// Exec runs sql in the transaction.
+func (c *txConn) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if c.released {
+		return pgconn.CommandTag{}, pgx.ErrTxClosed
+	}
+	if c.begun {
+		return c.conn.Exec(ctx, sql, args...)
+	}
+	br := c.beginWith(ctx, sql, args)
+	if _, err := br.Exec(); err != nil {
+		br.Close()
+		return pgconn.CommandTag{}, err
+	}
+	tag, err := br.Exec()
+	if closeErr := br.Close(); err == nil {
+		err = closeErr
+	}
+	return tag, err
+}
+
+// QueryRow runs sql in the transaction; the row must be scanned.
+func (c *txConn) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	if c.released {
+		return errRow{pgx.ErrTxClosed}
+	}
+	if c.begun {
+		return c.conn.QueryRow(ctx, sql, args...)
+	}
+	br := c.beginWith(ctx, sql, args)
+	if _, err := br.Exec(); err != nil {
+		br.Close()
+		return errRow{err}
+	}
+	return &batchRow{row: br.QueryRow(), batch: br}
+}
+
+// Query runs sql in the transaction. Rows are streamed, so BEGIN goes first on its own.
+func (c *txConn) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if c.released {
+		return nil, pgx.ErrTxClosed
+	}
+	if !c.begun {
+		c.begun = true
+		if _, err := c.conn.Exec(ctx, "BEGIN"); err != nil {
+			return nil, err
+		}
+	}
+	return c.conn.Query(ctx, sql, args...)
+}
+
+// beginWith sends BEGIN and sql in one round trip; the caller reads both results and
+// closes the batch.
+func (c *txConn) beginWith(ctx context.Context, sql string, args []any) pgx.BatchResults {
+	c.begun = true
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	b.Queue(sql, args...)
+	return c.conn.SendBatch(ctx, b)
+}
+
+// commit commits what was begun. A transaction that failed earlier answers COMMIT with
+// ROLLBACK, which is an error here.
+func (c *txConn) commit(ctx context.Context) error {
+	if !c.begun || c.finished {
+		return nil
+	}
+	c.finished = true
+	tag, err := c.conn.Exec(ctx, "COMMIT")
+	if err != nil {
+		return err
+	}
+	if tag.String() == "ROLLBACK" {
+		return pgx.ErrTxCommitRollback
+	}
+	return nil
+}
+
+// rollback abandons what was begun and not finished. If ROLLBACK fails the connection
+// is left in a transaction, and the pool closes it on release rather than reuse it.
+func (c *txConn) rollback(ctx context.Context) {
+	if c.begun && !c.finished {
+		c.finished = true
+		c.conn.Exec(ctx, "ROLLBACK")
+	}
+}
+
+// release gives the connection back to the pool, which closes it instead if a failed
+// ROLLBACK left it inside a transaction.
+func (c *txConn) release() {
+	if !c.released {
+		c.released = true
+		c.conn.Release()
+	}
+}
+
+// batchRow is the row of a statement pipelined after BEGIN: scanning it also reads the
+// end of the batch.
+type batchRow struct {
+	row   pgx.Row
+	batch pgx.BatchResults
+}
+
+func (r *batchRow) Scan(dest ...any) error {
+	err := r.row.Scan(dest...)
+	if closeErr := r.batch.Close(); err == nil {
+		err = closeErr
+	}
+	return err
+}
+
+// errRow is a row whose statement could not run.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
