@@ -37,7 +37,9 @@ func checkFormat(r *http.Request) error {
 		return errorf(http.StatusNotAcceptable, fhirerr.CodeNotSupported, "careslot answers in JSON only (application/fhir+json); XML is not supported")
 	}
 	if f := r.URL.Query().Get("_format"); f != "" {
-		switch f {
+		// An unescaped + in a query string decodes to a space: application/fhir+json
+		// arrives as "application/fhir json".
+		switch strings.ReplaceAll(f, " ", "+") {
 		case "json", "application/json", fhirJSON, "application/json+fhir":
 		default:
 			return errorf(http.StatusNotAcceptable, fhirerr.CodeNotSupported, "_format %q is not supported; use json", f)

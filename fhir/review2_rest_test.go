@@ -67,3 +67,14 @@ func TestIfNoneMatchOverridesIfModifiedSince(t *testing.T) {
 	srv.Must(t, http.StatusNotModified, "GET", "Patient/r2-inm", nil, "If-None-Match", `W/"2"`, "If-Modified-Since", lastModified)
 	srv.Must(t, http.StatusNotModified, "GET", "Patient/r2-inm", nil, "If-Modified-Since", lastModified)
 }
+
+// In a query string a literal + means a space, and clients (curl, browsers, the spec's own
+// examples) write _format=application/fhir+json unescaped; it was refused with 406.
+func TestFormatWithUnescapedPlus(t *testing.T) {
+	srv.Must(t, http.StatusCreated, "PUT", "Patient/r2-fmt", patient("r2-fmt"))
+	for _, f := range []string{"application/fhir+json", "application/json+fhir", "application/fhir%2Bjson"} {
+		srv.Must(t, http.StatusOK, "GET", "Patient/r2-fmt?_format="+f, nil)
+	}
+	srv.Must(t, http.StatusNotAcceptable, "GET", "Patient/r2-fmt?_format=application/fhir+xml", nil)
+	srv.Must(t, http.StatusNotAcceptable, "GET", "Patient/r2-fmt?_format=application/fhir+turtle", nil)
+}
