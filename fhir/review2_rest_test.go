@@ -78,3 +78,22 @@ func TestFormatWithUnescapedPlus(t *testing.T) {
 	srv.Must(t, http.StatusNotAcceptable, "GET", "Patient/r2-fmt?_format=application/fhir+xml", nil)
 	srv.Must(t, http.StatusNotAcceptable, "GET", "Patient/r2-fmt?_format=application/fhir+turtle", nil)
 }
+
+// If-Match on a delete answers 412 unless it names the current version (docs/rest.md): a
+// delete of an unknown resource ignored it and answered 204, and a conditional delete
+// ignored it altogether, deleting a version the client had not seen.
+func TestDeleteIfMatch(t *testing.T) {
+	srv.Must(t, http.StatusPreconditionFailed, "DELETE", "Patient/r2-never", nil, "If-Match", `W/"1"`)
+	srv.Must(t, http.StatusBadRequest, "DELETE", "Patient/r2-never", nil, "If-Match", `nonsense`)
+
+	body := `{"resourceType":"Patient","id":"r2-cdel","identifier":[{"system":"http://example.org/r2","value":"cdel"}]}`
+	srv.Must(t, http.StatusCreated, "PUT", "Patient/r2-cdel", body)
+	srv.Must(t, http.StatusOK, "PUT", "Patient/r2-cdel", body)
+	cond := "Patient?identifier=http://example.org/r2|cdel"
+	srv.Must(t, http.StatusPreconditionFailed, "DELETE", cond, nil, "If-Match", `W/"1"`)
+	srv.Must(t, http.StatusOK, "GET", "Patient/r2-cdel", nil)
+	srv.Must(t, http.StatusBadRequest, "DELETE", cond, nil, "If-Match", `nonsense`)
+	srv.Must(t, http.StatusNoContent, "DELETE", cond, nil, "If-Match", `W/"2"`)
+	srv.Must(t, http.StatusGone, "GET", "Patient/r2-cdel", nil)
+	srv.Must(t, http.StatusPreconditionFailed, "DELETE", cond, nil, "If-Match", `W/"2"`)
+}

@@ -246,10 +246,10 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request) {
 	var res *storage.Resource
 	err = s.inTx(ctx, func(tx *storage.Tx) error {
 		prev, err := tx.Lock(ctx, typ, mux.Vars(r)["id"])
-		if err != nil || prev == nil {
+		if err != nil {
 			return err
 		}
-		if err := checkVersion(want, prev); err != nil {
+		if err := checkVersion(want, prev); err != nil || prev == nil {
 			return err
 		}
 		res, err = s.remove(ctx, tx, prev, cascade, map[int64]bool{})
@@ -343,6 +343,11 @@ func (s *Server) conditionalDelete(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	want, err := ifMatch(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	ctx := r.Context()
 	var res *storage.Resource
 	err = s.inTx(ctx, func(tx *storage.Tx) error {
@@ -352,13 +357,16 @@ func (s *Server) conditionalDelete(w http.ResponseWriter, r *http.Request) {
 		}
 		switch len(matches) {
 		case 0:
-			return nil
+			return checkVersion(want, nil)
 		case 1:
 		default:
 			return errorf(http.StatusPreconditionFailed, fhirerr.CodeMultipleMatches, "the search matches %d resources", len(matches))
 		}
 		prev, err := tx.Lock(ctx, typ, matches[0].ID)
-		if err != nil || prev == nil {
+		if err != nil {
+			return err
+		}
+		if err := checkVersion(want, prev); err != nil || prev == nil {
 			return err
 		}
 		res, err = s.remove(ctx, tx, prev, cascade, map[int64]bool{})
