@@ -1,7 +1,9 @@
 package fhir_test
 
 import (
+	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -96,4 +98,18 @@ func TestDeleteIfMatch(t *testing.T) {
 	srv.Must(t, http.StatusNoContent, "DELETE", cond, nil, "If-Match", `W/"2"`)
 	srv.Must(t, http.StatusGone, "GET", "Patient/r2-cdel", nil)
 	srv.Must(t, http.StatusPreconditionFailed, "DELETE", cond, nil, "If-Match", `W/"2"`)
+}
+
+// _summary=false asks for no summary, so _elements applies; the answer used to be the whole
+// resource tagged SUBSETTED, a tag that tells the client elements are missing when none were.
+func TestSummaryFalseWithElements(t *testing.T) {
+	srv.Must(t, http.StatusCreated, "PUT", "Patient/r2-sumfalse", patient("r2-sumfalse"))
+	body := srv.Must(t, http.StatusOK, "GET", "Patient/r2-sumfalse?_summary=false&_elements=birthDate", nil).JSON(t)
+	if body["birthDate"] != "1974-12-25" || body["name"] != nil || body["gender"] != nil {
+		t.Errorf("_summary=false&_elements=birthDate gave %v", body)
+	}
+	m, _ := body["meta"].(map[string]any)
+	if !strings.Contains(fmt.Sprint(m["tag"]), "SUBSETTED") {
+		t.Errorf("subsetted resource not tagged: %v", m)
+	}
 }

@@ -73,7 +73,7 @@ func summarize(r *http.Request, content []byte) ([]byte, error) {
 	default:
 		return nil, errorf(http.StatusBadRequest, fhirerr.CodeInvalid, "_summary must be one of true, text, data, count or false")
 	}
-	if elements != "" && summary == "" {
+	if elements != "" && (summary == "" || summary == "false") {
 		wanted := map[string]bool{}
 		for _, e := range strings.Split(elements, ",") {
 			e = strings.TrimSpace(e)
