@@ -67,7 +67,7 @@ func (s *Server) capabilityStatement() map[string]any {
 	for _, t := range ProductTypes {
 		cr := capabilityResource{Type: t, Profile: "http://hl7.org/fhir/StructureDefinition/" + t,
 			Interaction: interactions, Versioning: "versioned-update", ReadHistory: true, UpdateCreate: true,
-			ConditionalCreate: true, ConditionalRead: "not-supported", ConditionalUpdate: true, ConditionalDelete: "single",
+			ConditionalCreate: true, ConditionalRead: "full-support", ConditionalUpdate: true, ConditionalDelete: "single",
 			ReferencePolicy: []string{"literal", "logical", "enforced", "local"}}
 		cr.SearchParam = s.searchParamsFor(t)
 		cr.SearchInclude, cr.SearchRevInclude = s.includesFor(t)

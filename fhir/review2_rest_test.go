@@ -113,3 +113,16 @@ func TestSummaryFalseWithElements(t *testing.T) {
 		t.Errorf("subsetted resource not tagged: %v", m)
 	}
 }
+
+// Reads answer If-None-Match and If-Modified-Since (docs/rest.md), yet the
+// CapabilityStatement said conditionalRead not-supported, so clients would not revalidate.
+func TestCapabilityStatementConditionalRead(t *testing.T) {
+	cs := srv.Must(t, http.StatusOK, "GET", "metadata", nil).JSON(t)
+	rest := cs["rest"].([]any)[0].(map[string]any)
+	for _, res := range rest["resource"].([]any) {
+		res := res.(map[string]any)
+		if res["conditionalRead"] != "full-support" {
+			t.Errorf("%v: conditionalRead %v, want full-support", res["type"], res["conditionalRead"])
+		}
+	}
+}
