@@ -160,6 +160,10 @@ func (s *Server) runEntry(ctx context.Context, outer *http.Request, e BundleEntr
 		}()
 		s.router.ServeHTTP(rec, req)
 	}()
+	if req.Method == http.MethodHead && rec.status < 400 {
+		// HEAD answers headers only, as over HTTP; a failure keeps its OperationOutcome.
+		rec.body.Reset()
+	}
 	return rec
 }
 

@@ -126,3 +126,19 @@ func TestCapabilityStatementConditionalRead(t *testing.T) {
 		}
 	}
 }
+
+// A HEAD entry answers like HEAD over HTTP: status and headers, no resource.
+func TestBatchHeadEntryHasNoResource(t *testing.T) {
+	srv.Must(t, http.StatusCreated, "PUT", "Patient/r2-head", patient("r2-head"))
+	batch := `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"HEAD","url":"Patient/r2-head"}},{"request":{"method":"HEAD","url":"Patient/r2-head-never"}}]}`
+	es := entries(t, srv.Must(t, http.StatusOK, "POST", "", batch).JSON(t))
+	if len(es) != 2 || status(es[0]) != "200 OK" || es[0]["resource"] != nil {
+		t.Fatalf("HEAD entry: %v", es)
+	}
+	if resp := es[0]["response"].(map[string]any); resp["etag"] != `W/"1"` {
+		t.Errorf("HEAD entry etag: %v", resp)
+	}
+	if status(es[1]) != "404 Not Found" {
+		t.Errorf("HEAD of an unknown resource: %v", es[1])
+	}
+}
