@@ -142,3 +142,30 @@ func TestBatchHeadEntryHasNoResource(t *testing.T) {
 		t.Errorf("HEAD of an unknown resource: %v", es[1])
 	}
 }
+
+// A path that matches no interaction was answered "is not a valid resource id" whenever
+// its second segment followed a resource type, also for ids that are valid.
+func TestUnknownPathWithAValidID(t *testing.T) {
+	srv.Must(t, http.StatusCreated, "PUT", "Patient/r2-path", patient("r2-path"))
+	for _, c := range []struct {
+		method, path string
+		status       int
+	}{
+		{"GET", "Patient/r2-path/_history/", http.StatusNotFound},
+		{"GET", "Patient/r2-path/name/family", http.StatusNotFound},
+		{"HEAD", "Patient/r2-path/_history", http.StatusMethodNotAllowed},
+		{"HEAD", "_history", http.StatusMethodNotAllowed},
+	} {
+		r := srv.Do(t, c.method, c.path, nil)
+		if r.Status != c.status {
+			t.Errorf("%s %s: status %d, want %d: %s", c.method, c.path, r.Status, c.status, r.Body)
+		}
+		if r.Status == http.StatusBadRequest && c.method != "HEAD" && strings.Contains(string(r.Body), "not a valid resource id") {
+			t.Errorf("%s %s: %s", c.method, c.path, r.Body)
+		}
+	}
+	r := srv.Must(t, http.StatusBadRequest, "GET", "Patient/bad_id/_history", nil)
+	if !strings.Contains(string(r.Body), "not a valid resource id") {
+		t.Errorf("bad id: %s", r.Body)
+	}
+}

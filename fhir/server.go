@@ -121,17 +121,39 @@ func (s *Server) unknownPath(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errorf(http.StatusMethodNotAllowed, "not-supported", "%s is not supported", r.Method))
 		return
 	}
+	if s.otherMethodMatches(r) {
+		s.fail(w, r, errorf(http.StatusMethodNotAllowed, "not-supported", "%s is not supported on %s", r.Method, r.URL.Path))
+		return
+	}
 	parts := strings.Split(strings.Trim(strings.TrimPrefix(r.URL.Path, "/fhir"), "/"), "/")
 	if len(parts) == 4 && parts[2] == "_history" && s.validator.IsResourceType(parts[0]) {
 		// careslot's version ids are 1, 2, 3…; any other is a version that does not exist.
 		s.fail(w, r, errorf(http.StatusNotFound, "not-found", "%s/%s has no version %q", parts[0], parts[1], parts[3]))
 		return
 	}
-	if len(parts) >= 2 && s.validator.IsResourceType(parts[0]) && !strings.HasPrefix(parts[1], "_") && !strings.HasPrefix(parts[1], "$") {
+	if len(parts) >= 2 && s.validator.IsResourceType(parts[0]) && !strings.HasPrefix(parts[1], "_") && !strings.HasPrefix(parts[1], "$") &&
+		!validID(parts[1]) {
 		s.fail(w, r, errorf(http.StatusBadRequest, "invalid", "%q is not a valid resource id: ids are 1 to 64 of A-Z a-z 0-9 - .", parts[1]))
 		return
 	}
 	s.fail(w, r, errorf(http.StatusNotFound, "not-found", "no FHIR interaction at %s %s", r.Method, r.URL.Path))
+}
+
+// otherMethodMatches reports whether the path of r has an interaction under another
+// method (gorilla/mux does not always tell, e.g. HEAD on a GET-only path).
+func (s *Server) otherMethodMatches(r *http.Request) bool {
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete} {
+		if m == r.Method {
+			continue
+		}
+		other := r.Clone(r.Context())
+		other.Method = m
+		var match mux.RouteMatch
+		if s.router.Match(other, &match) && match.MatchErr == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // resourceType reads and checks the {type} of the route: 404 for a type that is not R4.
