@@ -145,7 +145,7 @@ func (s *Server) runEntry(ctx context.Context, outer *http.Request, e BundleEntr
 	}
 	req.Header.Set("Content-Type", fhirJSON)
 	for name, v := range map[string]string{"If-Match": e.Request.IfMatch, "If-None-Match": e.Request.IfNoneMatch,
-		"If-None-Exist": e.Request.IfNoneExist, "If-Modified-Since": e.Request.IfModifiedSince, "Prefer": outer.Header.Get("Prefer")} {
+		"If-None-Exist": e.Request.IfNoneExist, "If-Modified-Since": e.Request.IfModifiedSince, "Prefer": preferHeader(outer)} {
 		if v != "" {
 			req.Header.Set(name, v)
 		}

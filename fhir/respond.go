@@ -146,21 +146,35 @@ func parseETag(v string) (int, error) {
 	return n, nil
 }
 
+// preferHeader is the Prefer header of r; RFC 7240 lets a client send it as several fields.
+func preferHeader(r *http.Request) string {
+	return strings.Join(r.Header.Values("Prefer"), ",")
+}
+
+// preference is the value of one preference of the Prefer header, "" when absent.
+func preference(r *http.Request, name string) string {
+	for _, part := range strings.Split(preferHeader(r), ",") {
+		pref, _, _ := strings.Cut(part, ";") // a preference's own parameters follow a ;
+		k, v, _ := strings.Cut(strings.TrimSpace(pref), "=")
+		if strings.TrimSpace(k) == name {
+			return strings.Trim(strings.TrimSpace(v), `"`)
+		}
+	}
+	return ""
+}
+
 // preferReturn is the return preference of the Prefer header: minimal, representation
 // (the default) or OperationOutcome.
 func preferReturn(r *http.Request) string {
-	for _, part := range strings.Split(r.Header.Get("Prefer"), ",") {
-		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
-		if strings.TrimSpace(k) == "return" {
-			return strings.Trim(strings.TrimSpace(v), `"`)
-		}
+	if v := preference(r, "return"); v != "" {
+		return v
 	}
 	return "representation"
 }
 
 // preferStrict is true when the client asked for strict handling of search parameters.
 func preferStrict(r *http.Request) bool {
-	return strings.Contains(r.Header.Get("Prefer"), "handling=strict")
+	return preference(r, "handling") == "strict"
 }
 
 // writeResult answers a successful write: status, version headers, and the body the client preferred.

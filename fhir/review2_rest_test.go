@@ -2,6 +2,7 @@ package fhir_test
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -167,5 +168,48 @@ func TestUnknownPathWithAValidID(t *testing.T) {
 	r := srv.Must(t, http.StatusBadRequest, "GET", "Patient/bad_id/_history", nil)
 	if !strings.Contains(string(r.Body), "not a valid resource id") {
 		t.Errorf("bad id: %s", r.Body)
+	}
+}
+
+// RFC 7240 lets a client send its preferences as several Prefer header fields; only the
+// first was read, so return=minimal after handling=strict was ignored (and inside a
+// Bundle, too).
+func TestPreferInSeveralHeaderFields(t *testing.T) {
+	send := func(method, path, body string) (*http.Response, []byte) {
+		req, err := http.NewRequest(method, srv.URL+"/"+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/fhir+json")
+		req.Header.Add("Prefer", "handling=strict")
+		req.Header.Add("Prefer", "return=minimal")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, b
+	}
+	resp, body := send("PUT", "Patient/r2-prefer", patient("r2-prefer"))
+	if resp.StatusCode != http.StatusCreated || len(body) != 0 {
+		t.Errorf("PUT with return=minimal in a second Prefer field: %d %s", resp.StatusCode, body)
+	}
+	batch := `{"resourceType":"Bundle","type":"batch","entry":[{"resource":` + patient("r2-prefer") + `,"request":{"method":"PUT","url":"Patient/r2-prefer"}}]}`
+	resp, body = send("POST", "", batch)
+	if resp.StatusCode != http.StatusOK || strings.Contains(string(body), `"Chalmers"`) {
+		t.Errorf("batch with return=minimal in a second Prefer field: %d %s", resp.StatusCode, body)
+	}
+	// handling=strict in the second field refuses an unknown search parameter.
+	req, _ := http.NewRequest("GET", srv.URL+"/Patient?r2-unknown=1", nil)
+	req.Header.Add("Prefer", "return=minimal")
+	req.Header.Add("Prefer", "handling=strict")
+	r, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	if r.StatusCode != http.StatusBadRequest {
+		t.Errorf("strict search with handling=strict in a second Prefer field: %d", r.StatusCode)
 	}
 }
