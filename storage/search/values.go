@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/big"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -109,6 +110,9 @@ func likeEscape(s string) string {
 // numberRE is a FHIR decimal, optionally in exponent form as search allows.
 var numberRE = regexp.MustCompile(`^[+-]?(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$`)
 
+// maxExponent bounds the exponent of a search number, far beyond any measured value.
+const maxExponent = 1000
+
 // NumberRange is the value of a search number and the half-open range its precision
 // implies: 100 stands for [99.5, 100.5), 100.0 for [99.95, 100.05). Exact decimal
 // strings are returned so that Postgres compares numerics, not floats.
@@ -117,16 +121,20 @@ func NumberRange(s string) (value, lo, hi string, err error) {
 	if m == nil {
 		return "", "", "", fmt.Errorf("%q is not a number", s)
 	}
+	exp := 0
+	if m[3] != "" {
+		var err error
+		// 10^exp is computed below: a huge exponent would take the process's memory.
+		if exp, err = strconv.Atoi(m[3]); err != nil || abs(exp) > maxExponent {
+			return "", "", "", fmt.Errorf("%q is out of range: the exponent must be within ±%d", s, maxExponent)
+		}
+	}
 	v, ok := new(big.Rat).SetString(s)
 	if !ok {
 		return "", "", "", fmt.Errorf("%q is not a number", s)
 	}
 	// Half a unit of the last significant digit.
 	digits := len(m[2])
-	exp := 0
-	if m[3] != "" {
-		fmt.Sscan(m[3], &exp)
-	}
 	half := new(big.Rat).SetFrac64(1, 2)
 	scale := digits - exp
 	pow := new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(abs(scale))), nil))
