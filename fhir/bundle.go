@@ -365,6 +365,16 @@ func (s *Server) resolveFullURLs(ctx context.Context, tx *storage.Tx, entries []
 				}
 				target = parts[0] + "/" + id
 			}
+		case e.Request.Method == http.MethodDelete && len(parts) == 1 && query != "":
+			// A conditional delete stands for its one match (none deletes nothing;
+			// several fail when the entry runs).
+			matches, err := s.conditionalMatches(ctx, tx, parts[0], query)
+			if err != nil {
+				return ids, atEntry(i, err)
+			}
+			if len(matches) == 1 {
+				target = parts[0] + "/" + matches[0].ID
+			}
 		}
 		if err := s.resolveConditionalReferences(ctx, tx, i, e.Resource, ids.refs); err != nil {
 			return ids, err

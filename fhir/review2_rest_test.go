@@ -213,3 +213,29 @@ func TestPreferInSeveralHeaderFields(t *testing.T) {
 		t.Errorf("strict search with handling=strict in a second Prefer field: %d", r.StatusCode)
 	}
 }
+
+// R4 (transaction processing rules): resource identities resolved from conditional
+// updates and deletes must not overlap. A conditional DELETE was not resolved, so with a
+// PUT of the same resource the DELETE ran first and the PUT created a second Patient.
+func TestTransactionConditionalDeleteOverlap(t *testing.T) {
+	for _, c := range []struct{ id, put string }{
+		{"r2-cdup1", `{"resource":{"resourceType":"Patient","identifier":[{"system":"http://example.org/r2","value":"r2-cdup1"}]},"request":{"method":"PUT","url":"Patient?identifier=http://example.org/r2|r2-cdup1"}}`},
+		{"r2-cdup2", `{"resource":{"resourceType":"Patient","id":"r2-cdup2"},"request":{"method":"PUT","url":"Patient/r2-cdup2"}}`},
+	} {
+		srv.Must(t, http.StatusCreated, "PUT", "Patient/"+c.id,
+			`{"resourceType":"Patient","id":"`+c.id+`","identifier":[{"system":"http://example.org/r2","value":"`+c.id+`"}]}`)
+		tx := `{"resourceType":"Bundle","type":"transaction","entry":[` + c.put + `,
+		  {"request":{"method":"DELETE","url":"Patient?identifier=http://example.org/r2|` + c.id + `"}}]}`
+		r := srv.Do(t, "POST", "", tx)
+		if r.Status != http.StatusBadRequest || issue(t, r)["code"] != "duplicate" {
+			t.Errorf("PUT and conditional DELETE of Patient/%s: %d %s", c.id, r.Status, r.Body)
+		}
+		if meta(t, srv.Must(t, http.StatusOK, "GET", "Patient/"+c.id, nil))["versionId"] != "1" {
+			t.Errorf("the refused transaction changed Patient/%s", c.id)
+		}
+		b := srv.Must(t, http.StatusOK, "GET", "Patient?identifier=http://example.org/r2|"+c.id, nil).JSON(t)
+		if len(entries(t, b)) != 1 {
+			t.Errorf("want the one Patient, got %v", b)
+		}
+	}
+}
