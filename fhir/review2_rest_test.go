@@ -239,3 +239,14 @@ func TestTransactionConditionalDeleteOverlap(t *testing.T) {
 		}
 	}
 }
+
+// A conditional create that matched created nothing; its informational OperationOutcome
+// said "created" all the same.
+func TestConditionalCreateMatchOutcome(t *testing.T) {
+	body := `{"resourceType":"Patient","identifier":[{"system":"http://example.org/r2","value":"r2-ccm"}]}`
+	srv.Must(t, http.StatusCreated, "POST", "Patient", body, "If-None-Exist", "identifier=http://example.org/r2|r2-ccm")
+	r := srv.Must(t, http.StatusOK, "POST", "Patient", body, "If-None-Exist", "identifier=http://example.org/r2|r2-ccm", "Prefer", "return=OperationOutcome")
+	if d, _ := issue(t, r)["diagnostics"].(string); strings.Contains(d, "created") || !strings.Contains(d, "exists") {
+		t.Errorf("outcome of a matched conditional create: %s", r.Body)
+	}
+}

@@ -65,7 +65,11 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.writeResult(w, r, status, res, fmt.Sprintf("%s/%s created", typ, res.ID))
+	message := fmt.Sprintf("%s/%s created", typ, res.ID)
+	if status == http.StatusOK {
+		message = fmt.Sprintf("%s/%s already exists and matches If-None-Exist; nothing was created", typ, res.ID)
+	}
+	s.writeResult(w, r, status, res, message)
 }
 
 // bodyID returns the id element of a resource body, "" when absent.
