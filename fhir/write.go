@@ -67,7 +67,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 	}
 	message := fmt.Sprintf("%s/%s created", typ, res.ID)
 	if status == http.StatusOK {
-		message = fmt.Sprintf("%s/%s already exists and matches If-None-Exist; nothing was created", typ, res.ID)
+		message = fmt.Sprintf("%s/%s already exists and matches If-None-Exist: it was not changed", typ, res.ID)
 	}
 	s.writeResult(w, r, status, res, message)
 }
