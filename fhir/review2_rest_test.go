@@ -250,3 +250,22 @@ func TestConditionalCreateMatchOutcome(t *testing.T) {
 		t.Errorf("outcome of a matched conditional create: %s", r.Body)
 	}
 }
+
+// In JSON a primitive's id and extensions are the sibling _name (R4 json.html#primitive).
+// _summary and _elements kept birthDate but dropped _birthDate, losing e.g. the birth time.
+func TestSummaryKeepsPrimitiveExtensions(t *testing.T) {
+	body := `{"resourceType":"Patient","id":"r2-prim","gender":"male","birthDate":"1974-12-25",
+	 "_birthDate":{"extension":[{"url":"http://hl7.org/fhir/StructureDefinition/patient-birthTime","valueDateTime":"1974-12-25T14:35:45-05:00"}]},
+	 "_gender":{"id":"g1"},"maritalStatus":{"text":"married"}}`
+	srv.Must(t, http.StatusCreated, "PUT", "Patient/r2-prim", body)
+	for _, q := range []string{"_summary=true", "_elements=birthDate,gender"} {
+		got := srv.Must(t, http.StatusOK, "GET", "Patient/r2-prim?"+q, nil).JSON(t)
+		if got["_birthDate"] == nil || got["_gender"] == nil || got["maritalStatus"] != nil {
+			t.Errorf("%s: %v", q, got)
+		}
+	}
+	got := srv.Must(t, http.StatusOK, "GET", "Patient/r2-prim?_elements=maritalStatus", nil).JSON(t)
+	if got["_birthDate"] != nil || got["birthDate"] != nil {
+		t.Errorf("_elements=maritalStatus: %v", got)
+	}
+}

@@ -86,7 +86,9 @@ func summarize(r *http.Request, content []byte) ([]byte, error) {
 	}
 	out := map[string]json.RawMessage{}
 	for k, v := range doc {
-		if k == "resourceType" || k == "id" || k == "meta" || keep(k) {
+		// A primitive's id and extensions are its JSON sibling _name: they go with it.
+		name := strings.TrimPrefix(k, "_")
+		if k == "resourceType" || name == "id" || name == "meta" || keep(name) {
 			out[k] = v
 		}
 	}
