@@ -382,7 +382,7 @@ func (s *Server) resolveFullURLs(ctx context.Context, tx *storage.Tx, entries []
 		if target == "" {
 			continue
 		}
-		if j, dup := seen[target]; dup && e.Request.Method != http.MethodPost {
+		if j, dup := seen[target]; dup && overlap(entries[j].Request.Method, e.Request.Method) {
 			return ids, &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeDuplicate,
 				Diagnostics: fmt.Sprintf("entries %d and %d both change %s", j, i, target), Expression: []string{fmt.Sprintf("Bundle.entry[%d]", i)}}
 		}
@@ -392,6 +392,14 @@ func (s *Server) resolveFullURLs(ctx context.Context, tx *storage.Tx, entries []
 		}
 	}
 	return ids, nil
+}
+
+// overlap reports whether two entries that resolved to one resource may not both run.
+// A conditional create that matched changes nothing, so it may share its resource with
+// another create or an update, but not with a delete, which would leave it nothing to match.
+func overlap(a, b string) bool {
+	post := a == http.MethodPost || b == http.MethodPost
+	return !post || a == http.MethodDelete || b == http.MethodDelete
 }
 
 // conditionalReference matches a conditional reference such as Patient?identifier=x|1.

@@ -269,3 +269,26 @@ func TestSummaryKeepsPrimitiveExtensions(t *testing.T) {
 		t.Errorf("_elements=maritalStatus: %v", got)
 	}
 }
+
+// A DELETE and a conditional create that matches the same resource overlap (R4
+// transaction rules). With the DELETE first in the Bundle the overlap went unnoticed: the
+// create then reused the deleted id and the transaction failed with 409 "created
+// concurrently; retry", a retry that can never succeed.
+func TestTransactionDeleteAndConditionalCreateOverlap(t *testing.T) {
+	for _, del := range []string{"Patient/r2-dcc1", "Patient?identifier=http://example.org/r2|r2-dcc2"} {
+		id := "r2-dcc1"
+		if strings.Contains(del, "?") {
+			id = "r2-dcc2"
+		}
+		srv.Must(t, http.StatusCreated, "PUT", "Patient/"+id,
+			`{"resourceType":"Patient","id":"`+id+`","identifier":[{"system":"http://example.org/r2","value":"`+id+`"}]}`)
+		tx := `{"resourceType":"Bundle","type":"transaction","entry":[
+		  {"request":{"method":"DELETE","url":"` + del + `"}},
+		  {"resource":{"resourceType":"Patient"},"request":{"method":"POST","url":"Patient","ifNoneExist":"identifier=http://example.org/r2|` + id + `"}}]}`
+		r := srv.Do(t, "POST", "", tx)
+		if r.Status != http.StatusBadRequest || issue(t, r)["code"] != "duplicate" {
+			t.Errorf("DELETE %s and a conditional create of it: %d %s", del, r.Status, r.Body)
+		}
+		srv.Must(t, http.StatusOK, "GET", "Patient/"+id, nil)
+	}
+}
