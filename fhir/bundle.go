@@ -317,7 +317,14 @@ func (s *Server) resolveFullURLs(ctx context.Context, tx *storage.Tx, entries []
 	ids := fullURLs{refs: map[string]string{}, assigned: map[int]string{}}
 	seen := map[string]int{}
 	pendingCreates := map[string]string{} // condition -> id of the first entry creating it
+	fullURLAt := map[string]int{}
 	for i, e := range entries {
+		// bdl-7: a fullUrl names one entry, or references to it would be ambiguous.
+		if j, dup := fullURLAt[e.FullURL]; dup && e.FullURL != "" {
+			return ids, &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeDuplicate,
+				Diagnostics: fmt.Sprintf("entries %d and %d have the same fullUrl %q", j, i, e.FullURL), Expression: []string{fmt.Sprintf("Bundle.entry[%d].fullUrl", i)}}
+		}
+		fullURLAt[e.FullURL] = i
 		path := strings.TrimPrefix(s.entryURL(e.Request.URL), "/fhir/")
 		path, query, _ := strings.Cut(path, "?")
 		parts := strings.Split(path, "/")

@@ -292,3 +292,17 @@ func TestTransactionDeleteAndConditionalCreateOverlap(t *testing.T) {
 		srv.Must(t, http.StatusOK, "GET", "Patient/"+id, nil)
 	}
 }
+
+// Bundle invariant bdl-7: fullUrl is unique. A transaction with two entries of one fullUrl
+// was accepted, and every reference to it went to whichever entry came last.
+func TestTransactionDuplicateFullURL(t *testing.T) {
+	tx := `{"resourceType":"Bundle","type":"transaction","entry":[
+	  {"fullUrl":"urn:uuid:9a4c3a8e-0000-4000-8000-00000000r2d1","resource":{"resourceType":"Patient","id":"r2-dupurl"},"request":{"method":"PUT","url":"Patient/r2-dupurl"}},
+	  {"fullUrl":"urn:uuid:9a4c3a8e-0000-4000-8000-00000000r2d1","resource":{"resourceType":"Patient"},"request":{"method":"POST","url":"Patient"}},
+	  {"resource":{"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"urn:uuid:9a4c3a8e-0000-4000-8000-00000000r2d1"}},"request":{"method":"POST","url":"Observation"}}]}`
+	r := srv.Do(t, "POST", "", tx)
+	if r.Status != http.StatusBadRequest || expression(t, r) != "Bundle.entry[1].fullUrl" {
+		t.Errorf("duplicate fullUrl: %d %s", r.Status, r.Body)
+	}
+	srv.Must(t, http.StatusNotFound, "GET", "Patient/r2-dupurl", nil)
+}
