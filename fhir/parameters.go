@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -151,7 +152,9 @@ func (p *opParams) addValue(name, key string, raw json.RawMessage) error {
 	return nil
 }
 
-// durationMinutes converts a Duration value in min, h or s to whole minutes.
+// durationMinutes converts a Duration value in min, h or s to whole minutes. A fraction
+// of a minute is refused rather than cut off, and so is a value beyond an R4 integer
+// (converting it to int would give an arbitrary number).
 func durationMinutes(value, unit string) (string, error) {
 	f, err := strconv.ParseFloat(value, 64)
 	if err != nil {
@@ -166,7 +169,11 @@ func durationMinutes(value, unit string) (string, error) {
 	default:
 		return "", fmt.Errorf("the duration unit %q is not min, h or s", unit)
 	}
-	return strconv.Itoa(int(f)), nil
+	minutes := math.Round(f) // 1.1 h is 66.00000000000001 min in floating point
+	if math.Abs(f-minutes) > 1e-6 || math.Abs(minutes) > math.MaxInt32 {
+		return "", fmt.Errorf("the duration %s %s is not a whole number of minutes within ±%d", value, unit, math.MaxInt32)
+	}
+	return strconv.Itoa(int(minutes)), nil
 }
 
 func codingToken(c map[string]any) string {
