@@ -236,3 +236,32 @@ func TestHugeExponentsAre400(t *testing.T) {
 		}
 	}
 }
+
+// TestTimeZoneOffsetsOutOfRangeAre400: +99:99 shifted a date by more than four days
+// instead of being refused; R4 offsets run from -14:00 to +14:00.
+func TestTimeZoneOffsetsOutOfRangeAre400(t *testing.T) {
+	reg := search.Definitions()
+	for _, c := range []struct {
+		value string
+		ok    bool
+	}{
+		{"2024-01-01T10:00:00+14:00", true},
+		{"2024-01-01T10:00:00-12:00", true},
+		{"2024-01-01T10:00:00+05:45", true},
+		{"2024-01-01T10:00:00+99:99", false},
+		{"2024-01-01T10:00:00+14:01", false},
+		{"2024-01-01T10:00:00-15:00", false},
+		{"2024-01-01T10:00:00+05:60", false},
+	} {
+		params := url.Values{"birthdate": {c.value}}
+		_, err := reg.Parse("Patient", params, fuzzOptions(false))
+		if c.ok && err != nil {
+			t.Errorf("%s refused: %v", c.value, err)
+		}
+		if !c.ok {
+			if fe, isFHIR := fhirerr.As(err); !isFHIR || fe.Status != http.StatusBadRequest {
+				t.Errorf("%s: got %v, want a 400", c.value, err)
+			}
+		}
+	}
+}

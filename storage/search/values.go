@@ -46,7 +46,12 @@ func DateRange(s string) (low, high time.Time, err error) {
 		if tz[0] == '-' {
 			sign = -1
 		}
-		loc = time.FixedZone("", sign*(atoi(tz[1:3], 0)*3600+atoi(tz[4:6], 0)*60))
+		offset := atoi(tz[1:3], 0)*60 + atoi(tz[4:6], 0)
+		// R4 offsets run from -14:00 to +14:00.
+		if offset > 14*60 || atoi(tz[4:6], 0) > 59 {
+			return low, high, fmt.Errorf("%q has no valid time zone offset", s)
+		}
+		loc = time.FixedZone("", sign*offset*60)
 	}
 	year, month, day := atoi(m[1], 0), atoi(m[2], 1), atoi(m[3], 1)
 	hour, minute, sec := atoi(m[4], 0), atoi(m[5], 0), atoi(m[6], 0)
