@@ -51,15 +51,42 @@ func (s *Server) bundle(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	switch b.Type {
-	case "transaction":
-		s.transaction(w, r, b.Entry)
-	case "batch":
-		s.batch(w, r, b.Entry)
-	default:
+	if b.Type != "transaction" && b.Type != "batch" {
 		s.fail(w, r, &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeInvalid,
 			Diagnostics: fmt.Sprintf("Bundle.type must be batch or transaction, not %q", b.Type), Expression: []string{"Bundle.type"}})
+		return
 	}
+	if err := s.validateEnvelope(body); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if b.Type == "transaction" {
+		s.transaction(w, r, b.Entry)
+	} else {
+		s.batch(w, r, b.Entry)
+	}
+}
+
+// validateEnvelope validates the Bundle as an R4 resource, so that a misspelt element
+// ("entries", "ifNoneExists") is refused rather than ignored. The entries' resources are
+// left out: each is validated when its entry runs.
+func (s *Server) validateEnvelope(body []byte) error {
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(body, &doc); err != nil { // unlike the Decoder, refuses trailing data
+		return &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeStructure, Diagnostics: "the body is not one JSON object: " + err.Error()}
+	}
+	if raw, ok := doc["entry"]; ok {
+		var entries []map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &entries); err != nil {
+			return &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeStructure, Diagnostics: "Bundle.entry is not a list of objects", Expression: []string{"Bundle.entry"}}
+		}
+		for _, e := range entries {
+			delete(e, "resource")
+		}
+		doc["entry"] = marshal(entries)
+	}
+	_, err := s.validator.Validate(marshal(doc))
+	return err
 }
 
 // checkEntries requires each entry to have a request with a supported method and a URL.

@@ -306,3 +306,33 @@ func TestTransactionDuplicateFullURL(t *testing.T) {
 	}
 	srv.Must(t, http.StatusNotFound, "GET", "Patient/r2-dupurl", nil)
 }
+
+// The Bundle itself was never validated: a misspelt element was ignored, so "entries"
+// gave an empty transaction that answered 200 having done nothing, and "ifNoneExists"
+// turned a conditional create into a plain one (a duplicate). Trailing data after the
+// Bundle was ignored too. The Bundle is an R4 resource and is validated like one.
+func TestBundleEnvelopeIsValidated(t *testing.T) {
+	for name, body := range map[string]string{
+		"entries":      `{"resourceType":"Bundle","type":"transaction","entries":[{"resource":{"resourceType":"Patient"},"request":{"method":"POST","url":"Patient"}}]}`,
+		"ifNoneExists": `{"resourceType":"Bundle","type":"batch","entry":[{"resource":{"resourceType":"Patient"},"request":{"method":"POST","url":"Patient","ifNoneExists":"identifier=a|b"}}]}`,
+		"trailing":     `{"resourceType":"Bundle","type":"transaction","entry":[]} trailing`,
+		"bad fullUrl":  `{"resourceType":"Bundle","type":"transaction","entry":[{"fullUrl":5,"resource":{"resourceType":"Patient"},"request":{"method":"POST","url":"Patient"}}]}`,
+	} {
+		r := srv.Do(t, "POST", "", body)
+		if r.Status != http.StatusBadRequest {
+			t.Errorf("%s: status %d, want 400: %s", name, r.Status, r.Body)
+			continue
+		}
+		issue(t, r)
+	}
+	// Every element of the R4 Bundle is still accepted.
+	ok := `{"resourceType":"Bundle","id":"b1","meta":{"lastUpdated":"2024-01-01T00:00:00Z"},"identifier":{"system":"urn:x","value":"1"},
+	  "type":"batch","timestamp":"2024-01-01T00:00:00Z","link":[{"relation":"self","url":"http://x"}],
+	  "entry":[{"id":"e1","link":[{"relation":"alternate","url":"http://y"}],"fullUrl":"urn:uuid:5c4a4e4e-3a51-4a1e-8e0e-000000000001",
+	    "resource":{"resourceType":"Patient","id":"r2-envelope"},
+	    "request":{"method":"PUT","url":"Patient/r2-envelope","ifMatch":"W/\"1\"","ifNoneMatch":"*","ifModifiedSince":"2024-01-01T00:00:00Z"}}]}`
+	es := entries(t, srv.Must(t, http.StatusOK, "POST", "", ok).JSON(t))
+	if len(es) != 1 || status(es[0]) != "412 Precondition Failed" {
+		t.Errorf("a Bundle with every element: %v", es)
+	}
+}
