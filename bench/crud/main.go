@@ -130,7 +130,13 @@ func run(ctx context.Context, cfg config) error {
 		defer pprof.StopCPUProfile()
 	}
 
-	pool, err := pgxpool.New(ctx, dbURL)
+	// One connection per client, as careslot's own pool (20) gives each of 16 clients.
+	poolCfg, err := pgxpool.ParseConfig(dbURL)
+	if err != nil {
+		return fmt.Errorf("connect for raw inserts: %w", err)
+	}
+	poolCfg.MaxConns = int32(slices.Max(cfg.clients))
+	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
 	if err != nil {
 		return fmt.Errorf("connect for raw inserts: %w", err)
 	}
