@@ -172,7 +172,7 @@ func (s *Server) runEntry(ctx context.Context, outer *http.Request, e BundleEntr
 	}
 	req.Header.Set("Content-Type", fhirJSON)
 	for name, v := range map[string]string{"If-Match": e.Request.IfMatch, "If-None-Match": e.Request.IfNoneMatch,
-		"If-None-Exist": e.Request.IfNoneExist, "If-Modified-Since": e.Request.IfModifiedSince, "Prefer": preferHeader(outer)} {
+		"If-None-Exist": e.Request.IfNoneExist, "If-Modified-Since": httpDate(e.Request.IfModifiedSince), "Prefer": preferHeader(outer)} {
 		if v != "" {
 			req.Header.Set(name, v)
 		}
@@ -192,6 +192,21 @@ func (s *Server) runEntry(ctx context.Context, outer *http.Request, e BundleEntr
 		rec.body.Reset()
 	}
 	return rec
+}
+
+// httpDate turns request.ifModifiedSince, a FHIR instant, into the HTTP date that the
+// If-Modified-Since header takes; anything else is passed on as it is. HTTP dates have
+// whole seconds: a fraction rounds down to the second before, so that a change within
+// that second is not taken for no change (a needless 200 rather than a wrong 304).
+func httpDate(instant string) string {
+	t, err := time.Parse(time.RFC3339Nano, instant)
+	if err != nil {
+		return instant
+	}
+	if whole := t.Truncate(time.Second); !whole.Equal(t) {
+		t = whole.Add(-time.Second)
+	}
+	return t.UTC().Format(http.TimeFormat)
 }
 
 // entryResponse turns a recorded answer into Bundle.entry.response (and resource).

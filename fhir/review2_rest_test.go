@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A condition of result parameters only (_count, _sort, …) or of empty values selects
@@ -334,5 +335,34 @@ func TestBundleEnvelopeIsValidated(t *testing.T) {
 	es := entries(t, srv.Must(t, http.StatusOK, "POST", "", ok).JSON(t))
 	if len(es) != 1 || status(es[0]) != "412 Precondition Failed" {
 		t.Errorf("a Bundle with every element: %v", es)
+	}
+}
+
+// Bundle.entry.request.ifModifiedSince is a FHIR instant, but it was passed on as the
+// If-Modified-Since header, which takes an HTTP date: it never parsed and was ignored.
+func TestBatchIfModifiedSinceIsAnInstant(t *testing.T) {
+	srv.Must(t, http.StatusCreated, "PUT", "Patient/r2-ims", patient("r2-ims"))
+	batch := `{"resourceType":"Bundle","type":"batch","entry":[
+	  {"request":{"method":"GET","url":"Patient/r2-ims","ifModifiedSince":"2999-01-01T00:00:00Z"}},
+	  {"request":{"method":"GET","url":"Patient/r2-ims","ifModifiedSince":"2000-01-01T00:00:00+01:00"}}]}`
+	es := entries(t, srv.Must(t, http.StatusOK, "POST", "", batch).JSON(t))
+	if len(es) != 2 || status(es[0]) != "304 Not Modified" || status(es[1]) != "200 OK" {
+		t.Errorf("ifModifiedSince entries: %v", es)
+	}
+}
+
+// An instant with a fraction of a second must not answer 304 for a change later in that
+// same second.
+func TestBatchIfModifiedSinceFraction(t *testing.T) {
+	r := srv.Must(t, http.StatusCreated, "PUT", "Patient/r2-imsf", patient("r2-imsf"))
+	updated, err := time.Parse(time.RFC3339Nano, meta(t, r)["lastUpdated"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := updated.Add(-time.Microsecond).Format(time.RFC3339Nano)
+	batch := `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET","url":"Patient/r2-imsf","ifModifiedSince":"` + before + `"}}]}`
+	es := entries(t, srv.Must(t, http.StatusOK, "POST", "", batch).JSON(t))
+	if len(es) != 1 || status(es[0]) != "200 OK" {
+		t.Errorf("ifModifiedSince %s for a version of %s: %v", before, updated.Format(time.RFC3339Nano), es)
 	}
 }
