@@ -39,6 +39,8 @@ func parseInstantParam(q url.Values, name string) (time.Time, error) {
 	if v == "" {
 		return time.Time{}, nil
 	}
+	// An unescaped + of a time zone decodes to a space, which an instant never has.
+	v = strings.ReplaceAll(v, " ", "+")
 	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02", "2006-01", "2006"} {
 		if t, err := time.Parse(layout, v); err == nil {
 			return t, nil

@@ -366,3 +366,17 @@ func TestBatchIfModifiedSinceFraction(t *testing.T) {
 		t.Errorf("ifModifiedSince %s for a version of %s: %v", before, updated.Format(time.RFC3339Nano), es)
 	}
 }
+
+// A + in a query string decodes to a space, so _since=…T10:00:00+01:00 written without
+// escaping arrived as "…T10:00:00 01:00" and was refused; a space can only be that +.
+func TestHistorySinceWithUnescapedPlus(t *testing.T) {
+	srv.Must(t, http.StatusCreated, "PUT", "Patient/r2-since", patient("r2-since"))
+	b := srv.Must(t, http.StatusOK, "GET", "Patient/r2-since/_history?_since=2000-01-01T10:00:00+01:00", nil).JSON(t)
+	if len(entries(t, b)) != 1 {
+		t.Errorf("_since with an unescaped +: %v", b)
+	}
+	b = srv.Must(t, http.StatusOK, "GET", "Patient/r2-since/_history?_at=2000-01-01T10:00:00+01:00", nil).JSON(t)
+	if len(entries(t, b)) != 0 {
+		t.Errorf("_at with an unescaped +: %v", b)
+	}
+}
