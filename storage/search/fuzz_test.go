@@ -265,3 +265,37 @@ func TestTimeZoneOffsetsOutOfRangeAre400(t *testing.T) {
 		}
 	}
 }
+
+// TestEmptyAndHugeResultParameters: an empty _count, _include or _cursor is ignored like
+// any empty parameter (it was a 400), and a _count beyond int is the largest page (it was
+// a 400 saying it is not a non-negative integer).
+func TestEmptyAndHugeResultParameters(t *testing.T) {
+	reg := search.Definitions()
+	for _, c := range []struct {
+		query string
+		count int // -1: refused with a 400
+	}{
+		{"_count=&_include=&_revinclude:iterate=&_cursor=&_total=&_summary=&_sort=", 50},
+		{"_count=99999999999999999999999", 1000},
+		{"_count=%2B99999999999999999999999", 1000},
+		{"_count=7", 7},
+		{"_count=-99999999999999999999999", -1},
+		{"_count=-1", -1},
+	} {
+		params, _ := url.ParseQuery(c.query)
+		q, err := reg.Parse("Patient", params, fuzzOptions(true))
+		if c.count < 0 {
+			if fe, isFHIR := fhirerr.As(err); !isFHIR || fe.Status != http.StatusBadRequest {
+				t.Errorf("%s: got %v, want a 400", c.query, err)
+			}
+			continue
+		}
+		if err != nil || q.Count != c.count {
+			t.Errorf("%s: %v, want _count %d", c.query, err, c.count)
+			continue
+		}
+		if q.Cursor != nil || len(q.Include)+len(q.RevInclude)+len(q.Sort) != 0 || q.Total != "" || q.Summary != "" {
+			t.Errorf("%s: empty values were not ignored: %+v", c.query, q)
+		}
+	}
+}

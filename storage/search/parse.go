@@ -1,6 +1,7 @@
 package search
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -87,14 +88,11 @@ func (p *parser) ignore(name, reason string) error {
 
 func (p *parser) param(name, raw string) error {
 	q := p.q
-	if formatParams[name] {
-		return nil
+	if formatParams[name] || raw == "" {
+		return nil // an empty value says nothing; the spec says to ignore it
 	}
 	if resultParams[name] || strings.HasPrefix(name, "_include") || strings.HasPrefix(name, "_revinclude") {
 		return p.resultParam(name, raw)
-	}
-	if raw == "" {
-		return nil // an empty value selects nothing; the spec says to ignore it
 	}
 	base, _, _ := strings.Cut(name, ":")
 	if reason, ok := unsupportedParams[base]; ok {
@@ -433,6 +431,9 @@ func (p *parser) resultParam(name, raw string) error {
 	switch base {
 	case "_count":
 		n, err := strconv.Atoi(raw)
+		if errors.Is(err, strconv.ErrRange) && !strings.HasPrefix(raw, "-") {
+			n, err = p.opts.MaxCount, nil // more than any page: the server gives its largest
+		}
 		if err != nil || n < 0 {
 			return badParam(name, "_count must be a non-negative integer, not %q", raw)
 		}
