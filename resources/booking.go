@@ -242,10 +242,15 @@ func (r *Rules) moveSlots(ctx context.Context, tx *storage.Tx, id string, appt *
 	if len(held) == 0 && len(want) == 0 {
 		return nil
 	}
-	wanted := map[string]int{}
+	wanted := map[string]int{} // slot id to its first index in Appointment.slot
+	var unique []string        // want without repeats: a slot named twice is taken once
 	for i, s := range want {
-		wanted[s] = i
+		if _, dup := wanted[s]; !dup {
+			wanted[s] = i
+			unique = append(unique, s)
+		}
 	}
+	want = unique
 	isHeld := map[string]bool{}
 	for _, s := range held {
 		isHeld[s] = true
