@@ -287,40 +287,53 @@ func (r *Rules) moveSlots(ctx context.Context, tx *storage.Tx, id string, appt *
 		target = "busy-tentative"
 	}
 	for _, s := range want {
-		at := fmt.Sprintf("Appointment.slot[%d]", wanted[s])
-		res := locked[s]
-		if res == nil || res.Deleted {
-			return fhirerr.Unprocessable(fhirerr.CodeNotFound, fmt.Sprintf("Slot/%s does not exist on this server", s), at)
-		}
-		if err := tx.BookSlots(ctx, id, []string{s}); err != nil {
-			var taken *storage.SlotTaken
-			if errors.As(err, &taken) {
-				return fhirerr.Conflict(fmt.Sprintf("Slot/%s is already booked by Appointment/%s", s, taken.AppointmentID), at)
-			}
-			return err
-		}
-		slot, err := parseSlot(res.Content)
-		if err != nil {
-			return err
-		}
-		if !isHeld[s] && slot.Status != "free" {
-			return fhirerr.Conflict(fmt.Sprintf("Slot/%s is not free (it is %s)", s, slot.Status), at)
-		}
-		if !isHeld[s] {
-			if err := r.checkSlotOwner(ctx, tx, appt, s, slot, at); err != nil {
-				return err
-			}
-		}
-		if !appt.Start.IsZero() && (slot.Start.Before(appt.Start) || slot.End.After(appt.End)) {
-			return fhirerr.Unprocessable(fhirerr.CodeBusinessRule,
-				fmt.Sprintf("Slot/%s (%s to %s) is not within the appointment's time %s to %s", s,
-					formatInstant(slot.Start), formatInstant(slot.End), formatInstant(appt.Start), formatInstant(appt.End)), at)
-		}
-		if err := r.setSlotStatus(ctx, tx, res, target, "free", "busy", "busy-tentative"); err != nil {
+		if err := r.takeSlot(ctx, tx, id, appt, s, locked[s], isHeld[s], target, fmt.Sprintf("Appointment.slot[%d]", wanted[s])); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// takeSlot makes the appointment hold the locked slot res (id s) with status target;
+// held says it already holds it. Every check comes before the booking row is written:
+// book tries again after releasing lapsed holds, and a row left by a refused first try
+// would let the second take the slot as already held.
+func (r *Rules) takeSlot(ctx context.Context, tx *storage.Tx, id string, appt *appointment, s string, res *storage.Resource, held bool, target, at string) error {
+	if res == nil || res.Deleted {
+		return fhirerr.Unprocessable(fhirerr.CodeNotFound, fmt.Sprintf("Slot/%s does not exist on this server", s), at)
+	}
+	slot, err := parseSlot(res.Content)
+	if err != nil {
+		return err
+	}
+	if !held && slot.Status != "free" {
+		holder, err := tx.SlotHolder(ctx, s)
+		if err != nil {
+			return err
+		}
+		if holder != "" && holder != id {
+			return fhirerr.Conflict(fmt.Sprintf("Slot/%s is already booked by Appointment/%s", s, holder), at)
+		}
+		return fhirerr.Conflict(fmt.Sprintf("Slot/%s is not free (it is %s)", s, slot.Status), at)
+	}
+	if !held {
+		if err := r.checkSlotOwner(ctx, tx, appt, s, slot, at); err != nil {
+			return err
+		}
+	}
+	if !appt.Start.IsZero() && (slot.Start.Before(appt.Start) || slot.End.After(appt.End)) {
+		return fhirerr.Unprocessable(fhirerr.CodeBusinessRule,
+			fmt.Sprintf("Slot/%s (%s to %s) is not within the appointment's time %s to %s", s,
+				formatInstant(slot.Start), formatInstant(slot.End), formatInstant(appt.Start), formatInstant(appt.End)), at)
+	}
+	if err := tx.BookSlots(ctx, id, []string{s}); err != nil {
+		var taken *storage.SlotTaken
+		if errors.As(err, &taken) {
+			return fhirerr.Conflict(fmt.Sprintf("Slot/%s is already booked by Appointment/%s", s, taken.AppointmentID), at)
+		}
+		return err
+	}
+	return r.setSlotStatus(ctx, tx, res, target, "free", "busy", "busy-tentative")
 }
 
 // setSlotStatus writes the slot with status to when its status is one of from, through the

@@ -1,9 +1,12 @@
 package resources_test
 
 import (
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/careslot/careslot/app/apptest"
+	"github.com/careslot/careslot/resources"
 )
 
 // An appointment that names one slot twice takes it once; it used to write the slot
@@ -22,5 +25,47 @@ func TestBookingNamesASlotTwice(t *testing.T) {
 	}
 	if got := c.status(t, "Slot", s); got != "free" {
 		t.Errorf("after cancelling the slot is %s, want free", got)
+	}
+}
+
+// lapsedHold stores a hold whose expiry has passed and that nobody has swept yet.
+func lapsedHold(t *testing.T, c *clinic, patient string, start time.Time) string {
+	t.Helper()
+	hold := c.appointment("pending", patient, 0, start, start.Add(30*time.Minute), c.slot(t, 0, start, 30))
+	hold["extension"] = []any{map[string]any{"url": resources.HoldExpiresURL, "valueInstant": instant(time.Now().Add(-time.Hour))}}
+	return c.create(t, hold)
+}
+
+// A booking refused for a slot that is not free is retried once after lapsed holds are
+// released; the retry must refuse it too, not treat the slot as already held.
+func TestRetryAfterLapsedHoldKeepsSlotChecks(t *testing.T) {
+	c := newClinic(t, apptest.New(t), 2)
+	lapsedHold(t, c, c.patients[0], at(8, 0))
+	blocked := c.slot(t, 0, at(10, 0), 30)
+	doc := c.read(t, "Slot", blocked)
+	doc["status"] = "busy-unavailable"
+	if r := c.update(t, doc); r.Status != 200 {
+		t.Fatalf("block slot: %d %s", r.Status, r.Body)
+	}
+	r := c.srv.Do(t, "POST", "Appointment", c.appointment("booked", c.patients[1], 0, at(10, 0), at(10, 30), blocked))
+	if r.Status != 409 {
+		t.Fatalf("booking a busy-unavailable slot with a lapsed hold around: %d %s", r.Status, r.Body)
+	}
+	if _, text := diagnostics(t, r); !strings.Contains(text, "not free") {
+		t.Errorf("refusal: %s", text)
+	}
+	// The refused booking left no trace: the slot can still be deleted.
+	c.srv.Must(t, 204, "DELETE", "Slot/"+blocked, nil)
+
+	// Another doctor's slot that is busy: refused too, not booked on the retry.
+	lapsedHold(t, c, c.patients[0], at(8, 30))
+	theirs := c.slot(t, 1, at(11, 0), 30)
+	doc = c.read(t, "Slot", theirs)
+	doc["status"] = "busy"
+	if r := c.update(t, doc); r.Status != 200 {
+		t.Fatalf("mark slot busy: %d %s", r.Status, r.Body)
+	}
+	if r := c.srv.Do(t, "POST", "Appointment", c.appointment("booked", c.patients[1], 0, at(11, 0), at(11, 30), theirs)); r.Status != 409 {
+		t.Errorf("booking another doctor's busy slot with a lapsed hold around: %d %s", r.Status, r.Body)
 	}
 }
