@@ -69,3 +69,26 @@ func TestRetryAfterLapsedHoldKeepsSlotChecks(t *testing.T) {
 		t.Errorf("booking another doctor's busy slot with a lapsed hold around: %d %s", r.Status, r.Body)
 	}
 }
+
+// A booked slot cannot be moved to another schedule (another doctor's calendar).
+func TestBookedSlotKeepsItsSchedule(t *testing.T) {
+	c := newClinic(t, apptest.New(t), 1)
+	s := c.slot(t, 0, at(9, 0), 30)
+	c.create(t, c.appointment("booked", c.patients[0], 0, at(9, 0), at(9, 30), s))
+	doc := c.read(t, "Slot", s)
+	doc["schedule"] = ref("Schedule", c.schedules[1])
+	r := c.update(t, doc)
+	if r.Status != 409 {
+		t.Fatalf("moving a booked slot to another schedule: %d %s", r.Status, r.Body)
+	}
+	if code, text := diagnostics(t, r); code != "conflict" || !strings.Contains(text, "Slot/"+s) {
+		t.Errorf("refusal: %s %s", code, text)
+	}
+	// A free slot may move.
+	free := c.slot(t, 0, at(10, 0), 30)
+	doc = c.read(t, "Slot", free)
+	doc["schedule"] = ref("Schedule", c.schedules[1])
+	if r := c.update(t, doc); r.Status != 200 {
+		t.Errorf("moving a free slot to another schedule: %d %s", r.Status, r.Body)
+	}
+}

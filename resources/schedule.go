@@ -64,19 +64,24 @@ func (r *Rules) checkSlot(ctx context.Context, tx *storage.Tx, c *Change, doc ma
 	if err != nil {
 		return err
 	}
-	moved := false
+	moved, rescheduled := false, false
 	if old := c.Old; old != nil && !old.Deleted {
 		prev, err := parseSlot(old.Content)
 		moved = err != nil || !prev.Start.Equal(s.Start) || !prev.End.Equal(s.End)
+		rescheduled = err == nil && prev.ScheduleID != s.ScheduleID
 	}
-	// Only freeing, voiding or moving a slot can break a booking; a new slot has none.
-	if c.Old != nil && (moved || s.Status == "free" || s.Status == "entered-in-error") {
+	// Only freeing, voiding, moving a slot or giving it to another schedule can break a
+	// booking; a new slot has none.
+	if c.Old != nil && (moved || rescheduled || s.Status == "free" || s.Status == "entered-in-error") {
 		holder, err := tx.SlotHolder(ctx, c.ID)
 		if err != nil {
 			return err
 		}
 		if holder != "" && moved {
 			return fhirerr.Conflict(fmt.Sprintf("Slot/%s is booked by Appointment/%s; its time cannot change", c.ID, holder), "Slot.start")
+		}
+		if holder != "" && rescheduled {
+			return fhirerr.Conflict(fmt.Sprintf("Slot/%s is booked by Appointment/%s; it cannot move to another schedule", c.ID, holder), "Slot.schedule")
 		}
 		if holder != "" {
 			return fhirerr.Conflict(fmt.Sprintf("Slot/%s is booked by Appointment/%s and cannot become %s; cancel or reschedule that appointment instead",
