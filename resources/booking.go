@@ -122,7 +122,7 @@ func (r *Rules) bookOnce(ctx context.Context, tx *storage.Tx, id string, old, ap
 			return err
 		}
 	}
-	if err := r.moveSlots(ctx, tx, id, appt, wantSlots, fresh); err != nil {
+	if err := r.moveSlots(ctx, tx, id, appt, wantSlots, fresh, old == nil || doctorsChanged(old, appt)); err != nil {
 		return err
 	}
 	var times []storage.BusyTime
@@ -149,9 +149,26 @@ func (r *Rules) bookOnce(ctx context.Context, tx *storage.Tx, id string, old, ap
 	return tx.SetHold(ctx, id, expires)
 }
 
+// doctorsChanged reports whether an update adds, removes or replaces a Practitioner or
+// PractitionerRole participant (a change of their answers does not count).
+func doctorsChanged(old, appt *appointment) bool {
+	return !equalSets(doctorRefs(old), doctorRefs(appt))
+}
+
+func doctorRefs(a *appointment) []string {
+	var refs []string
+	for _, p := range a.Participants {
+		if p.Type == "Practitioner" || p.Type == "PractitionerRole" {
+			refs = append(refs, p.Type+"/"+p.ID)
+		}
+	}
+	sort.Strings(refs)
+	return refs
+}
+
 // releaseAppointment gives back everything a deleted appointment held.
 func (r *Rules) releaseAppointment(ctx context.Context, tx *storage.Tx, id string) error {
-	if err := r.moveSlots(ctx, tx, id, &appointment{}, nil, false); err != nil {
+	if err := r.moveSlots(ctx, tx, id, &appointment{}, nil, false, false); err != nil {
 		return err
 	}
 	if err := tx.SetAppointmentTimes(ctx, id, nil); err != nil {
@@ -230,8 +247,9 @@ func timeConflict(err error, appt *appointment) error {
 // become free, wanted slots become busy (busy-tentative while pending). Each slot row is
 // locked, in id order, before it is looked at, so two bookings of one slot queue up and
 // the second sees the first's result; a reschedule frees and takes in one transaction.
-// A fresh appointment holds no slot yet.
-func (r *Rules) moveSlots(ctx context.Context, tx *storage.Tx, id string, appt *appointment, want []string, fresh bool) error {
+// A fresh appointment holds no slot yet. recheckOwner runs the slot owner rule on the
+// slots it keeps too: its doctors changed, and the new ones may not own them.
+func (r *Rules) moveSlots(ctx context.Context, tx *storage.Tx, id string, appt *appointment, want []string, fresh, recheckOwner bool) error {
 	var held []string
 	if !fresh {
 		var err error
@@ -287,7 +305,7 @@ func (r *Rules) moveSlots(ctx context.Context, tx *storage.Tx, id string, appt *
 		target = "busy-tentative"
 	}
 	for _, s := range want {
-		if err := r.takeSlot(ctx, tx, id, appt, s, locked[s], isHeld[s], target, fmt.Sprintf("Appointment.slot[%d]", wanted[s])); err != nil {
+		if err := r.takeSlot(ctx, tx, id, appt, s, locked[s], isHeld[s], recheckOwner, target, fmt.Sprintf("Appointment.slot[%d]", wanted[s])); err != nil {
 			return err
 		}
 	}
@@ -295,10 +313,11 @@ func (r *Rules) moveSlots(ctx context.Context, tx *storage.Tx, id string, appt *
 }
 
 // takeSlot makes the appointment hold the locked slot res (id s) with status target;
-// held says it already holds it. Every check comes before the booking row is written:
+// held says it already holds it, recheckOwner that its owner must be checked even so.
+// Every check comes before the booking row is written:
 // book tries again after releasing lapsed holds, and a row left by a refused first try
 // would let the second take the slot as already held.
-func (r *Rules) takeSlot(ctx context.Context, tx *storage.Tx, id string, appt *appointment, s string, res *storage.Resource, held bool, target, at string) error {
+func (r *Rules) takeSlot(ctx context.Context, tx *storage.Tx, id string, appt *appointment, s string, res *storage.Resource, held, recheckOwner bool, target, at string) error {
 	if res == nil || res.Deleted {
 		return fhirerr.Unprocessable(fhirerr.CodeNotFound, fmt.Sprintf("Slot/%s does not exist on this server", s), at)
 	}
@@ -316,7 +335,7 @@ func (r *Rules) takeSlot(ctx context.Context, tx *storage.Tx, id string, appt *a
 		}
 		return fhirerr.Conflict(fmt.Sprintf("Slot/%s is not free (it is %s)", s, slot.Status), at)
 	}
-	if !held {
+	if !held || recheckOwner {
 		if err := r.checkSlotOwner(ctx, tx, appt, s, slot, at); err != nil {
 			return err
 		}

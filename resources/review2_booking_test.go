@@ -92,3 +92,32 @@ func TestBookedSlotKeepsItsSchedule(t *testing.T) {
 		t.Errorf("moving a free slot to another schedule: %d %s", r.Status, r.Body)
 	}
 }
+
+// Replacing the doctor of a booked appointment that keeps its slot would book the new
+// doctor into the old doctor's slot: refused like a new booking of that slot.
+func TestChangingTheDoctorKeepsSlotOwnerRule(t *testing.T) {
+	c := newClinic(t, apptest.New(t), 1)
+	s := c.slot(t, 0, at(9, 0), 30)
+	id := c.create(t, c.appointment("booked", c.patients[0], 0, at(9, 0), at(9, 30), s))
+	doc := c.read(t, "Appointment", id)
+	doc["participant"].([]any)[1] = map[string]any{"actor": ref("Practitioner", c.doctors[1]), "status": "accepted"}
+	r := c.update(t, doc)
+	if r.Status != 422 {
+		t.Fatalf("swapping the doctor of a booked slot: %d %s", r.Status, r.Body)
+	}
+	if code, text := diagnostics(t, r); code != "business-rule" || !strings.Contains(text, "Slot/"+s) {
+		t.Errorf("refusal: %s %s", code, text)
+	}
+	// Adding a second doctor next to the slot's owner is fine, and so is an update that
+	// leaves the doctors alone.
+	doc = c.read(t, "Appointment", id)
+	doc["participant"] = append(doc["participant"].([]any), map[string]any{"actor": ref("Practitioner", c.doctors[1]), "status": "accepted"})
+	if r := c.update(t, doc); r.Status != 200 {
+		t.Fatalf("adding a second doctor: %d %s", r.Status, r.Body)
+	}
+	doc = c.read(t, "Appointment", id)
+	doc["status"] = "arrived"
+	if r := c.update(t, doc); r.Status != 200 {
+		t.Errorf("arrive: %d %s", r.Status, r.Body)
+	}
+}
