@@ -62,7 +62,8 @@ func (r *Rules) checkAppointmentResponse(ctx context.Context, tx *storage.Tx, c 
 		appt["cancelationReason"] = map[string]any{"text": "declined by " + who}
 	case allRequiredAccepted(appt) && hasTime && status != "booked":
 		appt["status"] = "booked"
-	case answer != "declined" && status == "proposed" && hasTime:
+	case (answer == "tentative" || answer == "accepted") && status == "proposed" && hasTime:
+		// needs-action is no answer yet: it leaves a request proposed.
 		appt["status"] = "pending"
 	}
 	after := encode(appt)
