@@ -114,6 +114,10 @@ func (s *Server) slotRequest(w http.ResponseWriter, r *http.Request) (resources.
 	if length == "" || convErr != nil {
 		return req, fhirerr.Invalid(fmt.Sprintf("parameter %s is required: the slot length in whole minutes", name))
 	}
+	if minutes < 1 || minutes > 24*60 {
+		// Checked here, before the conversion: a huge count of minutes overflows a Duration.
+		return req, fhirerr.Invalid("slot-length must be between 1 minute and 24 hours")
+	}
 	req.Length = time.Duration(minutes) * time.Minute
 	if cc, ok := p.concepts["service-type"]; ok {
 		req.ServiceType = cc
