@@ -50,6 +50,30 @@ func parseInstantParam(q url.Values, name string) (time.Time, error) {
 		Diagnostics: fmt.Sprintf("%s must be an instant like 2024-01-31T09:00:00Z, not %q", name, v), Expression: []string{name}}
 }
 
+// parsePeriodParam reads a date(Time) parameter as the period it denotes: a year, month
+// or day is all of it, a time without fractions its whole second, a time with fractions
+// that instant. Both are zero when the parameter is absent.
+func parsePeriodParam(q url.Values, name string) (from, to time.Time, err error) {
+	from, err = parseInstantParam(q, name)
+	if err != nil || from.IsZero() {
+		return from, from, err
+	}
+	v := q.Get(name)
+	switch {
+	case len(v) == len("2006"):
+		to = from.AddDate(1, 0, 0)
+	case len(v) == len("2006-01"):
+		to = from.AddDate(0, 1, 0)
+	case len(v) == len("2006-01-02"):
+		to = from.AddDate(0, 0, 1)
+	case strings.Contains(v, "."):
+		return from, from, nil
+	default:
+		to = from.Add(time.Second)
+	}
+	return from, to.Add(-time.Microsecond), nil
+}
+
 // encodeHistoryCursor makes the opaque _cursor of a history page.
 func encodeHistoryCursor(c *storage.HistoryCursor) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(fmt.Sprintf("%d.%d.%d", c.LastUpdated.UnixMicro(), c.RID, c.VersionID)))
@@ -95,7 +119,7 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if hq.At, err = parseInstantParam(q, "_at"); err != nil {
+	if hq.AtFrom, hq.AtTo, err = parsePeriodParam(q, "_at"); err != nil {
 		s.fail(w, r, err)
 		return
 	}

@@ -12,7 +12,9 @@ type HistoryQuery struct {
 	Type  string
 	ID    string
 	Since time.Time // only versions last updated at or after Since, when set
-	At    time.Time // only versions last updated at or before At, when set
+	// AtFrom and AtTo, when set, keep the versions that were current at some point in
+	// [AtFrom, AtTo]: written by AtTo and not yet replaced at AtFrom (_at).
+	AtFrom, AtTo time.Time
 	Count int       // page size
 	After *HistoryCursor
 }
@@ -58,8 +60,10 @@ func history(ctx context.Context, db Querier, q HistoryQuery) ([]HistoryEntry, *
 	if !q.Since.IsZero() {
 		add("last_updated >= $%d", q.Since)
 	}
-	if !q.At.IsZero() {
-		add("last_updated <= $%d", q.At)
+	if !q.AtTo.IsZero() {
+		add("last_updated <= $%d", q.AtTo)
+		add(`NOT EXISTS (SELECT FROM resource_versions n WHERE n.rid = resource_versions.rid
+			AND n.version_id = resource_versions.version_id + 1 AND n.last_updated <= $%d)`, q.AtFrom)
 	}
 	if c := q.After; c != nil {
 		args = append(args, c.LastUpdated, c.RID, c.VersionID)
