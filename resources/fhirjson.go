@@ -97,6 +97,11 @@ func formatInstant(t time.Time) string {
 // parseDateTime reads an R4 date or dateTime as the range of time it names: a date is
 // the whole day (in UTC), a year-month the whole month, a year the whole year.
 func parseDateTime(s string) (from, to time.Time, err error) {
+	return parseDateTimeIn(s, time.UTC)
+}
+
+// parseDateTimeIn is parseDateTime with the days, months and years of zone.
+func parseDateTimeIn(s string, zone *time.Location) (from, to time.Time, err error) {
 	if strings.Contains(s, "T") {
 		t, err := parseInstant(s)
 		return t, t, err
@@ -109,7 +114,7 @@ func parseDateTime(s string) (from, to time.Time, err error) {
 		{"2006-01", func(t time.Time) time.Time { return t.AddDate(0, 1, 0) }},
 		{"2006", func(t time.Time) time.Time { return t.AddDate(1, 0, 0) }},
 	} {
-		if t, err := time.Parse(layout.format, s); err == nil {
+		if t, err := time.ParseInLocation(layout.format, s, zone); err == nil {
 			return t, layout.next(t), nil
 		}
 	}

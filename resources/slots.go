@@ -64,9 +64,9 @@ func (r *Rules) GenerateSlots(ctx context.Context, tx *storage.Tx, req SlotReque
 	}
 	span := interval{req.Start, req.End}
 	if h := object(doc, "planningHorizon"); h != nil {
-		span = clipToPeriod(span, h)
+		span = clipToPeriod(span, h, zone)
 	}
-	roles, err := r.scheduleRoles(ctx, tx, doc)
+	roles, err := r.scheduleRoles(ctx, tx, doc, zone)
 	if err != nil {
 		return nil, err
 	}
@@ -139,8 +139,8 @@ func checkSlotRequest(req SlotRequest) error {
 }
 
 // scheduleRoles returns the active PractitionerRoles of a schedule's actors: roles named
-// directly, and the roles of practitioners named.
-func (r *Rules) scheduleRoles(ctx context.Context, tx *storage.Tx, sched map[string]any) ([]*role, error) {
+// directly, and the roles of practitioners named. A notAvailable date is a day in zone.
+func (r *Rules) scheduleRoles(ctx context.Context, tx *storage.Tx, sched map[string]any, zone *time.Location) ([]*role, error) {
 	seen := map[string]bool{}
 	var ids []string
 	for _, a := range objects(sched, "actor") {
@@ -173,7 +173,7 @@ func (r *Rules) scheduleRoles(ctx context.Context, tx *storage.Tx, sched map[str
 		ro := &role{available: objects(doc, "availableTime")}
 		ro.specialty, _ = doc["specialty"].([]any)
 		for _, na := range objects(doc, "notAvailable") {
-			ro.notAvailable = append(ro.notAvailable, periodInterval(object(na, "during")))
+			ro.notAvailable = append(ro.notAvailable, periodInterval(object(na, "during"), zone))
 		}
 		out = append(out, ro)
 	}
@@ -234,16 +234,17 @@ func clockOn(day time.Time, clock string) time.Time {
 	return time.Date(day.Year(), day.Month(), day.Day(), t.Hour(), t.Minute(), t.Second(), 0, day.Location())
 }
 
-// periodInterval turns an R4 Period into an interval; a missing bound is unbounded.
-func periodInterval(p map[string]any) interval {
+// periodInterval turns an R4 Period into an interval; a missing bound is unbounded. A
+// date (without a time, so without a zone) is a day in zone, where the schedule's doctors work.
+func periodInterval(p map[string]any, zone *time.Location) interval {
 	iv := interval{time.Unix(0, 0).AddDate(-100, 0, 0), time.Unix(0, 0).AddDate(1000, 0, 0)}
 	if s := str(p, "start"); s != "" {
-		if from, _, err := parseDateTime(s); err == nil {
+		if from, _, err := parseDateTimeIn(s, zone); err == nil {
 			iv.from = from
 		}
 	}
 	if e := str(p, "end"); e != "" {
-		if _, to, err := parseDateTime(e); err == nil {
+		if _, to, err := parseDateTimeIn(e, zone); err == nil {
 			iv.to = to
 		}
 	}
@@ -251,8 +252,8 @@ func periodInterval(p map[string]any) interval {
 }
 
 // clipToPeriod narrows span to a Period.
-func clipToPeriod(span interval, p map[string]any) interval {
-	bound := periodInterval(p)
+func clipToPeriod(span interval, p map[string]any, zone *time.Location) interval {
+	bound := periodInterval(p, zone)
 	if bound.from.After(span.from) {
 		span.from = bound.from
 	}

@@ -1,0 +1,39 @@
+package resources_test
+
+import (
+	"sort"
+	"testing"
+
+	"github.com/careslot/careslot/app/apptest"
+)
+
+// A notAvailable day written as a date is that day where the doctor works, the zone
+// $generate-slots reads availableTime in, not a UTC day: in Los Angeles a day off on
+// 2030-01-09 used to leave slots from 16:00 that day and block the evening before.
+func TestGenerateSlotsReadsDayOffInTheTimezone(t *testing.T) {
+	c := newClinic(t, apptest.New(t), 0)
+	c.create(t, map[string]any{"resourceType": "PractitionerRole", "active": true,
+		"practitioner":  ref("Practitioner", c.doctors[0]),
+		"availableTime": []any{map[string]any{"availableStartTime": "15:00:00", "availableEndTime": "18:00:00"}},
+		"notAvailable": []any{map[string]any{"description": "day off", "during": map[string]any{
+			"start": "2030-01-09", "end": "2030-01-09"}}},
+	})
+	made := bundleResources(t, c.srv.Must(t, 200, "POST", "Schedule/"+c.schedules[0]+"/$generate-slots",
+		params("start", "2030-01-08T08:00:00Z", "end", "2030-01-11T08:00:00Z", "slot-length", 60, "timezone", "America/Los_Angeles")))
+	var starts []string
+	for _, s := range made {
+		starts = append(starts, s["start"].(string))
+	}
+	sort.Strings(starts)
+	// 15:00–18:00 PST is 23:00–02:00 UTC; the 8th and the 10th, not the 9th.
+	want := []string{"2030-01-08T23:00:00Z", "2030-01-09T00:00:00Z", "2030-01-09T01:00:00Z",
+		"2030-01-10T23:00:00Z", "2030-01-11T00:00:00Z", "2030-01-11T01:00:00Z"}
+	if len(starts) != len(want) {
+		t.Fatalf("slot starts %v, want %v", starts, want)
+	}
+	for i := range want {
+		if starts[i] != want[i] {
+			t.Fatalf("slot starts %v, want %v", starts, want)
+		}
+	}
+}
