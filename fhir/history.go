@@ -170,7 +170,7 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 			entry.Response.Status = statusLine(http.StatusCreated)
 		case e.Method == http.MethodDelete:
 			entry.Response.Status = statusLine(http.StatusNoContent)
-		case e.VersionID == 1:
+		case e.Created:
 			entry.Response.Status = statusLine(http.StatusCreated)
 		default:
 			entry.Response.Status = statusLine(http.StatusOK)

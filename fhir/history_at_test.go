@@ -3,6 +3,7 @@ package fhir_test
 import (
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 )
@@ -46,5 +47,22 @@ func TestHistoryAtMeansCurrentThen(t *testing.T) {
 	// A date is the whole day: every version written that day was current during it.
 	if got := versionsAt(v1.Format("2006-01-02")); len(got) != 3 && v1.Day() == time.Now().UTC().Day() {
 		t.Errorf("_at=%s (the day of every version): %v, want 3 versions", v1.Format("2006-01-02"), got)
+	}
+}
+
+// TestHistoryRecreateIsCreated: the history entry of a PUT that brought a deleted
+// resource back says 201, as the PUT itself answered.
+func TestHistoryRecreateIsCreated(t *testing.T) {
+	srv.Must(t, http.StatusCreated, "PUT", "Patient/recreated", patient("recreated"))
+	srv.Must(t, http.StatusNoContent, "DELETE", "Patient/recreated", nil)
+	srv.Must(t, http.StatusCreated, "PUT", "Patient/recreated", patient("recreated"))
+	srv.Must(t, http.StatusOK, "PUT", "Patient/recreated", patient("recreated"))
+	var got []string
+	for _, e := range entries(t, srv.Must(t, http.StatusOK, "GET", "Patient/recreated/_history", nil).JSON(t)) {
+		got = append(got, status(e))
+	}
+	want := []string{"200 OK", "201 Created", "204 No Content", "201 Created"} // newest first
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("statuses %v, want %v", got, want)
 	}
 }

@@ -27,10 +27,12 @@ type HistoryCursor struct {
 	VersionID   int
 }
 
-// HistoryEntry is one version with the method that wrote it.
+// HistoryEntry is one version with the method that wrote it. Created is true for a
+// version that brought the resource into existence: the first, or one after a delete.
 type HistoryEntry struct {
 	Resource
-	Method string
+	Method  string
+	Created bool
 }
 
 // History returns a page of versions newest first, and the cursor of the next page (nil on the last).
@@ -70,7 +72,10 @@ func history(ctx context.Context, db Querier, q HistoryQuery) ([]HistoryEntry, *
 		n := len(args)
 		where = append(where, fmt.Sprintf("(last_updated, rid, version_id) < ($%d, $%d, $%d)", n-2, n-1, n))
 	}
-	sql := `SELECT rid, type, id, version_id, last_updated, method, content FROM resource_versions`
+	sql := `SELECT rid, type, id, version_id, last_updated, method, content,
+		version_id = 1 OR EXISTS (SELECT FROM resource_versions p WHERE p.rid = resource_versions.rid
+			AND p.version_id = resource_versions.version_id - 1 AND p.method = 'DELETE')
+		FROM resource_versions`
 	if len(where) > 0 {
 		sql += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -84,7 +89,7 @@ func history(ctx context.Context, db Querier, q HistoryQuery) ([]HistoryEntry, *
 	var out []HistoryEntry
 	for rows.Next() {
 		var e HistoryEntry
-		if err := rows.Scan(&e.RID, &e.Type, &e.ID, &e.VersionID, &e.LastUpdated, &e.Method, &e.Content); err != nil {
+		if err := rows.Scan(&e.RID, &e.Type, &e.ID, &e.VersionID, &e.LastUpdated, &e.Method, &e.Content, &e.Created); err != nil {
 			return nil, nil, fmt.Errorf("storage: history: %w", err)
 		}
 		e.Deleted = e.Method == "DELETE"
