@@ -37,3 +37,25 @@ func TestGenerateSlotsReadsDayOffInTheTimezone(t *testing.T) {
 		}
 	}
 }
+
+// A Schedule written before its PractitionerRole in one transaction Bundle is still
+// indexed: its slots used to be invisible to $find for good.
+func TestScheduleBeforeItsRoleInOneTransaction(t *testing.T) {
+	c := newClinic(t, apptest.New(t), 0)
+	entry := func(fullURL string, res map[string]any) map[string]any {
+		return map[string]any{"fullUrl": fullURL, "resource": res,
+			"request": map[string]any{"method": "POST", "url": res["resourceType"]}}
+	}
+	role, sch := "urn:uuid:7d1f4a52-1111-4c1e-9a53-000000000001", "urn:uuid:7d1f4a52-1111-4c1e-9a53-000000000002"
+	bundle := map[string]any{"resourceType": "Bundle", "type": "transaction", "entry": []any{
+		entry(sch, map[string]any{"resourceType": "Schedule", "actor": []any{map[string]any{"reference": role}}}),
+		entry(role, map[string]any{"resourceType": "PractitionerRole", "practitioner": ref("Practitioner", c.doctors[0])}),
+		entry("urn:uuid:7d1f4a52-1111-4c1e-9a53-000000000003", map[string]any{"resourceType": "Slot",
+			"schedule": map[string]any{"reference": sch}, "status": "free",
+			"start": instant(at(9, 0)), "end": instant(at(9, 30))}),
+	}}
+	c.srv.Must(t, 200, "POST", "", bundle)
+	if found := bundleResources(t, c.srv.Must(t, 200, "GET", "Appointment/$find?start=2030-01-07&end=2030-01-08", nil)); len(found) != 1 {
+		t.Errorf("$find after the transaction: %d offers, want 1", len(found))
+	}
+}

@@ -122,8 +122,11 @@ func (r *Rules) checkSchedule(ctx context.Context, tx *storage.Tx, c *Change, do
 			continue
 		}
 		role, err := r.readRole(ctx, tx, id)
-		if err != nil || role == nil {
+		if err != nil {
 			return err
+		}
+		if role == nil {
+			continue // not written yet, e.g. later in the same transaction Bundle
 		}
 		if p := reference(role, "practitioner"); p != "" {
 			idx.Actors = append(idx.Actors, p)
