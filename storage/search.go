@@ -164,6 +164,7 @@ func includeAll(ctx context.Context, db Querier, reg *search.Registry, q *search
 			if round > 0 && !inc.Iterate {
 				continue
 			}
+			inc.BaseURL = q.BaseURL
 			sql, args := inc.IncludeSQL(reg, from, maxIncluded)
 			if err := run(sql, args); err != nil {
 				return err
@@ -173,6 +174,7 @@ func includeAll(ctx context.Context, db Querier, reg *search.Registry, q *search
 			if round > 0 && !inc.Iterate {
 				continue
 			}
+			inc.BaseURL = q.BaseURL
 			sql, args := inc.RevIncludeSQL(reg, from, maxIncluded)
 			if err := run(sql, args); err != nil {
 				return err

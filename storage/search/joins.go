@@ -25,8 +25,8 @@ func (b *builder) chain(c *Clause) string {
 	// The join is written in both collations (see targetJoin) so Postgres may go either way:
 	// from the references to the targets, or from matching targets back to the references.
 	return fmt.Sprintf("SELECT %s.rid FROM search_reference %s JOIN resources %s ON %s AND %s.type = %s.target_type AND %s.id = %s.target_id"+
-		" WHERE %s.sp = %s AND NOT %s.deleted AND %s",
-		x, x, t, targetJoin(x, t), t, x, t, x, x, b.arg(key(c.Type, c.Param.Code)), t, or(ors))
+		" WHERE %s.sp = %s AND %s AND NOT %s.deleted AND %s",
+		x, x, t, targetJoin(x, t), t, x, t, x, x, b.arg(key(c.Type, c.Param.Code)), b.local(x), t, or(ors))
 }
 
 // has tests the resources that point at r: _has:Type:param:clause.
@@ -34,8 +34,8 @@ func (b *builder) has(c *Clause, r string) string {
 	x, o := b.alias("x"), b.alias("o")
 	h := c.Has
 	return fmt.Sprintf("%s.id IN (SELECT %s.target_id COLLATE \"default\" FROM search_reference %s JOIN resources %s ON %s.rid = %s.rid"+
-		" WHERE %s.sp = %s AND %s.target_type = %s AND NOT %s.deleted AND %s)",
-		r, x, x, o, o, x, x, b.arg(key(h.Type, h.Param.Code)), x, b.arg(c.Type), o, b.clause(h.Clause, o))
+		" WHERE %s.sp = %s AND %s.target_type = %s AND %s AND NOT %s.deleted AND %s)",
+		r, x, x, o, o, x, x, b.arg(key(h.Type, h.Param.Code)), x, b.arg(c.Type), b.local(x), o, b.clause(h.Clause, o))
 }
 
 // near finds Locations within a distance of a point (haversine on a 6371 km sphere),
@@ -77,16 +77,16 @@ func (b *builder) compartment(typ string, comp *Compartment, r string) string {
 		return "false"
 	}
 	x := b.alias("x")
-	return fmt.Sprintf("%s.rid IN (SELECT %s.rid FROM search_reference %s WHERE %s.sp = ANY(%s::text[]) AND %s.target_type = %s AND %s.target_id = %s)",
-		r, x, x, x, b.arg(sps), x, b.arg(comp.Type), x, b.arg(comp.ID))
+	return fmt.Sprintf("%s.rid IN (SELECT %s.rid FROM search_reference %s WHERE %s.sp = ANY(%s::text[]) AND %s.target_type = %s AND %s.target_id = %s AND %s)",
+		r, x, x, x, b.arg(sps), x, b.arg(comp.Type), x, b.arg(comp.ID), b.local(x))
 }
 
 // IncludeSQL finds the resources that the resources rids refer to through inc.
 func (inc Include) IncludeSQL(reg *Registry, rids []int64, limit int) (string, []any) {
-	b := &builder{reg: reg}
+	b := &builder{reg: reg, base: inc.BaseURL}
 	sql := "SELECT DISTINCT ON (t.rid) t.rid, t.type, t.id, t.version_id, t.last_updated, t.content" +
 		" FROM search_reference x JOIN resources t ON " + targetJoin("x", "t") +
-		" WHERE x.rid = ANY(" + b.arg(rids) + "::bigint[]) AND x.sp = ANY(" + b.arg(inc.keys(reg)) + "::text[]) AND NOT t.deleted"
+		" WHERE x.rid = ANY(" + b.arg(rids) + "::bigint[]) AND x.sp = ANY(" + b.arg(inc.keys(reg)) + "::text[]) AND " + b.local("x") + " AND NOT t.deleted"
 	if inc.Target != "" {
 		sql += " AND x.target_type = " + b.arg(inc.Target)
 	}
@@ -95,11 +95,11 @@ func (inc Include) IncludeSQL(reg *Registry, rids []int64, limit int) (string, [
 
 // RevIncludeSQL finds the resources that refer to the resources rids through inc.
 func (inc Include) RevIncludeSQL(reg *Registry, rids []int64, limit int) (string, []any) {
-	b := &builder{reg: reg}
+	b := &builder{reg: reg, base: inc.BaseURL}
 	sql := "SELECT DISTINCT ON (o.rid) o.rid, o.type, o.id, o.version_id, o.last_updated, o.content" +
 		" FROM resources m JOIN search_reference x ON x.target_id = m.id AND x.target_type = m.type" +
 		" JOIN resources o ON o.rid = x.rid" +
-		" WHERE m.rid = ANY(" + b.arg(rids) + "::bigint[]) AND x.sp = ANY(" + b.arg(inc.keys(reg)) + "::text[]) AND NOT o.deleted"
+		" WHERE m.rid = ANY(" + b.arg(rids) + "::bigint[]) AND x.sp = ANY(" + b.arg(inc.keys(reg)) + "::text[]) AND " + b.local("x") + " AND NOT o.deleted"
 	if inc.Target != "" {
 		sql += " AND m.type = " + b.arg(inc.Target)
 	}

@@ -23,6 +23,11 @@ type Query struct {
 	// from other tables or indexes (slotplan.go, datepage.go); the differential tests
 	// compare the two.
 	Generic bool
+	// BaseURL is this server's FHIR base. A stored absolute reference under it names a
+	// local resource, like a relative one; any other absolute reference (another
+	// server's Patient/1) matches only its own URL, and chains, _has, includes and
+	// compartments do not follow it. Empty: only relative references are local.
+	BaseURL string
 }
 
 // Compartment narrows a search to the resources of one compartment, e.g. Patient/123.
@@ -147,4 +152,6 @@ type Include struct {
 	Param   *Param
 	Target  string
 	Iterate bool
+	// BaseURL is Query.BaseURL: which absolute references are local.
+	BaseURL string
 }

@@ -75,7 +75,7 @@ func (b *builder) slotCandidates(q *Query) (sql string, covered map[*Clause]bool
 	for _, c := range schedules {
 		covered[c] = true
 	}
-	absolute := []string{"u.sp = " + b.arg("Slot.schedule"), "u.url <> ''", "u.target_type = 'Schedule'",
+	absolute := []string{"u.sp = " + b.arg("Slot.schedule"), "u.url <> ''", b.local("u"), "u.target_type = 'Schedule'",
 		`u.target_id COLLATE "default" IN (SELECT id FROM slot_schedules)`}
 	for _, c := range statuses {
 		// A bare code matches a slot whose status is that code, which is what the

@@ -12,6 +12,7 @@ import (
 
 type builder struct {
 	reg     *Registry
+	base    string // Query.BaseURL
 	args    []any
 	aliases int
 	with    []string // common table expressions, by where
@@ -38,7 +39,7 @@ type sortKey struct {
 // the cursor), at most limit rows, in the query's order (or reversed for a Before cursor,
 // which the caller puts back in order).
 func (q *Query) PageSQL(reg *Registry, limit int) (string, []any) {
-	b := &builder{reg: reg}
+	b := &builder{reg: reg, base: q.BaseURL}
 	if sql, ok := b.pageByRID(q, limit); ok {
 		return sql, b.args
 	}
@@ -116,7 +117,7 @@ func (b *builder) pageByRID(q *Query, limit int) (string, bool) {
 
 // CountSQL counts every match of the query.
 func (q *Query) CountSQL(reg *Registry) (string, []any) {
-	b := &builder{reg: reg}
+	b := &builder{reg: reg, base: q.BaseURL}
 	where := b.where(q)
 	return b.withClause() + "SELECT count(*) FROM resources r WHERE " + where, b.args
 }
@@ -313,9 +314,25 @@ func (b *builder) indexSubquery(c *Clause) (string, bool) {
 	spArg := b.arg(sp)
 	var ors []string
 	for _, v := range c.Values {
-		ors = append(ors, b.value(c, x, v))
+		cond := b.value(c, x, v)
+		if r, ok := v.(ReferenceValue); ok && r.URL == "" && c.Modifier != "identifier" {
+			cond = "(" + cond + " AND " + b.local(x) + ")"
+		}
+		ors = append(ors, cond)
 	}
 	return fmt.Sprintf("SELECT %s.rid FROM %s %s WHERE %s.sp = %s AND %s", x, tbl, x, x, spArg, or(ors)), true
+}
+
+// local is the condition that the search_reference row x names a resource of this
+// server: a relative reference, or an absolute URL under the base. Another server's
+// http://other.example/fhir/Patient/1 has Patient and 1 in its row too, but is not
+// this server's Patient/1 (see Query.BaseURL).
+func (b *builder) local(x string) string {
+	relative := "position(':' in " + x + ".url) = 0"
+	if b.base == "" {
+		return relative
+	}
+	return "(" + relative + " OR starts_with(" + x + ".url, " + b.arg(strings.TrimRight(b.base, "/")+"/") + "))"
 }
 
 // fromIndex reports whether the rids of c come from the index tables alone.

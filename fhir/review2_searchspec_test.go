@@ -1,0 +1,97 @@
+package fhir_test
+
+import (
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// These tests check search answers against the R4 search spec (search.html), with
+// expectations worked out by hand from the spec for small fixed data sets.
+
+// specPut creates or replaces typ/id with body (a JSON object without its id).
+func specPut(t *testing.T, typ, id, body string) {
+	t.Helper()
+	body = fmt.Sprintf(`{"resourceType":%q,"id":%q,%s`, typ, id, strings.TrimPrefix(body, "{"))
+	r := srv.Do(t, "PUT", typ+"/"+id, body)
+	if r.Status != http.StatusCreated && r.Status != http.StatusOK {
+		t.Fatalf("PUT %s/%s: %d %s", typ, id, r.Status, r.Body)
+	}
+}
+
+// specFind runs a search and returns the ids of every match, over every page, sorted.
+func specFind(t *testing.T, query string) []string {
+	t.Helper()
+	var ids []string
+	page := readPage(t, srv.Must(t, http.StatusOK, "GET", query, nil))
+	for {
+		for _, m := range page.matches {
+			ids = append(ids, m[strings.Index(m, "/")+1:])
+		}
+		next, ok := page.links["next"]
+		if !ok {
+			break
+		}
+		page = readPage(t, get(t, next))
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// specCheck runs each query and compares its matches (ids without the run's prefix) with want.
+func specCheck(t *testing.T, prefix string, cases map[string][]string) {
+	t.Helper()
+	for query, want := range cases {
+		var got []string
+		for _, id := range specFind(t, query) {
+			got = append(got, strings.TrimPrefix(id, prefix))
+		}
+		sort.Strings(want)
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("%s: got %v, want %v", query, got, want)
+		}
+	}
+}
+
+// An absolute reference to another server's Patient/x is not a reference to this server's
+// Patient/x: the spec matches Patient/x with relative references and with absolute ones
+// under this server's base only. Chains, _has, _include, _revinclude and compartments
+// must not follow it to the local resource either.
+func TestReview2ForeignAbsoluteReference(t *testing.T) {
+	p := unique("r2f")
+	tag := `"meta":{"tag":[{"system":"urn:r2","code":"` + p + `"}]}`
+	T := "&_tag=urn:r2|" + p
+	foreign := "http://other.example.org/fhir/Patient/"
+	specPut(t, "Patient", p+"pa", `{`+tag+`,"name":[{"family":"Alpha"}]}`)
+	specPut(t, "Patient", p+"pc", `{`+tag+`,"name":[{"family":"Gamma"}]}`)
+	obs := func(id, subject string) {
+		specPut(t, "Observation", p+id, `{`+tag+`,"status":"final","code":{"text":"x"},"subject":{"reference":"`+subject+`"}}`)
+	}
+	obs("rel", "Patient/"+p+"pa")
+	obs("self", srv.URL+"/Patient/"+p+"pa")
+	obs("far", foreign+p+"pa")
+	obs("farc", foreign+p+"pc")
+	specCheck(t, p, map[string][]string{
+		"Observation?subject=Patient/" + p + "pa" + T:                       {"rel", "self"},
+		"Observation?subject=" + p + "pa" + T:                               {"rel", "self"},
+		"Observation?subject:Patient=" + p + "pa" + T:                       {"rel", "self"},
+		"Observation?subject=" + srv.URL + "/Patient/" + p + "pa" + T:       {"rel", "self"},
+		"Observation?subject=" + foreign + p + "pa" + T:                     {"far"},
+		"Observation?subject=Patient/" + p + "pa," + foreign + p + "pa" + T: {"far", "rel", "self"},
+		"Observation?subject.name=alpha" + T:                                {"rel", "self"},
+		"Observation?subject.name=gamma" + T:                                {},
+		"Patient?_has:Observation:subject:status=final" + T:                 {"pa"},
+		"Patient/" + p + "pc/Observation?_tag=urn:r2|" + p:                  {},
+		"Patient/" + p + "pa/Observation?_tag=urn:r2|" + p:                  {"rel", "self"},
+	})
+	page := readPage(t, srv.Must(t, http.StatusOK, "GET", "Observation?_id="+p+"far&_include=Observation:subject", nil))
+	if len(page.matches) != 1 || len(page.included) != 0 {
+		t.Errorf("_include of a foreign reference: matches %v, included %v; want the match alone", page.matches, page.included)
+	}
+	page = readPage(t, srv.Must(t, http.StatusOK, "GET", "Patient?_id="+p+"pc&_revinclude=Observation:subject", nil))
+	if len(page.matches) != 1 || len(page.included) != 0 {
+		t.Errorf("_revinclude through a foreign reference: matches %v, included %v; want the match alone", page.matches, page.included)
+	}
+}
