@@ -197,3 +197,16 @@ func TestInvalidUTF8IsRefusedNotAltered(t *testing.T) {
 	srv.Must(t, http.StatusNotFound, "GET", "Patient/utf8-tx", nil)
 	srv.Must(t, http.StatusBadRequest, "PUT", "Patient/utf8-single", "{\"resourceType\":\"Patient\",\"id\":\"utf8-single\",\"gender\":\"m\xffale\"}")
 }
+
+// TestBundleEntryFormat: an entry asking for XML by _format gets 406, as the same
+// request outside a Bundle does.
+func TestBundleEntryFormat(t *testing.T) {
+	srv.Must(t, http.StatusCreated, "PUT", "Patient/entry-format", patient("entry-format"))
+	batch := `{"resourceType":"Bundle","type":"batch","entry":[
+		{"request":{"method":"GET","url":"Patient/entry-format?_format=xml"}},
+		{"request":{"method":"GET","url":"Patient/entry-format?_format=json"}}]}`
+	es := entries(t, srv.Must(t, http.StatusOK, "POST", "", batch).JSON(t))
+	if len(es) != 2 || status(es[0]) != "406 Not Acceptable" || status(es[1]) != "200 OK" {
+		t.Errorf("entries: %v", es)
+	}
+}
