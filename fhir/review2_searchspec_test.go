@@ -95,3 +95,20 @@ func TestReview2ForeignAbsoluteReference(t *testing.T) {
 		t.Errorf("_revinclude through a foreign reference: matches %v, included %v; want the match alone", page.matches, page.included)
 	}
 }
+
+// A Reference that names its target by identifier alone is a value of the parameter:
+// :missing=true must not return it, :missing=false must.
+func TestReview2MissingLogicalReference(t *testing.T) {
+	p := unique("r2m")
+	tag := `"meta":{"tag":[{"system":"urn:r2","code":"` + p + `"}]}`
+	T := "&_tag=urn:r2|" + p
+	specPut(t, "Patient", p+"pa", `{`+tag+`}`)
+	specPut(t, "Observation", p+"lit", `{`+tag+`,"status":"final","code":{"text":"x"},"subject":{"reference":"Patient/`+p+`pa"}}`)
+	specPut(t, "Observation", p+"ident", `{`+tag+`,"status":"final","code":{"text":"x"},"subject":{"identifier":{"system":"urn:mrn","value":"A1"}}}`)
+	specPut(t, "Observation", p+"none", `{`+tag+`,"status":"final","code":{"text":"x"}}`)
+	specCheck(t, p, map[string][]string{
+		"Observation?subject:missing=true" + T:          {"none"},
+		"Observation?subject:missing=false" + T:         {"ident", "lit"},
+		"Observation?subject:identifier=urn:mrn|A1" + T: {"ident"},
+	})
+}

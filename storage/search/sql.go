@@ -364,6 +364,11 @@ func (b *builder) clause(c *Clause, r string) string {
 	x := b.alias("x")
 	if c.Missing != nil {
 		exists := fmt.Sprintf("EXISTS (SELECT 1 FROM %s %s WHERE %s.rid = %s.rid AND %s.sp = %s)", tbl, x, x, r, x, b.arg(sp))
+		if c.Param.Kind == KindReference {
+			// A Reference with only an identifier is a value too; its row is a token.
+			y := b.alias("x")
+			exists = fmt.Sprintf("(%s OR EXISTS (SELECT 1 FROM search_token %s WHERE %s.rid = %s.rid AND %s.sp = %s))", exists, y, y, r, y, b.arg(sp+":identifier"))
+		}
 		if *c.Missing {
 			return "NOT " + exists
 		}
