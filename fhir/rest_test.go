@@ -480,3 +480,19 @@ func TestSummary(t *testing.T) {
 		t.Errorf("search _summary=true kept %s", keys(res))
 	}
 }
+
+// TestElementsKeepMandatory: _elements also keeps the elements the resource cannot be
+// valid without (Observation.status and code), as R4 search.html#elements says servers should.
+func TestElementsKeepMandatory(t *testing.T) {
+	srv.Must(t, http.StatusCreated, "PUT", "Observation/elements-mandatory",
+		`{"resourceType":"Observation","id":"elements-mandatory","status":"final","code":{"text":"weight"},"valueString":"80 kg","issued":"2024-01-01T10:00:00Z"}`)
+	body := srv.Must(t, http.StatusOK, "GET", "Observation/elements-mandatory?_elements=valueString", nil).JSON(t)
+	for _, k := range []string{"status", "code", "valueString"} {
+		if _, ok := body[k]; !ok {
+			t.Errorf("_elements=valueString dropped %s: %v", k, body)
+		}
+	}
+	if _, ok := body["issued"]; ok {
+		t.Errorf("_elements=valueString kept issued: %v", body)
+	}
+}

@@ -82,7 +82,9 @@ func summarize(r *http.Request, content []byte) ([]byte, error) {
 			}
 			wanted[e] = true
 		}
-		keep = func(k string) bool { return wanted[k] }
+		// Mandatory elements too, as R4 says servers should, so the answer stays valid.
+		mandatory := summaryElements[resourceType(doc)].Mandatory
+		keep = func(k string) bool { return wanted[k] || elementIn(k, mandatory) }
 	}
 	out := map[string]json.RawMessage{}
 	for k, v := range doc {
