@@ -33,3 +33,32 @@ func TestGenerateSlotsRefusesOverflowingLength(t *testing.T) {
 		t.Errorf("30-minute slots of a one-hour day: %v, want 2", total)
 	}
 }
+
+// Text parameters of $find go to PostgreSQL, which refuses a NUL byte or invalid UTF-8:
+// that was a 500.
+func TestFindRefusesUnstorableText(t *testing.T) {
+	for _, q := range []string{"specialty=%00", "specialty=%FF", "service-type=a%00b", "visit-type=%C3%28"} {
+		r := srv.Do(t, "GET", "Appointment/$find?start=2030-01-07&end=2030-01-08&"+q, nil)
+		if r.Status != http.StatusBadRequest {
+			t.Errorf("$find?%s: %d, want 400: %.300s", q, r.Status, r.Body)
+		}
+	}
+	srv.Must(t, http.StatusOK, "GET", "Appointment/$find?start=2030-01-07&end=2030-01-08&specialty=http://snomed.info/sct%7C394579002", nil)
+}
+
+// A service-type token in a $generate-slots query becomes a Coding on every slot made;
+// one that is not a valid R4 Coding (an empty system or code, a NUL byte, invalid
+// UTF-8) is a 400, not slots stored invalid or a 500.
+func TestGenerateSlotsRefusesInvalidServiceType(t *testing.T) {
+	sch := r2Schedule(t, "r2-gen-st")
+	for _, st := range []string{"%7C", "a%7C", "%7Cb", "%20", "%00", "%FF", "a%20%20b"} {
+		r := srv.Do(t, "POST", "Schedule/"+sch+"/$generate-slots?start=2030-01-07&end=2030-01-08&slot-length=30&service-type="+st, nil)
+		if r.Status != http.StatusBadRequest {
+			t.Errorf("service-type=%s: %d, want 400: %.300s", st, r.Status, r.Body)
+		}
+	}
+	r := srv.Must(t, http.StatusOK, "POST", "Schedule/"+sch+"/$generate-slots?start=2030-01-07&end=2030-01-08&slot-length=30&service-type=http://example.org/st%7Ccheck-up", nil)
+	if total := r.JSON(t)["total"]; total != float64(2) {
+		t.Errorf("slots made with a valid service-type: %v, want 2", total)
+	}
+}

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/careslot/careslot/fhir/fhirerr"
 	"github.com/careslot/careslot/resources"
@@ -124,7 +126,9 @@ func (s *Server) slotRequest(w http.ResponseWriter, r *http.Request) (resources.
 	} else if tok, err := p.get("service-type"); err != nil {
 		return req, err
 	} else if tok != "" {
-		req.ServiceType = tokenConcept(tok)
+		if req.ServiceType, err = tokenConcept(tok); err != nil {
+			return req, err
+		}
 	}
 	if tz, err := p.get("timezone"); err != nil {
 		return req, err
@@ -136,13 +140,24 @@ func (s *Server) slotRequest(w http.ResponseWriter, r *http.Request) (resources.
 	return req, nil
 }
 
-// tokenConcept turns system|code (or code) into a CodeableConcept.
-func tokenConcept(tok string) map[string]any {
+// r4Code and r4URI are the R4 patterns of the code and uri primitives.
+var (
+	r4Code = regexp.MustCompile(`^[^\s]+(\s[^\s]+)*$`)
+	r4URI  = regexp.MustCompile(`^\S+$`)
+)
+
+// tokenConcept turns system|code (or code) into a CodeableConcept; 400 unless it makes a
+// valid R4 Coding, as it is stored on every slot made.
+func tokenConcept(tok string) (map[string]any, error) {
 	coding := map[string]any{"code": tok}
-	if sys, code, ok := strings.Cut(tok, "|"); ok {
+	sys, code, hasSystem := strings.Cut(tok, "|")
+	if hasSystem {
 		coding = map[string]any{"system": sys, "code": code}
 	}
-	return map[string]any{"coding": []any{coding}}
+	if !storableText(tok) || !r4Code.MatchString(code) || (hasSystem && !r4URI.MatchString(sys)) {
+		return nil, fhirerr.Invalid(fmt.Sprintf("service-type %q is not a code or system|code of a valid Coding", tok))
+	}
+	return map[string]any{"coding": []any{coding}}, nil
 }
 
 // findAppointments answers Appointment/$find with a searchset of proposed Appointments.
@@ -185,8 +200,15 @@ func (s *Server) findRequest(w http.ResponseWriter, r *http.Request) (resources.
 	if req.Specialty, err = p.get("specialty"); err != nil {
 		return req, err
 	}
-	if _, req.ServiceType, err = p.first("service-type", "visit-type"); err != nil {
+	name, serviceType, err := p.first("service-type", "visit-type")
+	if err != nil {
 		return req, err
+	}
+	req.ServiceType = serviceType
+	for param, v := range map[string]string{"specialty": req.Specialty, name: req.ServiceType} {
+		if !storableText(v) {
+			return req, fhirerr.Invalid(fmt.Sprintf("parameter %s is not valid UTF-8 text without NUL bytes", param))
+		}
 	}
 	patient, err := p.get("patient")
 	if err != nil {
@@ -210,6 +232,11 @@ func (s *Server) findRequest(w http.ResponseWriter, r *http.Request) (resources.
 		}
 	}
 	return req, nil
+}
+
+// storableText reports whether PostgreSQL can take s as text: valid UTF-8 without NUL.
+func storableText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
 }
 
 // localReference reads a reference parameter: Type/id, an absolute URL under this
