@@ -40,6 +40,24 @@ func specFind(t *testing.T, query string) []string {
 	return ids
 }
 
+// specOrder runs a search and returns the ids of the matches in order over every page.
+func specOrder(t *testing.T, prefix, query string) string {
+	t.Helper()
+	var ids []string
+	page := readPage(t, srv.Must(t, http.StatusOK, "GET", query, nil))
+	for {
+		for _, m := range page.matches {
+			ids = append(ids, strings.TrimPrefix(m[strings.Index(m, "/")+1:], prefix))
+		}
+		next, ok := page.links["next"]
+		if !ok {
+			break
+		}
+		page = readPage(t, get(t, next))
+	}
+	return strings.Join(ids, ",")
+}
+
 // specCheck runs each query and compares its matches (ids without the run's prefix) with want.
 func specCheck(t *testing.T, prefix string, cases map[string][]string) {
 	t.Helper()
@@ -110,5 +128,23 @@ func TestReview2MissingLogicalReference(t *testing.T) {
 		"Observation?subject:missing=true" + T:          {"none"},
 		"Observation?subject:missing=false" + T:         {"ident", "lit"},
 		"Observation?subject:identifier=urn:mrn|A1" + T: {"ident"},
+	})
+}
+
+// :text matches CodeableConcept.text and each Coding.display (R4 search, token :text):
+// a CodeableConcept with a text of its own still matches on its codings' displays.
+func TestReview2TokenTextMatchesDisplay(t *testing.T) {
+	p := unique("r2x")
+	tag := `"meta":{"tag":[{"system":"urn:r2","code":"` + p + `"}]}`
+	T := "&_tag=urn:r2|" + p
+	specPut(t, "Observation", p+"both", `{`+tag+`,"status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8480-6","display":"Systolic blood pressure"}],"text":"BP high value"}}`)
+	specPut(t, "Observation", p+"display", `{`+tag+`,"status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8462-4","display":"Diastolic blood pressure"}]}}`)
+	specPut(t, "Observation", p+"text", `{`+tag+`,"status":"final","code":{"text":"Systolic, estimated"}}`)
+	specCheck(t, p, map[string][]string{
+		"Observation?code:text=systolic" + T:                              {"both", "text"},
+		"Observation?code:text=bp" + T:                                    {"both"},
+		"Observation?code:text=diastolic" + T:                             {"display"},
+		"Observation?code=http://loinc.org|8480-6" + T:                    {"both"},
+		"Observation?code-value-quantity=http://loinc.org|8480-6$gt0" + T: {},
 	})
 }

@@ -317,7 +317,14 @@ func tokensOf(sp string, doc map[string]any) []TokenRow {
 		text := Normalize(str(doc, "text"))
 		for _, c := range codings {
 			if m, ok := c.(map[string]any); ok {
-				out = append(out, TokenRow{SP: sp, System: str(m, "system"), Code: str(m, "code"), Text: firstNonEmpty(text, Normalize(str(m, "display")))})
+				display := Normalize(str(m, "display"))
+				row := TokenRow{SP: sp, System: str(m, "system"), Code: str(m, "code"), Text: firstNonEmpty(text, display)}
+				out = append(out, row)
+				if display != "" && display != row.Text {
+					// :text matches the concept's text and each coding's display.
+					row.Text = display
+					out = append(out, row)
+				}
 			}
 		}
 		if len(out) == 0 && text != "" {
@@ -558,9 +565,13 @@ func componentValueRows(sp string, kind Kind, values []indexValue) []*Rows {
 	for _, v := range values {
 		r := &Rows{}
 		r.add(sp, kind, "", v)
-		// A CodeableConcept gives one row per coding: each is its own tuple.
+		// A CodeableConcept gives one row per coding: each is its own tuple (once, though
+		// a coding with both a text and a display has two rows).
 		if len(r.Tokens) > 1 {
-			for _, t := range r.Tokens {
+			for i, t := range r.Tokens {
+				if i > 0 && t.System == r.Tokens[i-1].System && t.Code == r.Tokens[i-1].Code {
+					continue
+				}
 				out = append(out, &Rows{Tokens: []TokenRow{t}})
 			}
 			continue
