@@ -299,3 +299,20 @@ func TestEmptyAndHugeResultParameters(t *testing.T) {
 		}
 	}
 }
+
+// TestTinyNumbersKeepTheirDigits: the places written were counted from the digits after
+// the point only, so 1e-20 was searched as 0 in [0, 0) and matched nothing.
+func TestTinyNumbersKeepTheirDigits(t *testing.T) {
+	for _, c := range []struct{ in, value, lo, hi string }{
+		{"1e-20", "0.00000000000000000001", "0.000000000000000000005", "0.000000000000000000015"},
+		{"2.5e-15", "0.0000000000000025", "0.00000000000000245", "0.00000000000000255"},
+		{"-3E-12", "-0.000000000003", "-0.0000000000035", "-0.0000000000025"},
+		{"1.5e3", "1500", "1450", "1550"},
+		{"100.0", "100", "99.95", "100.05"},
+	} {
+		value, lo, hi, err := search.NumberRange(c.in)
+		if err != nil || value != c.value || lo != c.lo || hi != c.hi {
+			t.Errorf("%s: %s in [%s, %s) %v, want %s in [%s, %s)", c.in, value, lo, hi, err, c.value, c.lo, c.hi)
+		}
+	}
+}

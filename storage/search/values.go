@@ -148,7 +148,8 @@ func NumberRange(s string) (value, lo, hi string, err error) {
 	} else {
 		half.Mul(half, pow)
 	}
-	prec := max(digits+2, 2)
+	// Enough places for the last significant digit (1e-20 has 20) and the half after it.
+	prec := max(scale+2, 2)
 	return decimalString(v, prec), decimalString(new(big.Rat).Sub(v, half), prec+1), decimalString(new(big.Rat).Add(v, half), prec+1), nil
 }
 
