@@ -148,3 +148,24 @@ func TestReview2TokenTextMatchesDisplay(t *testing.T) {
 		"Observation?code-value-quantity=http://loinc.org|8480-6$gt0" + T: {},
 	})
 }
+
+// _sort puts a resource without a value last (docs/search.md); a CodeableConcept with
+// only a text has no code and sorts with them, not first.
+func TestReview2SortTokenWithoutCode(t *testing.T) {
+	p := unique("r2k")
+	tag := `"meta":{"tag":[{"system":"urn:r2","code":"` + p + `"}]}`
+	T := "&_tag=urn:r2|" + p
+	specPut(t, "Observation", p+"b", `{`+tag+`,"status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8480-6","display":"Systolic blood pressure"}],"text":"BP"}}`)
+	specPut(t, "Observation", p+"a", `{`+tag+`,"status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8462-4"}]}}`)
+	specPut(t, "Observation", p+"t", `{`+tag+`,"status":"final","code":{"text":"Systolic, estimated"}}`)
+	for q, want := range map[string]string{
+		"Observation?_sort=code" + T:           "a,b,t",
+		"Observation?_sort=-code" + T:          "b,a,t",
+		"Observation?_sort=code&_count=1" + T:  "a,b,t",
+		"Observation?_sort=-code&_count=1" + T: "b,a,t",
+	} {
+		if got := specOrder(t, p, q); got != want {
+			t.Errorf("%s: got %s, want %s", q, got, want)
+		}
+	}
+}

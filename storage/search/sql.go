@@ -232,6 +232,11 @@ func (b *builder) sortKeys(q *Query) ([]sortKey, string) {
 		if !strings.HasPrefix(col, "(") {
 			col = "x." + col
 		}
+		if cast == "text" {
+			// An empty value (a CodeableConcept with only a text has code '') is no
+			// value: it must not sort first.
+			col = "NULLIF(" + col + ", '')"
+		}
 		alias := "s" + strconv.Itoa(i)
 		fmt.Fprintf(&laterals, " CROSS JOIN LATERAL (SELECT COALESCE(%s(%s), %s)", agg, col, missing)
 		if cast == "text" {
