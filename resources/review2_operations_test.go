@@ -59,3 +59,24 @@ func TestScheduleBeforeItsRoleInOneTransaction(t *testing.T) {
 		t.Errorf("$find after the transaction: %d offers, want 1", len(found))
 	}
 }
+
+// A PractitionerRole's period is when the doctor holds the role: no slots outside it
+// (a doctor who left on the 8th used to keep getting slots).
+func TestGenerateSlotsKeepsToTheRolePeriod(t *testing.T) {
+	c := newClinic(t, apptest.New(t), 0)
+	c.create(t, map[string]any{"resourceType": "PractitionerRole", "active": true,
+		"practitioner":  ref("Practitioner", c.doctors[0]),
+		"period":        map[string]any{"start": "2030-01-08", "end": "2030-01-09"},
+		"availableTime": []any{map[string]any{"availableStartTime": "09:00:00", "availableEndTime": "10:00:00"}},
+	})
+	made := bundleResources(t, c.srv.Must(t, 200, "POST", "Schedule/"+c.schedules[0]+"/$generate-slots",
+		params("start", "2030-01-07", "end", "2030-01-12", "slot-length", 60)))
+	var starts []string
+	for _, s := range made {
+		starts = append(starts, s["start"].(string))
+	}
+	sort.Strings(starts)
+	if len(starts) != 2 || starts[0] != "2030-01-08T09:00:00Z" || starts[1] != "2030-01-09T09:00:00Z" {
+		t.Errorf("slot starts %v, want the 8th and the 9th", starts)
+	}
+}

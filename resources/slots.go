@@ -32,6 +32,7 @@ func (a interval) overlaps(b interval) bool { return a.from.Before(b.to) && b.fr
 
 // role is what slot generation reads of a PractitionerRole.
 type role struct {
+	period       interval         // when the practitioner holds the role
 	available    []map[string]any // availableTime
 	notAvailable []interval
 	specialty    []any
@@ -39,8 +40,8 @@ type role struct {
 
 // GenerateSlots makes the free slots of a schedule between req.Start and req.End from
 // the availableTime of its PractitionerRoles (the roles named as actors, or the roles of
-// the practitioners named as actors) minus their notAvailable periods, within the
-// schedule's planningHorizon. It is idempotent: a slot is only made where the schedule
+// the practitioners named as actors) minus their notAvailable periods, within each role's
+// period and the schedule's planningHorizon. It is idempotent: a slot is only made where the schedule
 // has none yet, so running it twice makes nothing the second time. The schedule row is
 // locked, so two concurrent calls for one schedule run one after the other.
 func (r *Rules) GenerateSlots(ctx context.Context, tx *storage.Tx, req SlotRequest) ([]*storage.Resource, error) {
@@ -94,7 +95,7 @@ func (r *Rules) GenerateSlots(ctx context.Context, tx *storage.Tx, req SlotReque
 		for _, window := range availableWindows(ro, span, zone) {
 			for t := window.from; !t.Add(req.Length).After(window.to); t = t.Add(req.Length) {
 				c := interval{t, t.Add(req.Length)}
-				if c.from.Before(span.from) || c.to.After(span.to) || overlapsAny(c, ro.notAvailable) || overlapsAny(c, taken) {
+				if !within(c, span) || !within(c, ro.period) || overlapsAny(c, ro.notAvailable) || overlapsAny(c, taken) {
 					continue
 				}
 				taken = append(taken, c)
@@ -170,7 +171,7 @@ func (r *Rules) scheduleRoles(ctx context.Context, tx *storage.Tx, sched map[str
 		if doc == nil || doc["active"] == false || len(objects(doc, "availableTime")) == 0 {
 			continue
 		}
-		ro := &role{available: objects(doc, "availableTime")}
+		ro := &role{available: objects(doc, "availableTime"), period: periodInterval(object(doc, "period"), zone)}
 		ro.specialty, _ = doc["specialty"].([]any)
 		for _, na := range objects(doc, "notAvailable") {
 			ro.notAvailable = append(ro.notAvailable, periodInterval(object(na, "during"), zone))
@@ -262,6 +263,9 @@ func clipToPeriod(span interval, p map[string]any, zone *time.Location) interval
 	}
 	return span
 }
+
+// within reports whether c lies inside bound.
+func within(c, bound interval) bool { return !c.from.Before(bound.from) && !c.to.After(bound.to) }
 
 func overlapsAny(c interval, list []interval) bool {
 	for _, x := range list {
