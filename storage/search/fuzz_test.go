@@ -316,3 +316,24 @@ func TestTinyNumbersKeepTheirDigits(t *testing.T) {
 		}
 	}
 }
+
+// TestIdentifierModifierKeepsEscapes: patient:identifier=sys|a\|b is the identifier a|b
+// of system sys; the value was unescaped before it was split, so it was a 400.
+func TestIdentifierModifierKeepsEscapes(t *testing.T) {
+	reg := search.Definitions()
+	for value, want := range map[string]search.TokenValue{
+		`http://x|a\|b`: {System: "http://x", Code: "a|b", HasSystem: true},
+		`a\|b`:          {Code: "a|b"},
+		`s\\|v`:         {System: `s\`, Code: "v", HasSystem: true},
+		`|v\,w`:         {Code: "v,w", HasSystem: true},
+	} {
+		q, err := reg.Parse("Appointment", url.Values{"patient:identifier": {value}}, fuzzOptions(true))
+		if err != nil {
+			t.Errorf("%s: %v", value, err)
+			continue
+		}
+		if got := q.Clauses[0].Values; len(got) != 1 || got[0] != want {
+			t.Errorf("%s: %+v, want %+v", value, got, want)
+		}
+	}
+}

@@ -290,17 +290,18 @@ func parseToken(c *Clause, name, v string) (Value, error) {
 }
 
 func (p *parser) parseReference(c *Clause, name, v string) (Value, error) {
-	v = unescape(v)
 	if c.Modifier == "identifier" {
+		// Split before unescaping: a \| belongs to the value.
 		parts := splitEscaped(v, '|')
 		if len(parts) > 2 {
 			return nil, badParam(name, ":identifier takes [system|]value, not %q", v)
 		}
 		if len(parts) == 2 {
-			return TokenValue{System: parts[0], Code: parts[1], HasSystem: true}, nil
+			return TokenValue{System: unescape(parts[0]), Code: unescape(parts[1]), HasSystem: true}, nil
 		}
-		return TokenValue{Code: v}, nil
+		return TokenValue{Code: unescape(v)}, nil
 	}
+	v = unescape(v)
 	if base := p.opts.BaseURL; base != "" && strings.HasPrefix(v, strings.TrimRight(base, "/")+"/") {
 		v = strings.TrimPrefix(v, strings.TrimRight(base, "/")+"/")
 	}
