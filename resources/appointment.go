@@ -65,7 +65,8 @@ func checkAppointmentInvariants(doc map[string]any) error {
 	return nil
 }
 
-// checkPeriod requires doc[endKey] to be a later instant than doc[startKey].
+// checkPeriod requires doc[endKey] to be a later instant than doc[startKey], by at least
+// a microsecond.
 func checkPeriod(doc map[string]any, typ, startKey, endKey string) error {
 	start, err := instant(doc, startKey)
 	if err != nil {
@@ -75,9 +76,10 @@ func checkPeriod(doc map[string]any, typ, startKey, endKey string) error {
 	if err != nil {
 		return fhirerr.Unprocessable(fhirerr.CodeValue, err.Error(), typ+"."+endKey)
 	}
-	if !end.After(start) {
+	// PostgreSQL keeps microseconds: an end later only by nanoseconds is an empty range there.
+	if !end.Truncate(time.Microsecond).After(start.Truncate(time.Microsecond)) {
 		return fhirerr.Unprocessable(fhirerr.CodeInvariant,
-			typ+"."+endKey+" must be after "+typ+"."+startKey, typ+"."+endKey)
+			typ+"."+endKey+" must be after "+typ+"."+startKey+" (to the microsecond)", typ+"."+endKey)
 	}
 	return nil
 }

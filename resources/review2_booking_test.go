@@ -121,3 +121,22 @@ func TestChangingTheDoctorKeepsSlotOwnerRule(t *testing.T) {
 		t.Errorf("arrive: %d %s", r.Status, r.Body)
 	}
 }
+
+// PostgreSQL keeps instants to the microsecond: a slot or an appointment whose end is
+// after its start only by nanoseconds is an empty range there, which was a 500.
+func TestEndAfterStartOnlyByNanoseconds(t *testing.T) {
+	c := newClinic(t, apptest.New(t), 1)
+	slot := map[string]any{"resourceType": "Slot", "schedule": ref("Schedule", c.schedules[0]), "status": "free",
+		"start": "2030-01-07T09:00:00.0000001Z", "end": "2030-01-07T09:00:00.0000002Z"}
+	if r := c.srv.Do(t, "POST", "Slot", slot); r.Status != 422 {
+		t.Errorf("slot ending 100ns after it starts: %d %s", r.Status, r.Body)
+	}
+	appt := c.appointment("booked", c.patients[0], 0, at(10, 0), at(10, 30))
+	appt["start"], appt["end"] = "2030-01-07T10:00:00.0000001Z", "2030-01-07T10:00:00.0000002Z"
+	if r := c.srv.Do(t, "POST", "Appointment", appt); r.Status != 422 {
+		t.Errorf("appointment ending 100ns after it starts: %d %s", r.Status, r.Body)
+	}
+	// A microsecond apart is a range PostgreSQL can hold.
+	slot["end"] = "2030-01-07T09:00:00.0000011Z"
+	c.srv.Must(t, 201, "POST", "Slot", slot)
+}
