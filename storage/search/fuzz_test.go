@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/careslot/careslot/app/apptest"
 	"github.com/careslot/careslot/fhir/fhirerr"
@@ -335,5 +336,25 @@ func TestIdentifierModifierKeepsEscapes(t *testing.T) {
 		if got := q.Clauses[0].Values; len(got) != 1 || got[0] != want {
 			t.Errorf("%s: %+v, want %+v", value, got, want)
 		}
+	}
+}
+
+// TestLeapSeconds: R4 allows a 60th second. It is read as the next second wherever it
+// falls; at the end of a month it was refused as an invalid date.
+func TestLeapSeconds(t *testing.T) {
+	for in, want := range map[string]string{
+		"2016-12-31T23:59:60Z":      "2017-01-01T00:00:00Z",
+		"2015-06-30T23:59:60Z":      "2015-07-01T00:00:00Z",
+		"2016-12-31T23:59:60.5Z":    "2017-01-01T00:00:00.5Z",
+		"2016-12-31T18:59:60-05:00": "2017-01-01T00:00:00Z",
+		"2024-03-05T10:00:60Z":      "2024-03-05T10:01:00Z",
+	} {
+		low, _, err := search.DateRange(in)
+		if err != nil || low.Format(time.RFC3339Nano) != want {
+			t.Errorf("%s: %v %v, want %s", in, low, err, want)
+		}
+	}
+	if _, _, err := search.DateRange("2024-02-30T23:59:60Z"); err == nil {
+		t.Errorf("2024-02-30T23:59:60Z was accepted")
 	}
 }

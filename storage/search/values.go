@@ -62,9 +62,18 @@ func DateRange(s string) (low, high time.Time, err error) {
 	if f := m[7]; f != "" {
 		nanos = atoi((f + "000000000")[:9], 0)
 	}
+	leap := sec == 60
+	if leap {
+		sec = 59
+	}
 	low = time.Date(year, time.Month(month), day, hour, minute, sec, nanos, loc)
 	if low.Day() != day {
 		return low, high, fmt.Errorf("%q is not a valid date", s)
+	}
+	if leap {
+		// A leap second (R4 allows :60) is read as the second after it, as Postgres does;
+		// on the last day of a month it was refused as an invalid date.
+		low = low.Add(time.Second)
 	}
 	var next time.Time
 	switch {
