@@ -169,3 +169,20 @@ func TestReview2SortTokenWithoutCode(t *testing.T) {
 		}
 	}
 }
+
+// A search with more values than one Postgres statement can carry is a 4xx, not a 500.
+func TestReview2TooManyValues(t *testing.T) {
+	vals := make([]string, 70000)
+	for i := range vals {
+		vals[i] = fmt.Sprintf("v%d", i)
+	}
+	for _, body := range []string{"family=" + strings.Join(vals, ","), "family=" + strings.Join(vals, ",") + "&_summary=count"} {
+		r := srv.Do(t, "POST", "Patient/_search", body, "Content-Type", "application/x-www-form-urlencoded")
+		if r.Status != http.StatusBadRequest {
+			t.Fatalf("%d values: status %d, want 400: %.300s", len(vals), r.Status, r.Body)
+		}
+		if got := issue(t, r)["code"]; got != "too-costly" {
+			t.Errorf("issue code %v, want too-costly", got)
+		}
+	}
+}

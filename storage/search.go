@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"time"
 
@@ -51,6 +52,9 @@ func runSearch(ctx context.Context, db Querier, q *search.Query) (*SearchResult,
 	}
 	if q.Summary == "count" || q.Count == 0 || q.Total == "accurate" || q.Total == "estimate" {
 		sql, args := q.CountSQL(reg)
+		if err := checkArgs(args); err != nil {
+			return nil, err
+		}
 		if err := db.QueryRow(ctx, sql, append([]any{searchMode}, args...)...).Scan(&res.Total); err != nil {
 			return nil, searchError(err)
 		}
@@ -59,6 +63,9 @@ func runSearch(ctx context.Context, db Querier, q *search.Query) (*SearchResult,
 		}
 	}
 	sql, args := q.PageSQL(reg, q.Count+1)
+	if err := checkArgs(args); err != nil {
+		return nil, err
+	}
 	mode := searchMode
 	if q.ReusablePlan() {
 		// Prepared once per connection; Postgres keeps a generic plan once it costs no
@@ -181,6 +188,20 @@ func includeAll(ctx context.Context, db Querier, reg *search.Registry, q *search
 			}
 		}
 		from = added
+	}
+	return nil
+}
+
+// maxBindParameters is how many values one Postgres statement can carry: the protocol
+// counts them in 16 bits.
+const maxBindParameters = 65535
+
+// checkArgs refuses a search with more values than one statement can carry, which pgx
+// would otherwise fail as an internal error.
+func checkArgs(args []any) error {
+	if len(args) > maxBindParameters {
+		return fhirerr.New(http.StatusBadRequest, fhirerr.CodeTooCostly,
+			fmt.Sprintf("the search has too many values: it needs %d query parameters, at most %d", len(args), maxBindParameters))
 	}
 	return nil
 }
