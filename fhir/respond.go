@@ -86,7 +86,7 @@ func (s *Server) readResource(w http.ResponseWriter, r *http.Request, typ string
 		return nil, &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeInvalid,
 			Diagnostics: fmt.Sprintf("the body is a %s but the URL is for %s", got, typ), Expression: []string{"resourceType"}}
 	}
-	return body, nil
+	return s.localizeReferences(body), nil
 }
 
 // writeJSON writes a FHIR JSON body, indented when _pretty=true.

@@ -305,6 +305,7 @@ func (s *Server) prepareAndWrite(w http.ResponseWriter, r *http.Request, prepare
 			s.fail(w, r, fhirerr.Invalid("appt-resource must be an Appointment, not a "+typ))
 			return
 		}
+		raw = s.localizeReferences(raw)
 		id = bodyID(raw)
 	case apptRef != "":
 		ref, err := s.localReference(apptRef, "Appointment", "appt-id")
