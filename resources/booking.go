@@ -72,6 +72,11 @@ func parseAppointment(doc map[string]any) (*appointment, error) {
 }
 
 // hasActor reports whether a participant who has not declined is of type typ.
+// holdLapsed reports whether a is a $hold whose time has run out.
+func (a *appointment) holdLapsed(now time.Time) bool {
+	return a.Status == "pending" && !a.HoldExpires.IsZero() && !a.HoldExpires.After(now)
+}
+
 func (a *appointment) hasActor(typ string) bool {
 	for _, p := range a.Participants {
 		if p.Type == typ && !p.declined() {
@@ -87,6 +92,10 @@ func (a *appointment) hasActor(typ string) bool {
 // never existed, so it holds nothing yet. When the booking conflicts and lapsed holds
 // are found and cancelled, it is tried once more: a booking never loses to a dead hold.
 func (r *Rules) book(ctx context.Context, tx *storage.Tx, id string, old, appt *appointment, fresh bool) error {
+	if old != nil && old.holdLapsed(time.Now()) && holdsTime[appt.Status] {
+		// As $book says: a lapsed hold is gone, even before the sweep has cancelled it.
+		return fhirerr.Conflict(fmt.Sprintf("the hold on Appointment/%s expired at %s; find and hold a slot again", id, formatInstant(old.HoldExpires)))
+	}
 	err := r.bookOnce(ctx, tx, id, old, appt, fresh)
 	if fe, ok := fhirerr.As(err); !ok || fe.Status != http.StatusConflict {
 		return err

@@ -131,7 +131,7 @@ func PrepareBooking(body []byte, prev *storage.Resource, now time.Time) ([]byte,
 		switch {
 		case held.Status == "cancelled" && !held.HoldExpires.IsZero():
 			return nil, fhirerr.Conflict(fmt.Sprintf("the hold on Appointment/%s expired at %s; find and hold a slot again", prev.ID, formatInstant(held.HoldExpires)))
-		case held.Status == "pending" && !held.HoldExpires.IsZero() && !held.HoldExpires.After(now):
+		case held.holdLapsed(now):
 			return nil, fhirerr.Conflict(fmt.Sprintf("the hold on Appointment/%s expired at %s; find and hold a slot again", prev.ID, formatInstant(held.HoldExpires)))
 		}
 	}
