@@ -186,3 +186,30 @@ func TestReview2TooManyValues(t *testing.T) {
 		}
 	}
 }
+
+// Two date prefixes whose windows do not meet can still both hold for one Period:
+// an encounter from May to August started before May 21 (lt) and ended after July 14
+// (gt). Each parameter is tested on its own (R4: AND per resource).
+func TestReview2DateRangeOfDisjointWindows(t *testing.T) {
+	p := unique("r2w")
+	tag := `"meta":{"tag":[{"system":"urn:r2","code":"` + p + `"}]}`
+	specPut(t, "Encounter", p+"long", `{`+tag+`,"status":"finished","class":{"code":"AMB"},"period":{"start":"2027-05-01","end":"2027-08-01"}}`)
+	specPut(t, "Encounter", p+"may", `{`+tag+`,"status":"finished","class":{"code":"AMB"},"period":{"start":"2027-05-01","end":"2027-05-02"}}`)
+	specPut(t, "Encounter", p+"open", `{`+tag+`,"status":"in-progress","class":{"code":"AMB"},"period":{"start":"2027-05-10"}}`)
+	// Without other parameters (the sorted date page plan) and with one.
+	for _, extra := range []string{"", "&_tag=urn:r2|" + p} {
+		var got []string
+		for _, id := range specFind(t, "Encounter?date=lt2027-05-21&date=gt2027-07-14&_sort=date"+extra) {
+			if strings.HasPrefix(id, p) {
+				got = append(got, strings.TrimPrefix(id, p))
+			}
+		}
+		if strings.Join(got, ",") != "long,open" {
+			t.Errorf("date=lt2027-05-21&date=gt2027-07-14&_sort=date%s: got %v, want [long open]", extra, got)
+		}
+	}
+	specCheck(t, p, map[string][]string{
+		"Encounter?date=lt2027-05-21&date=gt2027-07-14&_tag=urn:r2|" + p:                {"long", "open"},
+		"Encounter?date=le2027-05-02&date=ge2027-07-31&date=ne2027-06&_tag=urn:r2|" + p: {"long"},
+	})
+}

@@ -31,7 +31,27 @@ func (q *Query) datePageClause() *Clause {
 			return nil
 		}
 	}
+	if w := dateWindow(c); w[0].After(w[1]) {
+		// Windows that do not meet (lt May & gt July) bound no page: a Period from May to
+		// August matches both. The generic plan tests each clause.
+		return nil
+	}
 	return c
+}
+
+// dateWindow is the intersection of the windows of a date clause and its Also clauses.
+// A value that matches every clause overlaps each window, and so (intervals on a line
+// that meet pairwise meet together) their intersection, when it is not empty.
+func dateWindow(c *Clause) [2]time.Time {
+	w := [2]time.Time{MinTime, MaxTime}
+	for _, cl := range append([]*Clause{c}, c.Also...) {
+		if len(cl.Values) == 1 {
+			if cw, ok := window(cl.Values[0].(DateValue)); ok {
+				w = intersect(w, cw)
+			}
+		}
+	}
+	return w
 }
 
 // datePage is the page SQL of such a query. With one value per resource, a resource's
@@ -45,19 +65,12 @@ func (b *builder) datePage(q *Query, limit int) (string, bool) {
 	if c == nil || c.MultiValued {
 		return "", false
 	}
-	w := [2]time.Time{MinTime, MaxTime}
-	for _, cl := range append([]*Clause{c}, c.Also...) {
-		cw, _ := window(cl.Values[0].(DateValue))
-		w = intersect(w, cw)
-	}
+	w := dateWindow(c)
 	before := q.Cursor != nil && q.Cursor.Before
 	dir := direction(before)
 	conds := []string{"r.type = " + b.arg(q.Type), "NOT r.deleted", "x.sp = " + b.arg(key(c.Type, c.Param.Code))}
 	for _, cl := range append([]*Clause{c}, c.Also...) {
 		conds = append(conds, b.dateCond("x.low", "x.high", cl.Values[0].(DateValue)))
-	}
-	if w[0].After(w[1]) {
-		conds = append(conds, "false")
 	}
 	if cur := q.Cursor; cur != nil {
 		op := " > "

@@ -54,11 +54,7 @@ func (b *builder) slotCandidates(q *Query) (sql string, covered map[*Clause]bool
 		}
 		within = append(within, "s.status = ANY("+b.arg(codes)+"::text[])")
 	}
-	switch {
-	case span[0].After(span[1]):
-		// No stored start overlaps an empty window: the index tables find nothing either.
-		within = append(within, "false")
-	case span != [2]time.Time{MinTime, MaxTime}:
+	if span != [2]time.Time{MinTime, MaxTime} {
 		// A start S matches only if [S, S + its precision) overlaps the span, and an
 		// instant has at least second precision, so S > span[0] - 1s: then the slot
 		// [S, end) overlaps the span widened by a second.
@@ -127,7 +123,9 @@ func slotPlanClauses(q *Query) (schedules, statuses []*Clause, span [2]time.Time
 			return nil, nil, span, false
 		}
 	}
-	return schedules, statuses, span, len(schedules) > 0 && len(statuses) > 0
+	// Start windows that do not meet bound no candidates: a start of second precision
+	// can begin before .5 of its second and end after .7 of it (start=lt…:00.5Z&start=gt…:00.7Z).
+	return schedules, statuses, span, len(schedules) > 0 && len(statuses) > 0 && !span[0].After(span[1])
 }
 
 // ReusablePlan tells that one plan serves the page query of q whatever its values, so

@@ -313,6 +313,9 @@ func (b *builder) indexSubquery(c *Clause) (string, bool) {
 	}
 	tbl, sp := table(c)
 	if c.Param.Kind == KindDate && len(c.Also) > 0 {
+		if w := dateWindow(c); w[0].After(w[1]) {
+			return b.eachDate(c), true
+		}
 		return b.dateRange(c, sp), true
 	}
 	x := b.alias("x")
@@ -326,6 +329,28 @@ func (b *builder) indexSubquery(c *Clause) (string, bool) {
 		ors = append(ors, cond)
 	}
 	return fmt.Sprintf("SELECT %s.rid FROM %s %s WHERE %s.sp = %s AND %s", x, tbl, x, x, spArg, or(ors)), true
+}
+
+// eachDate answers ANDed date clauses whose windows do not meet (lt May & gt July) one
+// by one: no single window bounds their matches, yet a Period from May to August
+// satisfies both. dateRange would find nothing.
+func (b *builder) eachDate(c *Clause) string {
+	d := b.alias("d")
+	var sql string
+	for i, cl := range append([]*Clause{c}, c.Also...) {
+		one := *cl
+		one.Also = nil
+		sub, _ := b.indexSubquery(&one)
+		switch i {
+		case 0:
+			sql = "SELECT " + d + ".rid FROM (" + sub + ") " + d + " WHERE "
+		case 1:
+			sql += d + ".rid IN (" + sub + ")"
+		default:
+			sql += " AND " + d + ".rid IN (" + sub + ")"
+		}
+	}
+	return sql
 }
 
 // local is the condition that the search_reference row x names a resource of this
