@@ -43,11 +43,19 @@ func FuzzParseQuery(f *testing.F) {
 		if err != nil {
 			return // the server refuses a malformed query string before parsing it
 		}
+		ignored := -1 // parameters the lenient parse ignored; -1 when it refused the query
 		for _, strict := range []bool{false, true} {
 			q, err := reg.Parse(typ, params, fuzzOptions(strict))
+			// Strict handling refuses exactly what lenient handling ignores.
+			if strict && (err == nil) != (ignored == 0) {
+				t.Fatalf("%q: the lenient parse ignored %d parameters (-1: refused the query), the strict parse: %v", input, ignored, err)
+			}
 			if err != nil {
 				requireClientError(t, input, err)
 				continue
+			}
+			if !strict {
+				ignored = len(q.Ignored)
 			}
 			checkQuery(t, input, q)
 			checkSQL(t, reg, input, q)
