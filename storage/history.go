@@ -15,8 +15,8 @@ type HistoryQuery struct {
 	// AtFrom and AtTo, when set, keep the versions that were current at some point in
 	// [AtFrom, AtTo]: written by AtTo and not yet replaced at AtFrom (_at).
 	AtFrom, AtTo time.Time
-	Count int       // page size
-	After *HistoryCursor
+	Count        int // page size
+	After        *HistoryCursor
 }
 
 // HistoryCursor is where the next page of a history starts (exclusive); versions are
