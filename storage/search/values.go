@@ -88,8 +88,13 @@ func DateRange(s string) (low, high time.Time, err error) {
 	case m[7] == "":
 		next = low.Add(time.Second)
 	default:
-		// A fraction is as precise as Postgres keeps time: one microsecond.
-		next = low.Truncate(time.Microsecond).Add(time.Microsecond)
+		// A fraction is as precise as its digits (.5 is [.5, .6)), down to the
+		// microsecond Postgres keeps.
+		unit := time.Microsecond
+		for digits := len(m[7]); digits < 6; digits++ {
+			unit *= 10
+		}
+		next = low.Truncate(time.Microsecond).Add(unit)
 	}
 	return low.UTC().Truncate(time.Microsecond), next.UTC().Add(-time.Microsecond), nil
 }
