@@ -71,7 +71,13 @@ func run(ctx context.Context, cfg config) error {
 		return err
 	}
 	defer stop()
-	pool, err := pgxpool.New(ctx, dbURL)
+	// One connection per client for the raw runs, as careslot's own pool gives its clients.
+	poolCfg, err := pgxpool.ParseConfig(dbURL)
+	if err != nil {
+		return err
+	}
+	poolCfg.MaxConns = int32(cfg.clients)
+	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
 	if err != nil {
 		return err
 	}
