@@ -82,10 +82,11 @@ func (r *Rules) GenerateSlots(ctx context.Context, tx *storage.Tx, req SlotReque
 	if err != nil {
 		return nil, err
 	}
-	taken := make([]interval, 0, len(existing))
+	have := make([]interval, 0, len(existing))
 	for _, s := range existing {
-		taken = append(taken, interval{s.Start, s.End})
+		have = append(have, interval{s.Start, s.End})
 	}
+	taken := newTakenTimes(have)
 	type candidate struct {
 		interval
 		role *role
@@ -95,10 +96,10 @@ func (r *Rules) GenerateSlots(ctx context.Context, tx *storage.Tx, req SlotReque
 		for _, window := range availableWindows(ro, span, zone) {
 			for t := window.from; !t.Add(req.Length).After(window.to); t = t.Add(req.Length) {
 				c := interval{t, t.Add(req.Length)}
-				if !within(c, span) || !within(c, ro.period) || overlapsAny(c, ro.notAvailable) || overlapsAny(c, taken) {
+				if !within(c, span) || !within(c, ro.period) || overlapsAny(c, ro.notAvailable) || taken.overlaps(c) {
 					continue
 				}
-				taken = append(taken, c)
+				taken.add(c)
 				made = append(made, candidate{c, ro})
 				if len(made) > maxGeneratedSlots {
 					return nil, fhirerr.New(http.StatusUnprocessableEntity, fhirerr.CodeTooCostly,
