@@ -53,7 +53,6 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	q.BaseURL = s.cfg.BaseURL
 	if comp := mux.Vars(r)["compartment"]; comp != "" {
 		if comp != typ && search.Definitions().CompartmentParams(comp, typ) == nil {
 			s.fail(w, r, errorf(http.StatusBadRequest, fhirerr.CodeNotSupported, "%s is not in the %s compartment", typ, comp))
@@ -223,7 +222,6 @@ func (s *Server) findMatches(ctx context.Context, tx *storage.Tx, typ string, pa
 		return nil, err
 	}
 	q.Count = maxConditionalMatches
-	q.BaseURL = s.cfg.BaseURL
 	res, err := tx.Search(ctx, q)
 	if err != nil {
 		return nil, err

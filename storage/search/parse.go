@@ -50,7 +50,7 @@ func (r *Registry) Parse(typ string, params url.Values, opts ParseOptions) (*Que
 	if !r.Searchable(typ) {
 		return nil, fhirerr.New(http.StatusBadRequest, fhirerr.CodeNotSupported, fmt.Sprintf("%s is not searchable on this server", typ))
 	}
-	q := &Query{Type: typ, Count: opts.DefaultCount}
+	q := &Query{Type: typ, Count: opts.DefaultCount, BaseURL: opts.BaseURL}
 	p := parser{reg: r, opts: opts, q: q}
 	names := make([]string, 0, len(params))
 	for name := range params {
