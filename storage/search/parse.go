@@ -157,10 +157,10 @@ func (p *parser) clause(typ, name, raw string, depth int) (*Clause, error) {
 		return nil, err
 	}
 	if modifier == "missing" {
-		b, err := strconv.ParseBool(raw)
-		if err != nil {
+		if raw != "true" && raw != "false" {
 			return nil, badParam(name, ":missing takes true or false, not %q", raw)
 		}
+		b := raw == "true"
 		c.Missing = &b
 		return c, nil
 	}

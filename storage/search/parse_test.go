@@ -24,6 +24,8 @@ func TestMalformedValuesAre400(t *testing.T) {
 		{"Patient", "organization=Patient/1", "organization"},
 		{"Patient", "organization=a b", "organization"},
 		{"Patient", "birthdate:missing=maybe", "birthdate:missing"},
+		{"Patient", "birthdate:missing=1", "birthdate:missing"},
+		{"Patient", "birthdate:missing=TRUE", "birthdate:missing"},
 		{"Patient", "_count=-1", "_count"},
 		{"Patient", "_count=ten", "_count"},
 		{"Patient", "_total=some", "_total"},
