@@ -159,14 +159,10 @@ func (s *Server) runEntry(ctx context.Context, outer *http.Request, e BundleEntr
 	rec := newRecorder()
 	ctx = context.WithValue(ctx, inBundleKey{}, true)
 	req, err := http.NewRequestWithContext(ctx, e.Request.Method, s.entryURL(e.Request.URL), bytes.NewReader(e.Resource))
-	switch {
-	case err != nil:
+	if err != nil {
 		err = fhirerr.Invalid(fmt.Sprintf("request.url %q is not a valid URL", e.Request.URL))
-	default:
-		err = s.checkEntryPath(e.Request.URL, req.URL.Path)
-		if err == nil {
-			err = checkFormat(req) // an entry's _format is its own: XML is 406 there too
-		}
+	} else if err = s.checkEntryPath(e.Request.URL, req.URL.Path); err == nil {
+		err = checkFormat(req) // an entry's _format is its own: XML is 406 there too
 	}
 	if err != nil {
 		fe, _ := fhirerr.As(err)
