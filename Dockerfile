@@ -16,8 +16,10 @@ RUN apk add --no-cache ca-certificates tzdata \
 COPY --from=build /out/careslot /usr/local/bin/careslot
 USER 10001:10001
 # Inside a container the server must listen on every interface; publish the port on
-# the host's loopback only (see docker-compose.yml).
-ENV CARESLOT_ADDR=0.0.0.0:8080
+# the host's loopback only (see docker-compose.yml). The base URL is the one clients use
+# (Location headers, fullUrls), not the listen address; set it when publishing elsewhere.
+ENV CARESLOT_ADDR=0.0.0.0:8080 \
+	CARESLOT_BASE_URL=http://127.0.0.1:8080/fhir
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
 	CMD wget -q -O /dev/null http://127.0.0.1:8080/fhir/metadata || exit 1
