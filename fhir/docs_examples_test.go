@@ -190,8 +190,9 @@ func TestDocsDecimalsOnRead(t *testing.T) {
 	}
 }
 
-// README and docs/rest.md: XML is 406, a body of another content type 415, both as
-// OperationOutcomes; an unknown type in the URL is 404 and PATCH 405.
+// README and docs/rest.md: XML or another _format is 406, a body of another content
+// type 415, both as OperationOutcomes; an unknown type in the URL is 404 and PATCH 405.
+// An Accept that does not name XML (a browser's) is answered in JSON.
 func TestDocsFormatRefusals(t *testing.T) {
 	cases := []struct {
 		method, path string
@@ -200,6 +201,7 @@ func TestDocsFormatRefusals(t *testing.T) {
 		want         int
 	}{
 		{"GET", "metadata?_format=xml", nil, nil, http.StatusNotAcceptable},
+		{"GET", "metadata?_format=html", nil, nil, http.StatusNotAcceptable},
 		{"GET", "metadata", nil, []string{"Accept", "application/fhir+xml"}, http.StatusNotAcceptable},
 		{"POST", "Patient", "<Patient/>", []string{"Content-Type", "application/xml"}, http.StatusUnsupportedMediaType},
 		{"GET", "NoSuchType/1", nil, nil, http.StatusNotFound},
@@ -210,5 +212,9 @@ func TestDocsFormatRefusals(t *testing.T) {
 		if r.Status != c.want || r.JSON(t)["resourceType"] != "OperationOutcome" {
 			t.Errorf("%s %s: %d %.200s, want %d with an OperationOutcome", c.method, c.path, r.Status, r.Body, c.want)
 		}
+	}
+	r := srv.Must(t, http.StatusOK, "GET", "metadata", nil, "Accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+	if got := r.Header.Get("Content-Type"); !strings.HasPrefix(got, "application/fhir+json") {
+		t.Errorf("Accept text/html: Content-Type %q, want application/fhir+json", got)
 	}
 }
