@@ -2,7 +2,10 @@ package fhir
 
 import (
 	"net/http"
+	"slices"
 	"time"
+
+	"github.com/careslot/careslot/storage/search"
 )
 
 // ProductTypes are the resource types careslot is about; the CapabilityStatement lists
@@ -62,11 +65,15 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) capabilityStatement() map[string]any {
-	interactions := []code{{"read"}, {"vread"}, {"update"}, {"delete"}, {"history-instance"}, {"history-type"}, {"create"}, {"search-type"}}
+	interactions := []code{{"read"}, {"vread"}, {"update"}, {"delete"}, {"history-instance"}, {"history-type"}, {"create"}}
 	var res []capabilityResource
 	for _, t := range ProductTypes {
+		typeInteractions := interactions
+		if search.Definitions().Searchable(t) {
+			typeInteractions = append(slices.Clip(interactions), code{"search-type"})
+		}
 		cr := capabilityResource{Type: t, Profile: "http://hl7.org/fhir/StructureDefinition/" + t,
-			Interaction: interactions, Versioning: "versioned-update", ReadHistory: true, UpdateCreate: true,
+			Interaction: typeInteractions, Versioning: "versioned-update", ReadHistory: true, UpdateCreate: true,
 			ConditionalCreate: true, ConditionalRead: "full-support", ConditionalUpdate: true, ConditionalDelete: "single",
 			ReferencePolicy: []string{"literal", "logical", "enforced", "local"}}
 		cr.SearchParam = s.searchParamsFor(t)

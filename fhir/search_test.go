@@ -319,3 +319,18 @@ func TestCompartmentSearch(t *testing.T) {
 	// Organization is not in the Patient compartment.
 	srv.Must(t, http.StatusBadRequest, "GET", "Patient/comp-a/Organization", nil)
 }
+
+// TestCapabilityStatementSearchTypeOnlyWhereSearchable: search-type is claimed exactly
+// for the types a search answers (Binary has no search parameters: 400).
+func TestCapabilityStatementSearchTypeOnlyWhereSearchable(t *testing.T) {
+	cs := srv.Must(t, http.StatusOK, "GET", "metadata", nil).JSON(t)
+	for _, r := range cs["rest"].([]any)[0].(map[string]any)["resource"].([]any) {
+		res := r.(map[string]any)
+		typ := res["type"].(string)
+		claims := strings.Contains(fmt.Sprint(res["interaction"]), "search-type")
+		answers := srv.Do(t, "GET", typ+"?_count=1", nil).Status == http.StatusOK
+		if claims != answers {
+			t.Errorf("%s: CapabilityStatement claims search-type %v, a search answers %v", typ, claims, answers)
+		}
+	}
+}

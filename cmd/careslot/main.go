@@ -4,6 +4,7 @@
 //	careslot serve     migrate, then serve the API (the default)
 //	careslot migrate   apply database migrations and exit
 //	careslot seed      write the demo clinic (serve does it by itself on an empty database)
+//	careslot reindex   rebuild the search index, after the definitions or extraction change
 package main
 
 import (
@@ -41,7 +42,7 @@ func main() {
 	case "seed":
 		err = seed(ctx, cfg, log)
 	default:
-		err = fmt.Errorf("unknown command %q; use serve or migrate", cmd)
+		err = fmt.Errorf("unknown command %q; use serve, migrate, seed or reindex", cmd)
 	}
 	if err != nil {
 		log.Error("careslot failed", "command", cmd, "err", err)
