@@ -81,7 +81,7 @@ func (s *Server) capabilityStatement() map[string]any {
 		for _, op := range s.Operations() {
 			for _, ot := range op.Types {
 				if ot == t {
-					cr.Operation = append(cr.Operation, capabilityOperation{Name: op.Name, Definition: s.operationDefinitionURL(op)})
+					cr.Operation = append(cr.Operation, capabilityOperation{Name: op.Name, Definition: operationDefinitionURL(op.Name)})
 				}
 			}
 		}
@@ -96,7 +96,7 @@ func (s *Server) capabilityStatement() map[string]any {
 	var sysOps []capabilityOperation
 	for _, op := range s.Operations() {
 		if len(op.Types) == 0 {
-			sysOps = append(sysOps, capabilityOperation{Name: op.Name, Definition: s.operationDefinitionURL(op)})
+			sysOps = append(sysOps, capabilityOperation{Name: op.Name, Definition: operationDefinitionURL(op.Name)})
 		}
 	}
 	if len(sysOps) > 0 {
@@ -116,7 +116,10 @@ func (s *Server) capabilityStatement() map[string]any {
 	}
 }
 
-// operationDefinitionURL is where an operation's OperationDefinition is read.
-func (s *Server) operationDefinitionURL(op *Operation) string {
-	return s.cfg.BaseURL + "/OperationDefinition/" + op.Name
+// operationDefinitionURL is the canonical URL of an operation's OperationDefinition. It
+// does not depend on CARESLOT_BASE_URL, so servers reached by different names agree on
+// it and do not rewrite the stored definitions; the definition itself is read at
+// [base]/OperationDefinition/[name].
+func operationDefinitionURL(name string) string {
+	return "https://careslot.dev/fhir/OperationDefinition/" + name
 }

@@ -30,12 +30,13 @@ type opMeta struct {
 }
 
 // operationDefinition renders the OperationDefinition resource of an operation; its id is
-// the operation's name, so that it is read at operationDefinitionURL.
+// the operation's name, so that it is read at [base]/OperationDefinition/[name], and its
+// url the canonical operationDefinitionURL.
 func (s *Server) operationDefinition(m opMeta) json.RawMessage {
 	return marshal(map[string]any{
 		"resourceType": "OperationDefinition",
 		"id":           m.Name,
-		"url":          s.cfg.BaseURL + "/OperationDefinition/" + m.Name,
+		"url":          operationDefinitionURL(m.Name),
 		"name":         m.Title,
 		"title":        m.Title,
 		"status":       "active",

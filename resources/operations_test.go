@@ -1,7 +1,9 @@
 package resources_test
 
 import (
+	"github.com/careslot/careslot/storage/storagetest"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -301,10 +303,30 @@ func TestOperationDefinitionsInCapabilityStatement(t *testing.T) {
 			t.Errorf("%s is not in the CapabilityStatement", name)
 			continue
 		}
-		// The definition is readable where the CapabilityStatement points.
-		def := srv.Must(t, 200, "GET", url[len(srv.URL)+1:], nil).JSON(t)
+		// The definition is stored under the operation's name, with the canonical url
+		// the CapabilityStatement names.
+		code := name[strings.Index(name, "$")+1:]
+		def := srv.Must(t, 200, "GET", "OperationDefinition/"+code, nil).JSON(t)
+		if def["url"] != url {
+			t.Errorf("%s: OperationDefinition.url %v, CapabilityStatement %s", name, def["url"], url)
+		}
 		if def["resourceType"] != "OperationDefinition" || "$"+def["code"].(string) != name[len(name)-len(def["code"].(string))-1:] {
 			t.Errorf("%s: %v", name, def)
 		}
+	}
+}
+
+// TestOperationDefinitionsStableAcrossServers: two servers on one database, reached by
+// different base URLs, agree on the stored OperationDefinitions and do not rewrite them.
+func TestOperationDefinitionsStableAcrossServers(t *testing.T) {
+	db := storagetest.NewDatabase(t)
+	first := apptest.NewOnDatabase(t, db)
+	second := apptest.NewOnDatabase(t, db)
+	if first.URL == second.URL {
+		t.Fatal("both servers have one base URL; the test needs two")
+	}
+	def := second.Must(t, 200, "GET", "OperationDefinition/find", nil).JSON(t)
+	if v := def["meta"].(map[string]any)["versionId"]; v != "1" {
+		t.Errorf("OperationDefinition/find is at version %v after a second server started, want 1", v)
 	}
 }
