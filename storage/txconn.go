@@ -13,22 +13,30 @@ import (
 // for a single create or update leaves BEGIN+write and COMMIT.
 type txConn struct {
 	conn     *pgxpool.Conn
-	begun    bool // BEGIN has been sent
-	finished bool // COMMIT or ROLLBACK has been sent
-	released bool // the connection went back to the pool: nothing more can run
+	begun    bool  // BEGIN has run
+	beginErr error // why BEGIN did not run: no statement may then run, lest it run outside a transaction
+	finished bool  // COMMIT or ROLLBACK has been sent
+	released bool  // the connection went back to the pool: nothing more can run
+}
+
+// unusable tells why no statement may run: the transaction is over, or never began.
+func (c *txConn) unusable() error {
+	if c.released {
+		return pgx.ErrTxClosed
+	}
+	return c.beginErr
 }
 
 // Exec runs sql in the transaction.
 func (c *txConn) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	if c.released {
-		return pgconn.CommandTag{}, pgx.ErrTxClosed
+	if err := c.unusable(); err != nil {
+		return pgconn.CommandTag{}, err
 	}
 	if c.begun {
 		return c.conn.Exec(ctx, sql, args...)
 	}
-	br := c.beginWith(ctx, sql, args)
-	if _, err := br.Exec(); err != nil {
-		br.Close()
+	br, err := c.beginWith(ctx, sql, args)
+	if err != nil {
 		return pgconn.CommandTag{}, err
 	}
 	tag, err := br.Exec()
@@ -40,15 +48,14 @@ func (c *txConn) Exec(ctx context.Context, sql string, args ...any) (pgconn.Comm
 
 // QueryRow runs sql in the transaction; the row must be scanned.
 func (c *txConn) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
-	if c.released {
-		return errRow{pgx.ErrTxClosed}
+	if err := c.unusable(); err != nil {
+		return errRow{err}
 	}
 	if c.begun {
 		return c.conn.QueryRow(ctx, sql, args...)
 	}
-	br := c.beginWith(ctx, sql, args)
-	if _, err := br.Exec(); err != nil {
-		br.Close()
+	br, err := c.beginWith(ctx, sql, args)
+	if err != nil {
 		return errRow{err}
 	}
 	return &batchRow{row: br.QueryRow(), batch: br}
@@ -56,31 +63,43 @@ func (c *txConn) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row 
 
 // Query runs sql in the transaction. Rows are streamed, so BEGIN goes first on its own.
 func (c *txConn) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	if c.released {
-		return nil, pgx.ErrTxClosed
+	if err := c.unusable(); err != nil {
+		return nil, err
 	}
 	if !c.begun {
-		c.begun = true
 		if _, err := c.conn.Exec(ctx, "BEGIN"); err != nil {
+			c.beginErr = err
 			return nil, err
 		}
+		c.begun = true
 	}
 	return c.conn.Query(ctx, sql, args...)
 }
 
-// beginWith sends BEGIN and sql in one round trip; the caller reads both results and
-// closes the batch.
-func (c *txConn) beginWith(ctx context.Context, sql string, args []any) pgx.BatchResults {
-	c.begun = true
+// beginWith sends BEGIN and sql in one round trip and reads BEGIN's result; the caller
+// reads sql's and closes the batch. When BEGIN fails (a context already done, an argument
+// that cannot be encoded: nothing was sent), the batch is closed and the transaction
+// refuses every later statement.
+func (c *txConn) beginWith(ctx context.Context, sql string, args []any) (pgx.BatchResults, error) {
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
 	b.Queue(sql, args...)
-	return c.conn.SendBatch(ctx, b)
+	br := c.conn.SendBatch(ctx, b)
+	if _, err := br.Exec(); err != nil {
+		br.Close()
+		c.beginErr = err
+		return nil, err
+	}
+	c.begun = true
+	return br, nil
 }
 
 // commit commits what was begun. A transaction that failed earlier answers COMMIT with
 // ROLLBACK, which is an error here.
 func (c *txConn) commit(ctx context.Context) error {
+	if c.beginErr != nil {
+		return c.beginErr
+	}
 	if !c.begun || c.finished {
 		return nil
 	}
