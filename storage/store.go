@@ -104,8 +104,12 @@ func (s *Store) InTx(ctx context.Context, fn func(*Tx) error) error {
 	return tx.Commit(ctx)
 }
 
-// Commit checks references and deletions, then commits. The transaction is over either way.
+// Commit checks references and deletions, then commits. The transaction is over either
+// way: a later Commit answers pgx.ErrTxClosed, never success for what was not committed.
 func (t *Tx) Commit(ctx context.Context) error {
+	if t.pg.released {
+		return pgx.ErrTxClosed
+	}
 	defer t.pg.release()
 	if err := t.checkLinks(ctx); err != nil {
 		t.pg.rollback(context.WithoutCancel(ctx))
