@@ -22,6 +22,6 @@ ENV CARESLOT_ADDR=0.0.0.0:8080 \
 	CARESLOT_BASE_URL=http://127.0.0.1:8080/fhir
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
-	CMD wget -q -O /dev/null http://127.0.0.1:8080/fhir/metadata || exit 1
+	CMD wget -q -O /dev/null http://127.0.0.1:8080/healthz || exit 1
 ENTRYPOINT ["/usr/local/bin/careslot"]
 CMD ["serve"]

@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/careslot/careslot/fhir"
 	"github.com/careslot/careslot/resources"
@@ -54,8 +55,26 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/fhir/", api.Handler())
 	mux.Handle("/fhir", api.Handler())
+	mux.Handle("GET /healthz", healthz(store))
 	return &App{Store: store, Rules: rules, FHIR: api, Handler: mux}, nil
 }
 
 // Close releases the database connections.
 func (a *App) Close() { a.Store.Close() }
+
+// healthz answers 200 when the database answers within two seconds and 503 otherwise,
+// for health checks and load balancers: /fhir/metadata answers without the database.
+func healthz(store *storage.Store) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		if err := store.Pool.Ping(ctx); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte(`{"status":"unavailable","database":"unreachable"}`))
+			return
+		}
+		w.Write([]byte(`{"status":"ok"}`))
+	})
+}
