@@ -26,7 +26,8 @@ func scanResource(row pgx.Row) (*Resource, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("storage: %w", err)
+		// Lock (FOR UPDATE) can be the statement PostgreSQL aborts to break a deadlock.
+		return nil, fmt.Errorf("storage: %w", mapPgError(err))
 	}
 	if r.Deleted {
 		r.Content = nil
