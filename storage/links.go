@@ -86,8 +86,8 @@ func ExtractLinks(typ string, content []byte) ([]Link, error) {
 
 // checkLinks runs at commit: every reference written in this transaction must name a live
 // resource, and nothing live may still reference a resource deleted in it. Targets are
-// locked FOR SHARE so that a concurrent delete waits for this transaction (and then sees
-// its references) instead of both passing their checks.
+// locked FOR KEY SHARE so that a concurrent delete (FOR UPDATE) waits for this transaction
+// (and then sees its references) instead of both passing their checks.
 func (t *Tx) checkLinks(ctx context.Context) error {
 	if len(t.written) > 0 {
 		// One probe of resources' (type, id) key per reference: no join the planner could
@@ -99,7 +99,7 @@ func (t *Tx) checkLinks(ctx context.Context) error {
 			FROM resource_links l
 			LEFT JOIN LATERAL (SELECT true AS live FROM resources r
 			                   WHERE r.type = l.target_type AND r.id = l.target_id AND NOT r.deleted
-			                   FOR SHARE) target ON true
+			                   FOR KEY SHARE) target ON true
 			WHERE l.rid = ANY($1) AND target.live IS NULL
 			LIMIT 1`, ridList(t.written)).Scan(&rid, &path, &tt, &tid)
 		if err == nil {

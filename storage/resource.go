@@ -26,7 +26,7 @@ func scanResource(row pgx.Row) (*Resource, error) {
 		return nil, nil
 	}
 	if err != nil {
-		// Lock (FOR UPDATE) can be the statement PostgreSQL aborts to break a deadlock.
+		// Lock can be the statement PostgreSQL aborts to break a deadlock.
 		return nil, fmt.Errorf("storage: %w", mapPgError(err))
 	}
 	if r.Deleted {
@@ -87,8 +87,13 @@ func (s *Store) VRead(ctx context.Context, typ, id string, version int) (*Resour
 
 // Lock returns the current row of typ/id, deleted or not, locked until the transaction
 // ends; nil if it never existed.
+//
+// The lock is FOR NO KEY UPDATE: it serialises writers of typ/id, but not with the FOR KEY
+// SHARE of transactions that refer to typ/id, so one that refers to a resource and then
+// updates it (a Bundle's POSTs run before its PUTs) does not deadlock with another doing
+// the same. Only Delete, which must wait for them, takes FOR UPDATE.
 func (t *Tx) Lock(ctx context.Context, typ, id string) (*Resource, error) {
-	return scanResource(t.pg.QueryRow(ctx, selectResource+` WHERE type = $1 AND id = $2 FOR UPDATE`, typ, id))
+	return scanResource(t.pg.QueryRow(ctx, selectResource+` WHERE type = $1 AND id = $2 FOR NO KEY UPDATE`, typ, id))
 }
 
 // NewID returns a server-assigned resource id.
@@ -135,7 +140,7 @@ func (t *Tx) Write(ctx context.Context, prev *Resource, typ, id string, body []b
 // writeRow stores the current row, the version, the references, the outbox row and the
 // search index of a write in one statement: one round trip, whatever the resource.
 // resolved tells whether every reference already names a live resource, now locked FOR
-// SHARE until commit; if not, the check waits for commit (checkLinks), as the target may
+// KEY SHARE until commit (a Delete waits for it); if not, the check waits for commit (checkLinks), as the target may
 // yet be written in the same transaction.
 func (t *Tx) writeRow(ctx context.Context, r *Resource, insert bool, method, action string, links []Link) (resolved bool, err error) {
 	st := &statement{}
@@ -165,7 +170,7 @@ func (t *Tx) writeRow(ctx context.Context, r *Resource, insert bool, method, act
 	if len(targets.types) > 0 {
 		// One probe of the (type, id) key per target, as in checkLinks.
 		st.with("targets", `SELECT count(*) AS live FROM unnest(`+st.param(targets.types)+`::text[], `+st.param(targets.ids)+`::text[]) AS t(type, id),
-			LATERAL (SELECT FROM resources r WHERE r.type = t.type AND r.id = t.id AND NOT r.deleted FOR SHARE) r`)
+			LATERAL (SELECT FROM resources r WHERE r.type = t.type AND r.id = t.id AND NOT r.deleted FOR KEY SHARE) r`)
 		live = "(SELECT live FROM targets)"
 	}
 	st.with("box", `INSERT INTO outbox (rid, type, id, version_id, action) SELECT rid, `+typ+`, `+id+`, `+version+`, `+st.param(action)+` FROM cur`)
@@ -211,8 +216,12 @@ func (t *Tx) Delete(ctx context.Context, prev *Resource) (*Resource, error) {
 	r := &Resource{RID: prev.RID, Type: prev.Type, ID: prev.ID, VersionID: prev.VersionID + 1, LastUpdated: now(), Deleted: true}
 	st := &statement{}
 	rid, version, updated := st.param(r.RID), st.param(r.VersionID), st.param(r.LastUpdated)
+	// FOR UPDATE waits for the transactions that refer to the resource (FOR KEY SHARE),
+	// which Lock's FOR NO KEY UPDATE does not, so that the check at commit sees their
+	// references; a transaction referring to it after this waits for the delete.
+	st.with("locked", `SELECT rid FROM resources WHERE rid = `+rid+` FOR UPDATE`)
 	st.with("cur", `UPDATE resources SET version_id = `+version+`, last_updated = `+updated+`, deleted = true
-		WHERE rid = `+rid+` RETURNING rid, type, id`)
+		WHERE rid = (SELECT rid FROM locked) RETURNING rid, type, id`)
 	st.with("version", `INSERT INTO resource_versions (rid, version_id, type, id, last_updated, method)
 		SELECT rid, `+version+`, type, id, `+updated+`, 'DELETE' FROM cur`)
 	st.with("drop_links", `DELETE FROM resource_links WHERE rid = `+rid)

@@ -2,6 +2,7 @@ package storage_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"testing"
 	"time"
@@ -36,64 +37,76 @@ func waitForLockWaiters(t *testing.T, n int) {
 	}
 }
 
-// TestDeadlockIsConflict: two transactions that lock each other's resources, one with
-// Lock (FOR UPDATE) and the other with a write referring to it (FOR SHARE), deadlock;
-// whichever statement PostgreSQL aborts answers 409, so the client retries, not 500.
+// TestDeadlockIsConflict: when two transactions wait for each other, whichever statement
+// PostgreSQL aborts (Lock, a write locking its reference targets, a delete waiting for
+// the transactions that refer to it) answers 409, so the client retries, not 500.
 func TestDeadlockIsConflict(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for _, victim := range []string{"Lock", "Write"} {
-		t.Run("aborted in "+victim, func(t *testing.T) {
-			a, c := "review3-dl-a-"+victim, "review3-dl-c-"+victim
+	lock := func(tx *storage.Tx, id string) error {
+		_, err := tx.Lock(ctx, "Patient", id)
+		return err
+	}
+	refer := func(tx *storage.Tx, id, target string) error {
+		_, err := tx.Write(ctx, nil, "Observation", id, []byte(`{"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/`+target+`"}}`), http.MethodPost)
+		return err
+	}
+	remove := func(tx *storage.Tx, id string) error {
+		prev, err := tx.Lock(ctx, "Patient", id)
+		if err == nil {
+			_, err = tx.Delete(ctx, prev)
+		}
+		return err
+	}
+	// Each case readies the victim and the other transaction, then the victim's wait
+	// begins and the other's wait closes the circle; the victim checks for the deadlock
+	// first.
+	cases := []struct {
+		name                  string
+		ready                 func(victim, other *storage.Tx, a, c string) error
+		victimWait, otherWait func(victim, other *storage.Tx, a, c string) error
+	}{
+		{"Lock",
+			func(victim, other *storage.Tx, a, c string) error {
+				return errors.Join(lock(victim, a), lock(other, c))
+			},
+			func(victim, _ *storage.Tx, _, c string) error { return lock(victim, c) },
+			func(_, other *storage.Tx, a, _ string) error { return lock(other, a) }},
+		{"Write",
+			func(victim, other *storage.Tx, a, c string) error {
+				return errors.Join(lock(victim, a), remove(other, c))
+			},
+			func(victim, _ *storage.Tx, _, c string) error { return refer(victim, "review3-dl-obs-w", c) },
+			func(_, other *storage.Tx, a, _ string) error { return lock(other, a) }},
+		{"Delete",
+			func(victim, other *storage.Tx, a, c string) error {
+				return errors.Join(lock(victim, c), refer(other, "review3-dl-obs-d", a))
+			},
+			func(victim, _ *storage.Tx, a, _ string) error { return remove(victim, a) },
+			func(_, other *storage.Tx, _, c string) error { return lock(other, c) }},
+	}
+	for _, tc := range cases {
+		t.Run("aborted in "+tc.name, func(t *testing.T) {
+			a, c := "review3-dl-a-"+tc.name, "review3-dl-c-"+tc.name
 			put(t, "Patient", a, `{"resourceType":"Patient"}`)
 			put(t, "Patient", c, `{"resourceType":"Patient"}`)
-			// The transaction that waits first and checks sooner finds the deadlock.
-			lockTimeout, writeTimeout := "200ms", "10s"
-			if victim == "Write" {
-				lockTimeout, writeTimeout = "10s", "200ms"
-			}
-			locker := beginWithDeadlockTimeout(t, ctx, lockTimeout)
-			defer locker.Rollback(ctx)
-			writer := beginWithDeadlockTimeout(t, ctx, writeTimeout)
-			defer writer.Rollback(ctx)
-			if _, err := locker.Lock(ctx, "Patient", a); err != nil {
+			victim := beginWithDeadlockTimeout(t, ctx, "200ms")
+			defer victim.Rollback(ctx)
+			other := beginWithDeadlockTimeout(t, ctx, "10s")
+			defer other.Rollback(ctx)
+			if err := tc.ready(victim, other, a, c); err != nil {
 				t.Fatal(err)
 			}
-			prevC, err := writer.Lock(ctx, "Patient", c)
-			if err != nil {
-				t.Fatal(err)
-			}
-			locked, written := make(chan error, 1), make(chan error, 1)
-			lock := func() {
-				_, err := locker.Lock(ctx, "Patient", c)
-				locked <- err
-			}
-			write := func() {
-				// Patient/c now refers to a: the write locks a FOR SHARE.
-				_, err := writer.Write(ctx, prevC, "Patient", c,
-					[]byte(`{"resourceType":"Patient","link":[{"type":"seealso","other":{"reference":"Patient/`+a+`"}}]}`), http.MethodPut)
-				written <- err
-			}
-			first, second := lock, write
-			if victim == "Write" {
-				first, second = write, lock
-			}
-			go first()
+			aborted, survived := make(chan error, 1), make(chan error, 1)
+			go func() { aborted <- tc.victimWait(victim, other, a, c) }()
 			waitForLockWaiters(t, 1)
-			go second()
-			var failed error
-			var survivor chan error
-			if victim == "Lock" {
-				failed, survivor = <-locked, written
-				locker.Rollback(ctx)
-			} else {
-				failed, survivor = <-written, locked
-				writer.Rollback(ctx)
+			go func() { survived <- tc.otherWait(victim, other, a, c) }()
+			err := <-aborted
+			victim.Rollback(ctx)
+			if fe, ok := fhirerr.As(err); !ok || fe.Status != http.StatusConflict {
+				t.Fatalf("%s aborted by a deadlock: %v, want a 409", tc.name, err)
 			}
-			if fe, ok := fhirerr.As(failed); !ok || fe.Status != http.StatusConflict {
-				t.Fatalf("%s aborted by a deadlock: %v, want a 409", victim, failed)
-			}
-			if err := <-survivor; err != nil {
+			if err := <-survived; err != nil {
 				t.Fatalf("the other transaction, once the deadlock was broken: %v", err)
 			}
 		})
