@@ -141,3 +141,34 @@ func TestInTxPanicReleasesConnection(t *testing.T) {
 	}
 	waitPoolIdle(t)
 }
+
+// TestTxCommitWithContextDone: a Commit whose context is already done answers as it
+// ended - an error and nothing kept, or success and the write kept - and leaves no
+// connection inside a transaction.
+func TestTxCommitWithContextDone(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct{ id, body string }{
+		// nothing to check at commit
+		{"review3-commit-done-1", `{"resourceType":"Patient"}`},
+		// a self-reference, checked at commit
+		{"review3-commit-done-2", `{"resourceType":"Patient","link":[{"type":"seealso","other":{"reference":"Patient/review3-commit-done-2"}}]}`},
+	} {
+		id, body := c.id, c.body
+		tx, err := store.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Write(ctx, nil, "Patient", id, []byte(body), http.MethodPost); err != nil {
+			t.Fatal(err)
+		}
+		done, cancel := context.WithCancel(ctx)
+		cancel()
+		err = tx.Commit(done)
+		kept := count(t, `SELECT count(*) FROM resources WHERE id = $1`, id) == 1
+		if (err == nil) != kept {
+			t.Errorf("Commit answered %v, and the write was kept: %v", err, kept)
+		}
+		tx.Rollback(ctx)
+		waitPoolIdle(t)
+	}
+}
