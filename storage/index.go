@@ -127,8 +127,11 @@ func (s *Store) Reindex(ctx context.Context, progress func(done int)) (int, erro
 		var last int64
 		n := 0
 		err := s.InTx(ctx, func(tx *Tx) error {
+			// FOR SHARE: an update or delete open now finishes first, and this batch reads
+			// what it wrote; one starting later waits. Else the rows of content an update
+			// replaced could be written back beside the update's own.
 			rows, err := tx.pg.Query(ctx, `SELECT rid, type, content FROM resources
-				WHERE rid > $1 AND NOT deleted ORDER BY rid LIMIT $2`, after, reindexBatch)
+				WHERE rid > $1 AND NOT deleted ORDER BY rid LIMIT $2 FOR SHARE`, after, reindexBatch)
 			if err != nil {
 				return err
 			}
