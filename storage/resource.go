@@ -140,8 +140,8 @@ func (t *Tx) Write(ctx context.Context, prev *Resource, typ, id string, body []b
 // writeRow stores the current row, the version, the references, the outbox row and the
 // search index of a write in one statement: one round trip, whatever the resource.
 // resolved tells whether every reference already names a live resource, now locked FOR
-// KEY SHARE until commit (a Delete waits for it); if not, the check waits for commit (checkLinks), as the target may
-// yet be written in the same transaction.
+// KEY SHARE until commit (a Delete waits for it); if not, the check waits for commit
+// (checkLinks), as the target may yet be written in the same transaction.
 func (t *Tx) writeRow(ctx context.Context, r *Resource, insert bool, method, action string, links []Link) (resolved bool, err error) {
 	st := &statement{}
 	typ, id, version, updated, content := st.param(r.Type), st.param(r.ID), st.param(r.VersionID), st.param(r.LastUpdated), st.param(r.Content)
