@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -94,6 +95,9 @@ func (c *txConn) beginWith(ctx context.Context, sql string, args []any) (pgx.Bat
 	return br, nil
 }
 
+// commitTimeout bounds a COMMIT, which the request's context no longer cancels.
+const commitTimeout = 30 * time.Second
+
 // commit commits what was begun. A transaction that failed earlier answers COMMIT with
 // ROLLBACK, which is an error here.
 func (c *txConn) commit(ctx context.Context) error {
@@ -104,6 +108,10 @@ func (c *txConn) commit(ctx context.Context) error {
 		return nil
 	}
 	c.finished = true
+	// Once COMMIT is sent its outcome must be known: a client that goes away meanwhile
+	// must not leave a commit that may or may not have happened behind a closed connection.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+	defer cancel()
 	tag, err := c.conn.Exec(ctx, "COMMIT")
 	if err != nil {
 		return err

@@ -91,3 +91,25 @@ func TestTxQueryFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestTxCommitCompletesOnceDecided: a request that goes away just as its transaction
+// commits still gets a definite outcome: the COMMIT is not cut off by its context.
+func TestTxCommitCompletesOnceDecided(t *testing.T) {
+	ctx := context.Background()
+	tx, err := store.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Write(ctx, nil, "Patient", "tx-commit-decided", []byte(`{"resourceType":"Patient"}`), http.MethodPost); err != nil {
+		t.Fatal(err)
+	}
+	gone, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := tx.Commit(gone); err != nil {
+		t.Fatalf("commit with the request gone: %v", err)
+	}
+	if n := count(t, `SELECT count(*) FROM resources WHERE id = 'tx-commit-decided'`); n != 1 {
+		t.Error("the committed write is not there")
+	}
+}
