@@ -10,10 +10,10 @@ import (
 	"github.com/careslot/careslot/storage/search"
 )
 
-// TestReview2SlotPlanAbsoluteSchedule: a Slot naming its schedule by an absolute URL
+// TestSlotPlanAbsoluteSchedule: a Slot naming its schedule by an absolute URL
 // under this server's base is a slot of that schedule for both the schedule_slots plan
 // and the index tables; one naming another server's Schedule of the same id is not.
-func TestReview2SlotPlanAbsoluteSchedule(t *testing.T) {
+func TestSlotPlanAbsoluteSchedule(t *testing.T) {
 	ctx := context.Background()
 	st := ownStore(ctx, t)
 	const base = "http://careslot.test/fhir"

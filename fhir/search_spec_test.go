@@ -77,7 +77,7 @@ func specCheck(t *testing.T, prefix string, cases map[string][]string) {
 // Patient/x: the spec matches Patient/x with relative references and with absolute ones
 // under this server's base only. Chains, _has, _include, _revinclude and compartments
 // must not follow it to the local resource either.
-func TestReview2ForeignAbsoluteReference(t *testing.T) {
+func TestForeignAbsoluteReference(t *testing.T) {
 	p := unique("r2f")
 	tag := `"meta":{"tag":[{"system":"urn:r2","code":"` + p + `"}]}`
 	T := "&_tag=urn:r2|" + p
@@ -116,7 +116,7 @@ func TestReview2ForeignAbsoluteReference(t *testing.T) {
 
 // A Reference that names its target by identifier alone is a value of the parameter:
 // :missing=true must not return it, :missing=false must.
-func TestReview2MissingLogicalReference(t *testing.T) {
+func TestMissingLogicalReference(t *testing.T) {
 	p := unique("r2m")
 	tag := `"meta":{"tag":[{"system":"urn:r2","code":"` + p + `"}]}`
 	T := "&_tag=urn:r2|" + p
@@ -133,7 +133,7 @@ func TestReview2MissingLogicalReference(t *testing.T) {
 
 // :text matches CodeableConcept.text and each Coding.display (R4 search, token :text):
 // a CodeableConcept with a text of its own still matches on its codings' displays.
-func TestReview2TokenTextMatchesDisplay(t *testing.T) {
+func TestTokenTextMatchesDisplay(t *testing.T) {
 	p := unique("r2x")
 	tag := `"meta":{"tag":[{"system":"urn:r2","code":"` + p + `"}]}`
 	T := "&_tag=urn:r2|" + p
@@ -151,7 +151,7 @@ func TestReview2TokenTextMatchesDisplay(t *testing.T) {
 
 // _sort puts a resource without a value last (docs/search.md); a CodeableConcept with
 // only a text has no code and sorts with them, not first.
-func TestReview2SortTokenWithoutCode(t *testing.T) {
+func TestSortTokenWithoutCode(t *testing.T) {
 	p := unique("r2k")
 	tag := `"meta":{"tag":[{"system":"urn:r2","code":"` + p + `"}]}`
 	T := "&_tag=urn:r2|" + p
@@ -171,7 +171,7 @@ func TestReview2SortTokenWithoutCode(t *testing.T) {
 }
 
 // A search with more values than one Postgres statement can carry is a 4xx, not a 500.
-func TestReview2TooManyValues(t *testing.T) {
+func TestTooManyValues(t *testing.T) {
 	vals := make([]string, 70000)
 	for i := range vals {
 		vals[i] = fmt.Sprintf("v%d", i)
@@ -190,7 +190,7 @@ func TestReview2TooManyValues(t *testing.T) {
 // Two date prefixes whose windows do not meet can still both hold for one Period:
 // an encounter from May to August started before May 21 (lt) and ended after July 14
 // (gt). Each parameter is tested on its own (R4: AND per resource).
-func TestReview2DateRangeOfDisjointWindows(t *testing.T) {
+func TestDateRangeOfDisjointWindows(t *testing.T) {
 	p := unique("r2w")
 	tag := `"meta":{"tag":[{"system":"urn:r2","code":"` + p + `"}]}`
 	specPut(t, "Encounter", p+"long", `{`+tag+`,"status":"finished","class":{"code":"AMB"},"period":{"start":"2027-05-01","end":"2027-08-01"}}`)
