@@ -289,26 +289,43 @@ func (s *Server) remove(ctx context.Context, tx *storage.Tx, prev *storage.Resou
 		return nil, err
 	}
 	if cascade {
-		referrers, err := tx.Referrers(ctx, prev.Type, prev.ID)
-		if err != nil {
+		if err := s.removeReferrers(ctx, tx, prev, seen); err != nil {
 			return nil, err
 		}
-		for _, ref := range referrers {
-			if seen[ref.RID] {
-				continue
-			}
-			locked, err := tx.Lock(ctx, ref.Type, ref.ID)
-			if err != nil {
-				return nil, err
-			}
-			if locked != nil {
-				if _, err := s.remove(ctx, tx, locked, true, seen); err != nil {
-					return nil, err
-				}
+	}
+	res, err := tx.Delete(ctx, prev)
+	if err != nil || !cascade {
+		return res, err
+	}
+	// Delete's row lock waited for the transactions that were referring to prev: the
+	// references of those that committed meanwhile go too.
+	if err := s.removeReferrers(ctx, tx, prev, seen); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// removeReferrers deletes, with cascade, the live resources that refer to prev.
+func (s *Server) removeReferrers(ctx context.Context, tx *storage.Tx, prev *storage.Resource, seen map[int64]bool) error {
+	referrers, err := tx.Referrers(ctx, prev.Type, prev.ID)
+	if err != nil {
+		return err
+	}
+	for _, ref := range referrers {
+		if seen[ref.RID] {
+			continue
+		}
+		locked, err := tx.Lock(ctx, ref.Type, ref.ID)
+		if err != nil {
+			return err
+		}
+		if locked != nil {
+			if _, err := s.remove(ctx, tx, locked, true, seen); err != nil {
+				return err
 			}
 		}
 	}
-	return tx.Delete(ctx, prev)
+	return nil
 }
 
 // answerDelete answers a delete: 204, or 200 with an OperationOutcome when preferred.
