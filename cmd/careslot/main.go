@@ -12,9 +12,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -24,25 +27,26 @@ import (
 
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	cfg := configFromEnv()
 	cmd := "serve"
 	if len(os.Args) > 1 {
 		cmd = os.Args[1]
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	var err error
-	switch cmd {
-	case "serve":
-		err = serve(ctx, cfg, log)
-	case "migrate":
-		err = migrate(ctx, cfg)
-	case "reindex":
-		err = reindex(ctx, cfg, log)
-	case "seed":
-		err = seed(ctx, cfg, log)
-	default:
-		err = fmt.Errorf("unknown command %q; use serve, migrate, seed or reindex", cmd)
+	cfg, err := configFromEnv()
+	if err == nil {
+		switch cmd {
+		case "serve":
+			err = serve(ctx, cfg, log)
+		case "migrate":
+			err = migrate(ctx, cfg)
+		case "reindex":
+			err = reindex(ctx, cfg, log)
+		case "seed":
+			err = seed(ctx, cfg, log)
+		default:
+			err = fmt.Errorf("unknown command %q; use serve, migrate, seed or reindex", cmd)
+		}
 	}
 	if err != nil {
 		log.Error("careslot failed", "command", cmd, "err", err)
@@ -50,14 +54,24 @@ func main() {
 	}
 }
 
-func configFromEnv() app.Config {
-	cfg := app.Config{
-		Addr:            envOr("CARESLOT_ADDR", "127.0.0.1:8080"),
-		DatabaseURL:     envOr("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/careslot?sslmode=disable"),
-		RequireCoverage: envOr("CARESLOT_REQUIRE_COVERAGE", "true") != "false",
+// config is everything the binary reads from the environment.
+type config struct {
+	app.Config
+	DemoSeed bool // CARESLOT_DEMO_SEED: serve seeds the demo clinic into an empty database
+}
+
+func configFromEnv() (config, error) {
+	cfg := config{Config: app.Config{
+		Addr:        envOr("CARESLOT_ADDR", "127.0.0.1:8080"),
+		DatabaseURL: envOr("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/careslot?sslmode=disable"),
+	}}
+	cfg.BaseURL = envOr("CARESLOT_BASE_URL", defaultBaseURL(cfg.Addr))
+	var err error
+	if cfg.RequireCoverage, err = envBool("CARESLOT_REQUIRE_COVERAGE", true); err != nil {
+		return cfg, err
 	}
-	cfg.BaseURL = envOr("CARESLOT_BASE_URL", "http://"+cfg.Addr+"/fhir")
-	return cfg
+	cfg.DemoSeed, err = envBool("CARESLOT_DEMO_SEED", true)
+	return cfg, err
 }
 
 func envOr(name, fallback string) string {
@@ -67,8 +81,35 @@ func envOr(name, fallback string) string {
 	return fallback
 }
 
-func migrate(ctx context.Context, cfg app.Config) error {
-	if err := storage.EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
+// envBool reads a true/false variable; anything else is refused rather than read as the
+// default, so that a typo never silently keeps a rule on or off.
+func envBool(name string, fallback bool) (bool, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return fallback, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return fallback, fmt.Errorf("%s is %q; want true or false", name, v)
+	}
+	return b, nil
+}
+
+// defaultBaseURL is http://addr/fhir, with a host clients can reach when addr listens on
+// every interface (":8080", "0.0.0.0:8080"): "http://:8080/fhir" is no URL.
+func defaultBaseURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr + "/fhir" // serve refuses the address anyway
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/fhir"
+}
+
+func migrate(ctx context.Context, cfg config) error {
+	if err := app.EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
 		return err
 	}
 	store, err := storage.Open(ctx, cfg.DatabaseURL)
@@ -79,20 +120,48 @@ func migrate(ctx context.Context, cfg app.Config) error {
 	return nil
 }
 
-func serve(ctx context.Context, cfg app.Config, log *slog.Logger) error {
-	a, err := app.New(ctx, cfg, log)
+// The HTTP server's limits, so that slow or idle clients cannot hold connections forever.
+var (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = time.Minute     // the whole request, a large transaction Bundle included
+	writeTimeout      = 5 * time.Minute // from the request's headers to the end of its answer
+	idleTimeout       = 2 * time.Minute // a kept-alive connection between requests
+)
+
+func serve(ctx context.Context, cfg config, log *slog.Logger) error {
+	// Listen first: a bad address or a port in use fails at once, before the database is
+	// created or migrated. Connections wait in the backlog until Serve.
+	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		return err
+		return fmt.Errorf("CARESLOT_ADDR: %w", err)
+	}
+	defer ln.Close()
+	a, err := app.New(ctx, cfg.Config, log)
+	if err != nil {
+		return stoppedOr(ctx, err)
 	}
 	defer a.Close()
-	if err := seedIfEmpty(ctx, a, log); err != nil {
-		return err
+	if cfg.DemoSeed {
+		if err := seedIfEmpty(ctx, a, log); err != nil {
+			return stoppedOr(ctx, err)
+		}
 	}
-	go sweepHolds(ctx, a, log)
-	srv := &http.Server{Addr: cfg.Addr, Handler: logRequests(log, a.Handler), ReadHeaderTimeout: 10 * time.Second}
+	if ctx.Err() != nil {
+		log.Info("careslot stopped before serving")
+		return nil
+	}
+	// The sweep ends before the pool closes (defers run last first).
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	var sweep sync.WaitGroup
+	sweep.Go(func() { sweepHolds(sweepCtx, a, log) })
+	defer sweep.Wait()
+	defer stopSweep()
+
+	srv := &http.Server{Handler: logRequests(log, a.Handler), ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout, WriteTimeout: writeTimeout, IdleTimeout: idleTimeout}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	log.Info("careslot serving", "addr", cfg.Addr, "base", cfg.BaseURL)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("careslot serving", "addr", ln.Addr().String(), "base", cfg.BaseURL)
 	select {
 	case err := <-errc:
 		return err
@@ -105,6 +174,15 @@ func serve(ctx context.Context, cfg app.Config, log *slog.Logger) error {
 		return err
 	}
 	return nil
+}
+
+// stoppedOr answers nil for an error that only says that SIGTERM stopped the work before
+// serving began: stopping is what was asked for.
+func stoppedOr(ctx context.Context, err error) error {
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
 }
 
 // statusWriter remembers the status of a response for the request log.

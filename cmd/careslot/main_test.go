@@ -65,6 +65,15 @@ type process struct {
 // startServe starts `careslot serve` on databaseURL and waits until it answers.
 func startServe(t *testing.T, databaseURL string, env ...string) *process {
 	t.Helper()
+	p := launchServe(t, databaseURL, env...)
+	p.waitUp(t)
+	return p
+}
+
+// launchServe starts `careslot serve` on databaseURL, with the demo seed off unless env
+// turns it on, and returns at once.
+func launchServe(t *testing.T, databaseURL string, env ...string) *process {
+	t.Helper()
 	addr := freeAddr(t)
 	cmd := exec.Command(binary(t), "serve")
 	cmd.Env = append(os.Environ(), "DATABASE_URL="+databaseURL, "CARESLOT_ADDR="+addr, "CARESLOT_DEMO_SEED=false")
@@ -85,14 +94,20 @@ func startServe(t *testing.T, databaseURL string, env ...string) *process {
 		close(p.logs)
 	}()
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return p
+}
+
+// waitUp waits until the process answers.
+func (p *process) waitUp(t *testing.T) {
+	t.Helper()
+	client := &http.Client{Timeout: 5 * time.Second}
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if resp, err := http.Get(p.base + "/metadata"); err == nil {
+		if resp, err := client.Get(p.base + "/metadata"); err == nil {
 			resp.Body.Close()
-			return p
+			return
 		}
 	}
-	t.Fatalf("careslot at %s never answered", addr)
-	return nil
+	t.Fatalf("careslot at %s never answered", p.base)
 }
 
 // TestServeMigratesServesAndStopsOnSIGTERM runs the real binary the way `make run` does.
@@ -133,10 +148,14 @@ func TestServeMigratesServesAndStopsOnSIGTERM(t *testing.T) {
 func TestMigrateCommand(t *testing.T) {
 	dbURL := storagetest.NewDatabase(t)
 	t.Setenv("DATABASE_URL", dbURL)
-	if err := migrate(t.Context(), configFromEnv()); err != nil {
+	cfg, err := configFromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrate(t.Context(), cfg); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
-	if err := migrate(t.Context(), configFromEnv()); err != nil {
+	if err := migrate(t.Context(), cfg); err != nil {
 		t.Fatalf("migrate again: %v", err)
 	}
 }

@@ -4,13 +4,12 @@ import (
 	"context"
 	"log/slog"
 
-	"github.com/careslot/careslot/app"
 	"github.com/careslot/careslot/storage"
 )
 
 // reindex rebuilds the search index of every resource: run it after the search
 // parameter definitions change (a careslot upgrade says so in its notes).
-func reindex(ctx context.Context, cfg app.Config, log *slog.Logger) error {
+func reindex(ctx context.Context, cfg config, log *slog.Logger) error {
 	store, err := storage.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err

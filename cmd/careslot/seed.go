@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"time"
 
 	"github.com/careslot/careslot/app"
@@ -17,25 +16,35 @@ import (
 // seed answers `careslot seed`: it writes the demo clinic into the database, whatever is
 // there already. Resources have fixed ids, so running it again updates rather than
 // duplicates, and slots are generated idempotently.
-func seed(ctx context.Context, cfg app.Config, log *slog.Logger) error {
-	a, err := app.New(ctx, cfg, log)
+func seed(ctx context.Context, cfg config, log *slog.Logger) error {
+	a, err := app.New(ctx, cfg.Config, log)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
 	return a.Store.Exclusive(ctx, "careslot seed", func() error {
+		ctx, cancel := seedContext(ctx)
+		defer cancel()
 		return seedDemoClinic(ctx, a.Handler, time.Now().UTC(), log)
 	})
+}
+
+// seedTimeout bounds a seed that SIGTERM no longer stops; a seed takes about a second.
+const seedTimeout = 5 * time.Minute
+
+// seedContext lets a seed that has begun run to its end when ctx is cancelled (SIGTERM),
+// so that the demo clinic is never left half-written.
+func seedContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), seedTimeout)
 }
 
 // seedIfEmpty seeds the demo clinic when the database has no practitioner yet, so that
 // `make run` on a fresh machine shows something. CARESLOT_DEMO_SEED=false turns it off,
 // for a production database that must start empty.
 func seedIfEmpty(ctx context.Context, a *app.App, log *slog.Logger) error {
-	if os.Getenv("CARESLOT_DEMO_SEED") == "false" {
-		return nil
-	}
 	return a.Store.Exclusive(ctx, "careslot seed", func() error {
+		ctx, cancel := seedContext(ctx)
+		defer cancel()
 		has, err := a.Store.HasResources(ctx, "Practitioner")
 		if err != nil || has {
 			return err

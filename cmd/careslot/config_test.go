@@ -1,0 +1,113 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/careslot/careslot/storage/storagetest"
+)
+
+// TestConfigFromEnv: the README's variables, read as it says.
+func TestConfigFromEnv(t *testing.T) {
+	for _, tc := range []struct {
+		env              map[string]string
+		base             string
+		coverage, seeded bool
+	}{
+		{env: map[string]string{}, base: "http://127.0.0.1:8080/fhir", coverage: true, seeded: true},
+		{env: map[string]string{"CARESLOT_ADDR": "10.1.2.3:9000"}, base: "http://10.1.2.3:9000/fhir", coverage: true, seeded: true},
+		{env: map[string]string{"CARESLOT_ADDR": ":9000"}, base: "http://127.0.0.1:9000/fhir", coverage: true, seeded: true},
+		{env: map[string]string{"CARESLOT_ADDR": "0.0.0.0:9000"}, base: "http://127.0.0.1:9000/fhir", coverage: true, seeded: true},
+		{env: map[string]string{"CARESLOT_ADDR": ":9000", "CARESLOT_BASE_URL": "https://fhir.example.org/fhir"}, base: "https://fhir.example.org/fhir", coverage: true, seeded: true},
+		{env: map[string]string{"CARESLOT_REQUIRE_COVERAGE": "false", "CARESLOT_DEMO_SEED": "false"}, base: "http://127.0.0.1:8080/fhir"},
+		{env: map[string]string{"CARESLOT_REQUIRE_COVERAGE": "FALSE", "CARESLOT_DEMO_SEED": "0"}, base: "http://127.0.0.1:8080/fhir"},
+		{env: map[string]string{"CARESLOT_REQUIRE_COVERAGE": "true", "CARESLOT_DEMO_SEED": ""}, base: "http://127.0.0.1:8080/fhir", coverage: true, seeded: true},
+	} {
+		for _, name := range []string{"CARESLOT_ADDR", "CARESLOT_BASE_URL", "CARESLOT_REQUIRE_COVERAGE", "CARESLOT_DEMO_SEED", "DATABASE_URL"} {
+			t.Setenv(name, tc.env[name])
+		}
+		cfg, err := configFromEnv()
+		if err != nil {
+			t.Errorf("%v: %v", tc.env, err)
+			continue
+		}
+		if cfg.BaseURL != tc.base || cfg.RequireCoverage != tc.coverage || cfg.DemoSeed != tc.seeded {
+			t.Errorf("%v: base %s, coverage %v, seed %v; want %s, %v, %v", tc.env, cfg.BaseURL, cfg.RequireCoverage, cfg.DemoSeed, tc.base, tc.coverage, tc.seeded)
+		}
+	}
+}
+
+// TestConfigRefusesAnUnreadableSwitch: a value that is neither true nor false is an error
+// naming the variable, not silently the default.
+func TestConfigRefusesAnUnreadableSwitch(t *testing.T) {
+	for _, name := range []string{"CARESLOT_REQUIRE_COVERAGE", "CARESLOT_DEMO_SEED"} {
+		t.Run(name, func(t *testing.T) {
+			t.Setenv(name, "flase")
+			_, err := configFromEnv()
+			if err == nil || !strings.Contains(err.Error(), name) {
+				t.Errorf("%s=flase: %v, want an error naming it", name, err)
+			}
+		})
+	}
+}
+
+// TestServeLetsSlowAndIdleClientsGo: a connection kept alive without a request, or a
+// request whose body never arrives, is closed by the server after its timeout.
+func TestServeLetsSlowAndIdleClientsGo(t *testing.T) {
+	defer func(rt, it time.Duration) { readTimeout, idleTimeout = rt, it }(readTimeout, idleTimeout)
+	readTimeout, idleTimeout = time.Second, time.Second
+	addr := freeAddr(t)
+	cfg := config{}
+	cfg.Addr, cfg.BaseURL, cfg.DatabaseURL = addr, "http://"+addr+"/fhir", storagetest.NewDatabase(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}()
+	// closedWithin tells whether the server closes conn within d, reading what it sends.
+	closedWithin := func(conn net.Conn, d time.Duration) bool {
+		conn.SetReadDeadline(time.Now().Add(d))
+		_, err := io.Copy(io.Discard, conn)
+		return err == nil // EOF: closed by the server; a timeout is an error
+	}
+	dial := func() net.Conn {
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if conn, err := net.Dial("tcp", addr); err == nil {
+				return conn
+			}
+		}
+		t.Fatal("careslot never listened")
+		return nil
+	}
+
+	idle := dial()
+	defer idle.Close()
+	io.WriteString(idle, "GET /fhir/metadata HTTP/1.1\r\nHost: x\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(idle), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if !closedWithin(idle, 10*time.Second) {
+		t.Error("an idle kept-alive connection was still open 10s after a 1s idle timeout")
+	}
+
+	slow := dial()
+	defer slow.Close()
+	io.WriteString(slow, "POST /fhir/Patient HTTP/1.1\r\nHost: x\r\nContent-Type: application/fhir+json\r\nContent-Length: 1000\r\n\r\n{\"resourceType\"")
+	if !closedWithin(slow, 10*time.Second) {
+		t.Error("a request whose body stalls was still open 10s after a 1s read timeout")
+	}
+}
