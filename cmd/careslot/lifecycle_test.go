@@ -1,11 +1,16 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
+	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -183,5 +188,124 @@ func TestPortInUseFailsBeforeTouchingTheDatabase(t *testing.T) {
 	}
 	if databaseExists(t, db) {
 		t.Errorf("the database was created before the port was found taken")
+	}
+}
+
+// TestSIGTERMFinishesRequestsInFlight: a request under way when SIGTERM arrives is
+// answered and stored, new connections are refused, and the exit code is 0.
+func TestSIGTERMFinishesRequestsInFlight(t *testing.T) {
+	db := storagetest.NewDatabase(t)
+	p := startServe(t, db)
+	addr := strings.TrimSuffix(strings.TrimPrefix(p.base, "http://"), "/fhir")
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	body := `{"resourceType":"Patient","id":"in-flight","name":[{"family":"Inflight"}]}`
+	head := "PUT /fhir/Patient/in-flight HTTP/1.1\r\nHost: x\r\nContent-Type: application/fhir+json\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n"
+	io.WriteString(conn, head+body[:10])
+	time.Sleep(300 * time.Millisecond) // the server has the headers and waits for the body
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	io.WriteString(conn, body[10:])
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("the request in flight got no answer: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Errorf("the request in flight: %d, want 201", resp.StatusCode)
+	}
+	if err := p.waitExit(t, 20*time.Second); err != nil {
+		t.Errorf("exit after SIGTERM: %v", err)
+	}
+	if n := countLive(t, db, "Patient"); n != 1 {
+		t.Errorf("%d patients stored, want the one in flight", n)
+	}
+}
+
+// TestRequestLogHasOneLinePerRequestAndNoSecrets: each request gets one log line with its
+// status and duration; no body, query string or database password appears in any line.
+func TestRequestLogHasOneLinePerRequestAndNoSecrets(t *testing.T) {
+	db, _ := url.Parse(storagetest.NewDatabase(t))
+	db.User = url.UserPassword(db.User.Username(), "pw-Secret-42") // trust auth ignores it
+	p := startServe(t, db.String())
+	requests := []struct {
+		method, path, body string
+		status             int
+	}{
+		{"PUT", "/Patient/log-1", `{"resourceType":"Patient","id":"log-1","name":[{"family":"Bodyfamilyname"}]}`, 201},
+		{"GET", "/Patient?family=Queryfamilyname", "", 200},
+		{"GET", "/Patient/log-missing", "", 404},
+		{"POST", "/Patient", `{"resourceType":"Patient","birthDate":"Bodybadvalue"}`, 400},
+	}
+	for _, r := range requests {
+		req, _ := http.NewRequest(r.method, p.base+r.path, strings.NewReader(r.body))
+		req.Header.Set("Content-Type", "application/fhir+json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != r.status {
+			t.Errorf("%s %s: %d, want %d", r.method, r.path, resp.StatusCode, r.status)
+		}
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if err := p.waitExit(t, 20*time.Second); err != nil {
+		t.Errorf("exit after SIGTERM: %v", err)
+	}
+	var lines []string
+	for l := range p.logs {
+		lines = append(lines, l)
+	}
+	all := strings.Join(lines, "\n")
+	for _, secret := range []string{"pw-Secret-42", "Bodyfamilyname", "Queryfamilyname", "Bodybadvalue"} {
+		if strings.Contains(all, secret) {
+			t.Errorf("%q is in the log:\n%s", secret, all)
+		}
+	}
+	var requestLines []map[string]any
+	for _, l := range lines {
+		var m map[string]any
+		if json.Unmarshal([]byte(l), &m) == nil && m["msg"] == "request" && m["path"] != "/fhir/metadata" {
+			requestLines = append(requestLines, m)
+		}
+	}
+	if len(requestLines) != len(requests) {
+		t.Fatalf("%d request lines for %d requests:\n%s", len(requestLines), len(requests), all)
+	}
+	for i, r := range requests {
+		m := requestLines[i]
+		if m["method"] != r.method || m["path"] != "/fhir"+strings.Split(r.path, "?")[0] || m["status"] != float64(r.status) || m["ms"] == nil {
+			t.Errorf("request line %d: %v, want %s %s %d with its duration", i, m, r.method, r.path, r.status)
+		}
+	}
+}
+
+// TestDemoSeedOnlyIntoAnEmptyDatabase: serve seeds the demo clinic into a database with
+// nothing in it, not into one that has data but no practitioner yet, nor into one whose
+// resources were all deleted.
+func TestDemoSeedOnlyIntoAnEmptyDatabase(t *testing.T) {
+	for _, deleted := range []bool{false, true} {
+		db := storagetest.NewDatabase(t)
+		p := startServe(t, db)
+		mustPut(t, p.base, "Patient/own-1", map[string]any{"resourceType": "Patient", "id": "own-1"})
+		if deleted {
+			if st := send(t, "DELETE", p.base+"/Patient/own-1", nil); st != 204 && st != 200 {
+				t.Fatalf("DELETE: %d", st)
+			}
+		}
+		p.cmd.Process.Signal(syscall.SIGTERM)
+		if err := p.waitExit(t, 20*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		startServe(t, db, "CARESLOT_DEMO_SEED=true")
+		if n := countLive(t, db, "Practitioner"); n != 0 {
+			t.Errorf("deleted %v: the demo clinic (%d practitioners) was seeded into a database with data", deleted, n)
+		}
 	}
 }

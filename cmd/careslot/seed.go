@@ -38,20 +38,32 @@ func seedContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), seedTimeout)
 }
 
-// seedIfEmpty seeds the demo clinic when the database has no practitioner yet, so that
-// `make run` on a fresh machine shows something. CARESLOT_DEMO_SEED=false turns it off,
-// for a production database that must start empty.
+// seedIfEmpty seeds the demo clinic into a database that has never held anything, so
+// that `make run` on a fresh machine shows something. CARESLOT_DEMO_SEED=false turns it
+// off, for a production database that must start empty.
 func seedIfEmpty(ctx context.Context, a *app.App, log *slog.Logger) error {
 	return a.Store.Exclusive(ctx, "careslot seed", func() error {
 		ctx, cancel := seedContext(ctx)
 		defer cancel()
-		has, err := a.Store.HasResources(ctx, "Practitioner")
-		if err != nil || has {
+		empty, err := neverWritten(ctx, a)
+		if err != nil || !empty {
 			return err
 		}
 		log.Info("empty database: seeding the demo clinic")
 		return seedDemoClinic(ctx, a.Handler, time.Now().UTC(), log)
 	})
+}
+
+// neverWritten tells whether the database holds no resource, live or deleted, but the
+// OperationDefinitions that careslot stores itself at start. A database with data of
+// its own but no practitioner yet, or one whose demo data was deleted, is not empty.
+func neverWritten(ctx context.Context, a *app.App) (bool, error) {
+	var written bool
+	err := a.Store.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM resources WHERE type <> 'OperationDefinition')`).Scan(&written)
+	if err != nil {
+		return false, fmt.Errorf("look for existing data: %w", err)
+	}
+	return !written, nil
 }
 
 // fhirClient calls the FHIR API in process, so the demo data goes through exactly the
