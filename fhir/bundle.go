@@ -357,6 +357,9 @@ type fullURLs struct {
 // resource maps to that resource instead. Two entries for one resource are refused.
 func (s *Server) resolveFullURLs(ctx context.Context, tx *storage.Tx, entries []BundleEntry) (fullURLs, error) {
 	ids := fullURLs{refs: map[string]string{}, assigned: map[int]string{}}
+	if err := s.lockConditions(ctx, tx, entries); err != nil {
+		return ids, err
+	}
 	seen := map[string]int{}
 	pendingCreates := map[string]string{} // condition -> id of the first entry creating it
 	fullURLAt := map[string]int{}
@@ -367,9 +370,7 @@ func (s *Server) resolveFullURLs(ctx context.Context, tx *storage.Tx, entries []
 				Diagnostics: fmt.Sprintf("entries %d and %d have the same fullUrl %q", j, i, e.FullURL), Expression: []string{fmt.Sprintf("Bundle.entry[%d].fullUrl", i)}}
 		}
 		fullURLAt[e.FullURL] = i
-		path := strings.TrimPrefix(s.entryURL(e.Request.URL), "/fhir/")
-		path, query, _ := strings.Cut(path, "?")
-		parts := strings.Split(path, "/")
+		parts, query := s.entryTarget(e)
 		var target string
 		switch {
 		case e.Request.Method == http.MethodPost && len(parts) == 1:
@@ -441,6 +442,54 @@ func (s *Server) resolveFullURLs(ctx context.Context, tx *storage.Tx, entries []
 		}
 	}
 	return ids, nil
+}
+
+// entryTarget splits an entry's request.url into its path segments and query.
+func (s *Server) entryTarget(e BundleEntry) (parts []string, query string) {
+	path := strings.TrimPrefix(s.entryURL(e.Request.URL), "/fhir/")
+	path, query, _ = strings.Cut(path, "?")
+	return strings.Split(path, "/"), query
+}
+
+// lockConditions takes the locks of every condition in the Bundle (conditional creates,
+// updates and deletes, conditional references) at once, in one order: taken one by one
+// as the entries come, two Bundles naming the same conditions in other orders deadlock.
+// A condition that is not valid is left to fail when it is resolved.
+func (s *Server) lockConditions(ctx context.Context, tx *storage.Tx, entries []BundleEntry) error {
+	keys := map[string]bool{}
+	add := func(typ, query string) {
+		if params, err := s.conditionParams(typ, query); err == nil {
+			keys[conditionLockKey(typ, params)] = true
+		}
+	}
+	for _, e := range entries {
+		parts, query := s.entryTarget(e)
+		switch {
+		case e.Request.Method == http.MethodPost && len(parts) == 1 && e.Request.IfNoneExist != "":
+			add(parts[0], e.Request.IfNoneExist)
+		case (e.Request.Method == http.MethodPut || e.Request.Method == http.MethodDelete) && len(parts) == 1 && query != "":
+			add(parts[0], query)
+		}
+		for _, m := range conditionalReference.FindAllSubmatch(e.Resource, -1) {
+			var ref string
+			if json.Unmarshal([]byte(`"`+string(m[1])+`"`), &ref) == nil {
+				if typ, query, _ := strings.Cut(ref, "?"); s.validator.IsResourceType(typ) {
+					add(typ, query)
+				}
+			}
+		}
+	}
+	sorted := make([]string, 0, len(keys))
+	for k := range keys {
+		sorted = append(sorted, k)
+	}
+	sort.Strings(sorted)
+	for _, k := range sorted {
+		if err := tx.LockKey(ctx, k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // overlap reports whether two entries that resolved to one resource may not both run.

@@ -32,7 +32,7 @@ func TestCascadeDeleteTakesAConcurrentReferrer(t *testing.T) {
 
 	done := make(chan *apptest.Response, 1)
 	go func() { done <- srv.Do(t, "DELETE", "Patient/cascade-race-1?_cascade=delete", nil) }()
-	waitForBlockedDelete(t, ctx)
+	waitForLockWaiters(t, ctx, 1)
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -41,25 +41,5 @@ func TestCascadeDeleteTakesAConcurrentReferrer(t *testing.T) {
 	}
 	for _, path := range []string{"Patient/cascade-race-1", "Observation/cascade-race-old", "Observation/cascade-race-new"} {
 		srv.Must(t, http.StatusGone, "GET", path, nil)
-	}
-}
-
-// waitForBlockedDelete waits until a connection of the server waits on a lock.
-func waitForBlockedDelete(t *testing.T, ctx context.Context) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var n int
-		if err := srv.Store.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
-			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		if n > 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the delete never waited for the referring transaction")
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

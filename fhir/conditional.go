@@ -16,6 +16,18 @@ import (
 // Identical conditions are serialised with a transaction lock, so two concurrent
 // conditional creates cannot both see no match and both create.
 func (s *Server) conditionalMatches(ctx context.Context, tx *storage.Tx, typ, rawQuery string) ([]*storage.Resource, error) {
+	params, err := s.conditionParams(typ, rawQuery)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.LockKey(ctx, conditionLockKey(typ, params)); err != nil {
+		return nil, err
+	}
+	return s.findMatches(ctx, tx, typ, params)
+}
+
+// conditionParams reads the search parameters of a condition on typ.
+func (s *Server) conditionParams(typ, rawQuery string) (url.Values, error) {
 	rawQuery = strings.TrimPrefix(rawQuery, typ+"?")
 	rawQuery = strings.TrimPrefix(rawQuery, "?")
 	params, err := url.ParseQuery(rawQuery)
@@ -28,10 +40,12 @@ func (s *Server) conditionalMatches(ctx context.Context, tx *storage.Tx, typ, ra
 	if err := s.checkSelects(typ, params); err != nil {
 		return nil, err
 	}
-	if err := tx.LockKey(ctx, "conditional:"+typ+"?"+canonicalQuery(params)); err != nil {
-		return nil, err
-	}
-	return s.findMatches(ctx, tx, typ, params)
+	return params, nil
+}
+
+// conditionLockKey is the advisory lock that serialises the transactions with one condition.
+func conditionLockKey(typ string, params url.Values) string {
+	return "conditional:" + typ + "?" + canonicalQuery(params)
 }
 
 // checkSelects refuses a condition that selects nothing: no parameters, only result
