@@ -111,3 +111,20 @@ func TestServeLetsSlowAndIdleClientsGo(t *testing.T) {
 		t.Error("a request whose body stalls was still open 10s after a 1s read timeout")
 	}
 }
+
+// TestConfigRefusesABaseURLThatIsNoURL: Location headers and fullUrls are built on
+// CARESLOT_BASE_URL, so it must be an absolute http(s) URL.
+func TestConfigRefusesABaseURLThatIsNoURL(t *testing.T) {
+	for _, bad := range []string{"127.0.0.1:8080/fhir", "fhir.example.org/fhir", "not a url", "ftp://fhir.example.org/fhir", "http:///fhir", "https://fhir.example.org/fhir?x=1", "http://[::1/fhir"} {
+		t.Setenv("CARESLOT_BASE_URL", bad)
+		if _, err := configFromEnv(); err == nil || !strings.Contains(err.Error(), "CARESLOT_BASE_URL") {
+			t.Errorf("CARESLOT_BASE_URL=%s: %v, want an error naming it", bad, err)
+		}
+	}
+	for _, good := range []string{"https://fhir.example.org/fhir", "http://127.0.0.1:8080/fhir/", "https://example.org"} {
+		t.Setenv("CARESLOT_BASE_URL", good)
+		if cfg, err := configFromEnv(); err != nil || cfg.BaseURL != good {
+			t.Errorf("CARESLOT_BASE_URL=%s: %q, %v", good, cfg.BaseURL, err)
+		}
+	}
+}

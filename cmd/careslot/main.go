@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strconv"
@@ -66,6 +67,9 @@ func configFromEnv() (config, error) {
 		DatabaseURL: envOr("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/careslot?sslmode=disable"),
 	}}
 	cfg.BaseURL = envOr("CARESLOT_BASE_URL", defaultBaseURL(cfg.Addr))
+	if err := checkBaseURL(os.Getenv("CARESLOT_BASE_URL")); err != nil {
+		return cfg, err
+	}
 	var err error
 	if cfg.RequireCoverage, err = envBool("CARESLOT_REQUIRE_COVERAGE", true); err != nil {
 		return cfg, err
@@ -93,6 +97,19 @@ func envBool(name string, fallback bool) (bool, error) {
 		return fallback, fmt.Errorf("%s is %q; want true or false", name, v)
 	}
 	return b, nil
+}
+
+// checkBaseURL refuses a CARESLOT_BASE_URL that Location headers and fullUrls cannot be
+// built on; "" is unset.
+func checkBaseURL(base string) error {
+	if base == "" {
+		return nil
+	}
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("CARESLOT_BASE_URL is %q; want an absolute http or https URL such as https://fhir.example.org/fhir", base)
+	}
+	return nil
 }
 
 // defaultBaseURL is http://addr/fhir, with a host clients can reach when addr listens on
