@@ -128,3 +128,47 @@ func TestConfigRefusesABaseURLThatIsNoURL(t *testing.T) {
 		}
 	}
 }
+
+// TestShutdownCutsWhatOutlivesItsTimeout: a request still running when the shutdown's
+// time is up is cut, and serve says so instead of "context deadline exceeded".
+func TestShutdownCutsWhatOutlivesItsTimeout(t *testing.T) {
+	defer func(d time.Duration) { shutdownTimeout = d }(shutdownTimeout)
+	shutdownTimeout = time.Second
+	addr := freeAddr(t)
+	cfg := config{}
+	cfg.Addr, cfg.BaseURL, cfg.DatabaseURL = addr, "http://"+addr+"/fhir", storagetest.NewDatabase(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+	var conn net.Conn
+	for deadline := time.Now().Add(30 * time.Second); conn == nil && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		conn, _ = net.Dial("tcp", addr)
+	}
+	if conn == nil {
+		t.Fatal("careslot never listened")
+	}
+	defer conn.Close()
+	// A request whose body stalls: active, not idle, until the read timeout (a minute).
+	io.WriteString(conn, "GET /fhir/metadata HTTP/1.1\r\nHost: x\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	io.WriteString(conn, "POST /fhir/Patient HTTP/1.1\r\nHost: x\r\nContent-Type: application/fhir+json\r\nContent-Length: 1000\r\n\r\n{")
+	time.Sleep(200 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "cut") {
+			t.Errorf("serve: %v, want an error saying requests were cut", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not return")
+	}
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.Copy(io.Discard, conn); err != nil {
+		t.Errorf("the stalled request's connection is still open after serve returned: %v", err)
+	}
+}

@@ -309,3 +309,36 @@ func TestDemoSeedOnlyIntoAnEmptyDatabase(t *testing.T) {
 		}
 	}
 }
+
+// TestReindexEmptyAndWithDeletedResources: reindex succeeds on a database with nothing in
+// it, and afterwards a deleted resource is still not found by search while a live one is.
+func TestReindexEmptyAndWithDeletedResources(t *testing.T) {
+	empty := storagetest.NewDatabase(t)
+	if out, err := run(t, []string{"DATABASE_URL=" + empty}, "reindex"); err != nil {
+		t.Fatalf("reindex of an empty database: %v\n%s", err, out)
+	}
+	db := storagetest.NewDatabase(t)
+	p := startServe(t, db)
+	mustPut(t, p.base, "Patient/kept", map[string]any{"resourceType": "Patient", "id": "kept", "name": []any{map[string]any{"family": "Reindexfamily"}}})
+	mustPut(t, p.base, "Patient/gone", map[string]any{"resourceType": "Patient", "id": "gone", "name": []any{map[string]any{"family": "Reindexfamily"}}})
+	if st := send(t, "DELETE", p.base+"/Patient/gone", nil); st != 204 && st != 200 {
+		t.Fatalf("DELETE: %d", st)
+	}
+	if out, err := run(t, []string{"DATABASE_URL=" + db}, "reindex"); err != nil {
+		t.Fatalf("reindex: %v\n%s", err, out)
+	}
+	resp, err := http.Get(p.base + "/Patient?family=Reindexfamily")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var bundle struct {
+		Entry []struct {
+			Resource struct{ ID string }
+		}
+	}
+	json.NewDecoder(resp.Body).Decode(&bundle)
+	if len(bundle.Entry) != 1 || bundle.Entry[0].Resource.ID != "kept" {
+		t.Errorf("search after reindex: %+v, want Patient/kept alone", bundle.Entry)
+	}
+}

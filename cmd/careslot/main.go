@@ -140,9 +140,10 @@ func migrate(ctx context.Context, cfg config) error {
 // The HTTP server's limits, so that slow or idle clients cannot hold connections forever.
 var (
 	readHeaderTimeout = 10 * time.Second
-	readTimeout       = time.Minute     // the whole request, a large transaction Bundle included
-	writeTimeout      = 5 * time.Minute // from the request's headers to the end of its answer
-	idleTimeout       = 2 * time.Minute // a kept-alive connection between requests
+	readTimeout       = time.Minute      // the whole request, a large transaction Bundle included
+	writeTimeout      = 5 * time.Minute  // from the request's headers to the end of its answer
+	idleTimeout       = 2 * time.Minute  // a kept-alive connection between requests
+	shutdownTimeout   = 15 * time.Second // for the requests under way at SIGTERM
 )
 
 func serve(ctx context.Context, cfg config, log *slog.Logger) error {
@@ -185,10 +186,11 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	case <-ctx.Done():
 	}
 	log.Info("careslot shutting down")
-	shutdown, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	shutdown, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
+		srv.Close() // their connections end, and with them their contexts
+		return fmt.Errorf("requests still running %s after SIGTERM were cut: %w", shutdownTimeout, err)
 	}
 	return nil
 }
