@@ -5,16 +5,13 @@ package app
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/careslot/careslot/fhir"
 	"github.com/careslot/careslot/resources"
 	"github.com/careslot/careslot/storage"
-	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // Config is everything careslot needs to run, read once by cmd/careslot.
@@ -35,7 +32,7 @@ type App struct {
 
 // New connects to the database (creating and migrating it when needed) and wires the server.
 func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
-	if err := EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
+	if err := storage.EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
 		return nil, err
 	}
 	store, err := storage.Open(ctx, cfg.DatabaseURL)
@@ -60,25 +57,6 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	mux.Handle("/fhir", api.Handler())
 	mux.Handle("GET /healthz", healthz(store))
 	return &App{Store: store, Rules: rules, FHIR: api, Handler: mux}, nil
-}
-
-// EnsureDatabase checks databaseURL and creates its database when it is missing.
-func EnsureDatabase(ctx context.Context, databaseURL string) error {
-	// pgx's parser masks the password in its errors; net/url's, used to create the
-	// database, would print the whole URL.
-	if _, err := pgxpool.ParseConfig(databaseURL); err != nil {
-		return fmt.Errorf("DATABASE_URL: %w", err)
-	}
-	if _, err := url.Parse(databaseURL); err != nil {
-		return nil // a form pgx reads but net/url does not: the operator creates the database
-	}
-	err := storage.EnsureDatabase(ctx, databaseURL)
-	if err != nil && ctx.Err() == nil {
-		// Replicas starting together on a new database race to create it: the losers'
-		// CREATE DATABASE fails, and a second look finds the winner's database.
-		err = storage.EnsureDatabase(ctx, databaseURL)
-	}
-	return err
 }
 
 // Close releases the database connections.

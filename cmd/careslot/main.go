@@ -126,7 +126,7 @@ func defaultBaseURL(addr string) string {
 }
 
 func migrate(ctx context.Context, cfg config) error {
-	if err := app.EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
+	if err := storage.EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
 		return err
 	}
 	store, err := storage.Open(ctx, cfg.DatabaseURL)
