@@ -40,6 +40,9 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 		return err
 	}
 	sort.Strings(names)
+	if err := refuseNewerSchema(ctx, conn, names); err != nil {
+		return err
+	}
 	for _, path := range names {
 		name := strings.TrimPrefix(path, "migrations/")
 		var done bool
@@ -63,6 +66,27 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 		if err != nil {
 			return fmt.Errorf("migrate %s: %w", name, err)
 		}
+	}
+	return nil
+}
+
+// refuseNewerSchema fails when the database holds migrations this binary does not know:
+// a newer careslot migrated it, and this one would run on a schema it was not written for.
+func refuseNewerSchema(ctx context.Context, conn *pgxpool.Conn, embedded []string) error {
+	known := make([]string, len(embedded))
+	for i, path := range embedded {
+		known[i] = strings.TrimPrefix(path, "migrations/")
+	}
+	rows, err := conn.Query(ctx, `SELECT name FROM schema_migrations WHERE NOT name = ANY($1) ORDER BY name`, known)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	unknown, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if len(unknown) > 0 {
+		return fmt.Errorf("migrate: the database has migrations this careslot does not know (%s): it was migrated by a newer version; run that version", strings.Join(unknown, ", "))
 	}
 	return nil
 }

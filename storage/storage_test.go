@@ -255,3 +255,21 @@ func TestLargeContentCompressedWithLZ4(t *testing.T) {
 		}
 	}
 }
+
+// TestMigrateRefusesANewerSchema: a database migrated by a newer careslot (a migration
+// this binary does not embed) is refused rather than served with the old code.
+func TestMigrateRefusesANewerSchema(t *testing.T) {
+	ctx := context.Background()
+	st, err := storage.Open(ctx, storagetest.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.Pool.Exec(ctx, `INSERT INTO schema_migrations (name) VALUES ('9999_from_the_future.sql')`); err != nil {
+		t.Fatal(err)
+	}
+	err = storage.Migrate(ctx, st.Pool)
+	if err == nil || !strings.Contains(err.Error(), "9999_from_the_future.sql") {
+		t.Fatalf("migrate over a newer schema: %v", err)
+	}
+}
