@@ -119,7 +119,13 @@ func marshal(v any) []byte {
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	fe, ok := fhirerr.As(err)
 	if !ok {
-		s.log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+		if r.Context().Err() != nil {
+			// The client went away and its request was cut short: nobody reads this
+			// answer, and it is no server failure to alert on.
+			s.log.Info("request abandoned by the client", "method", r.Method, "path", r.URL.Path)
+		} else {
+			s.log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+		}
 		fe = fhirerr.From(err)
 	}
 	writeJSON(w, r, fe.Status, fe.JSON())
