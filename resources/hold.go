@@ -129,6 +129,8 @@ func PrepareBooking(body []byte, prev *storage.Resource, now time.Time) ([]byte,
 			return nil, err
 		}
 		switch {
+		case held.Status == "cancelled" && !held.HoldExpires.IsZero() && held.HoldExpires.After(now):
+			return nil, fhirerr.Conflict(fmt.Sprintf("the hold on Appointment/%s was cancelled; find and hold a slot again", prev.ID))
 		case held.Status == "cancelled" && !held.HoldExpires.IsZero():
 			return nil, fhirerr.Conflict(fmt.Sprintf("the hold on Appointment/%s expired at %s; find and hold a slot again", prev.ID, formatInstant(held.HoldExpires)))
 		case held.holdLapsed(now):

@@ -1,6 +1,7 @@
 package resources_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -28,4 +29,21 @@ func TestLapsedHoldCannotBeBookedByUpdate(t *testing.T) {
 	cancelled := c.read(t, "Appointment", id)
 	cancelled["status"] = "cancelled"
 	c.srv.Must(t, 200, "PUT", "Appointment/"+id, cancelled)
+}
+
+// TestBookCancelledHoldSaysCancelled: $book of a hold its client cancelled says so, not
+// that it expired at a time still to come.
+func TestBookCancelledHoldSaysCancelled(t *testing.T) {
+	c := newClinic(t, apptest.New(t), 1)
+	s := c.slot(t, 0, at(12, 0), 30)
+	hold := c.appointment("pending", c.patients[0], 0, at(12, 0), at(12, 30), s)
+	hold["extension"] = []any{map[string]any{"url": resources.HoldExpiresURL, "valueInstant": instant(time.Now().Add(time.Hour))}}
+	id := c.create(t, hold)
+	cancelled := c.read(t, "Appointment", id)
+	cancelled["status"] = "cancelled"
+	c.srv.Must(t, 200, "PUT", "Appointment/"+id, cancelled)
+	r := c.srv.Do(t, "POST", "Appointment/$book", params("appt-id", id))
+	if r.Status != 409 || !strings.Contains(string(r.Body), "was cancelled") {
+		t.Errorf("$book of a cancelled hold: %d %s", r.Status, r.Body)
+	}
 }
