@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/careslot/careslot/fhir"
+	"github.com/careslot/careslot/fhir/fhirerr"
 	"github.com/careslot/careslot/resources"
 	"github.com/careslot/careslot/storage"
 )
@@ -56,6 +57,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	mux.Handle("/fhir/", api.Handler())
 	mux.Handle("/fhir", api.Handler())
 	mux.Handle("GET /healthz", healthz(store))
+	mux.Handle("/", notFound())
 	return &App{Store: store, Rules: rules, FHIR: api, Handler: mux}, nil
 }
 
@@ -76,5 +78,16 @@ func healthz(store *storage.Store) http.Handler {
 			return
 		}
 		w.Write([]byte(`{"status":"ok"}`))
+	})
+}
+
+// notFound answers every path outside /fhir and /healthz with a 404 OperationOutcome, so
+// that a FHIR client that strays (e.g. /fhir/.. cleaned to /) still reads a FHIR error.
+func notFound() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fe := fhirerr.NotFound(r.URL.Path + " is not a careslot endpoint; the FHIR API is under /fhir")
+		w.Header().Set("Content-Type", "application/fhir+json; charset=utf-8")
+		w.WriteHeader(fe.Status)
+		w.Write(fe.JSON())
 	})
 }
