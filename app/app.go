@@ -21,6 +21,7 @@ type Config struct {
 	BaseURL         string // CARESLOT_BASE_URL: the public URL of /fhir
 	DatabaseURL     string // DATABASE_URL
 	RequireCoverage bool   // CARESLOT_REQUIRE_COVERAGE: refuse bookings without active coverage
+	Auth            AuthConfig
 }
 
 // App is a wired careslot.
@@ -29,6 +30,8 @@ type App struct {
 	Rules   *resources.Rules
 	FHIR    *fhir.Server
 	Handler http.Handler // everything careslot serves, by path
+
+	stop context.CancelFunc // ends the background work (the JWKS cache)
 }
 
 // New connects to the database (creating and migrating it when needed) and wires the server.
@@ -53,16 +56,27 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		store.Close()
 		return nil, err
 	}
+	background, stop := context.WithCancel(context.WithoutCancel(ctx))
+	auth, err := authentication(background, cfg)
+	if err != nil {
+		stop()
+		store.Close()
+		return nil, err
+	}
+	fhirAPI := auth.Middleware(api.Handler())
 	mux := http.NewServeMux()
-	mux.Handle("/fhir/", api.Handler())
-	mux.Handle("/fhir", api.Handler())
+	mux.Handle("/fhir/", fhirAPI)
+	mux.Handle("/fhir", fhirAPI)
 	mux.Handle("GET /healthz", healthz(store))
 	mux.Handle("/", notFound())
-	return &App{Store: store, Rules: rules, FHIR: api, Handler: mux}, nil
+	return &App{Store: store, Rules: rules, FHIR: api, Handler: mux, stop: stop}, nil
 }
 
-// Close releases the database connections.
-func (a *App) Close() { a.Store.Close() }
+// Close stops the background work and releases the database connections.
+func (a *App) Close() {
+	a.stop()
+	a.Store.Close()
+}
 
 // healthz answers 200 when the database answers within two seconds and 503 otherwise,
 // for health checks and load balancers: /fhir/metadata answers without the database.

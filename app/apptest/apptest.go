@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/careslot/careslot/app"
+	"github.com/careslot/careslot/smart-auth/smarttest"
 	"github.com/careslot/careslot/storage/storagetest"
 )
 
@@ -22,10 +23,16 @@ type Server struct {
 	*app.App
 	URL  string // the FHIR base, e.g. http://127.0.0.1:41234/fhir
 	HTTP *httptest.Server
+	// Tokens is the test authorization server this careslot trusts (instead of Hydra):
+	// mint a token with Token, revoke one with Tokens.Revoke.
+	Tokens *smarttest.Issuer
 }
 
 // Option adjusts the configuration before the server starts.
 type Option func(*app.Config)
+
+// WithTokenRequired refuses requests without a token outside the public paths.
+func WithTokenRequired() Option { return func(c *app.Config) { c.Auth.RequireToken = true } }
 
 // WithoutCoverageCheck switches off the insurance rule.
 func WithoutCoverageCheck() Option { return func(c *app.Config) { c.RequireCoverage = false } }
@@ -64,8 +71,13 @@ func Start(opts ...Option) (*Server, func(), error) {
 }
 
 func start(databaseURL string, opts []Option) (*Server, func(), error) {
+	issuer, err := smarttest.SharedIssuer()
+	if err != nil {
+		return nil, nil, err
+	}
 	ts := httptest.NewUnstartedServer(nil)
-	cfg := app.Config{DatabaseURL: databaseURL, BaseURL: "http://" + ts.Listener.Addr().String() + "/fhir", RequireCoverage: true}
+	cfg := app.Config{DatabaseURL: databaseURL, BaseURL: "http://" + ts.Listener.Addr().String() + "/fhir", RequireCoverage: true,
+		Auth: app.AuthConfig{Issuer: smarttest.IssuerURL, Keys: issuer.Keys(), Revocation: issuer.Revocation()}}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -81,8 +93,21 @@ func start(databaseURL string, opts []Option) (*Server, func(), error) {
 		ts.Close()
 		a.Close()
 	}
-	return &Server{App: a, URL: cfg.BaseURL, HTTP: ts}, stop, nil
+	return &Server{App: a, URL: cfg.BaseURL, HTTP: ts, Tokens: issuer}, stop, nil
 }
+
+// Token mints an access token that this server accepts; an empty Audience is the server's
+// FHIR base. See smarttest.Patient, Practitioner, Admin and System for typical claims.
+func (s *Server) Token(tb testing.TB, c smarttest.Claims) string {
+	tb.Helper()
+	if c.Audience == "" {
+		c.Audience = s.URL
+	}
+	return s.Tokens.MustMint(tb, c)
+}
+
+// Bearer is the header pair that sends raw, for Do and Must: s.Do(t, "GET", "Patient/1", nil, apptest.Bearer(raw)...).
+func Bearer(raw string) []string { return []string{"Authorization", "Bearer " + raw} }
 
 // Response is an answer of the server.
 type Response struct {

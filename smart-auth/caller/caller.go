@@ -5,7 +5,10 @@
 // without importing the auth machinery. It must never import another careslot package.
 package caller
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Role is the kind of user behind a request.
 type Role string
@@ -28,6 +31,14 @@ type Caller struct {
 	Patient string
 	// FHIRUser is the caller's own resource, e.g. "Practitioner/123".
 	FHIRUser string
+	// Encounter is the launch-context encounter id, when the launch gave one.
+	Encounter string
+	// ClientID is the OAuth2 client (the app) acting for the subject.
+	ClientID string
+	// TokenID is the access token's jti, for audit; never the token itself.
+	TokenID string
+	// ExpiresAt is when the access token stops being valid.
+	ExpiresAt time.Time
 }
 
 // Unrestricted is true for callers that see everything (the server itself and admins).
