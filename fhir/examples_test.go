@@ -10,8 +10,6 @@ import (
 	"fmt"
 	"math/big"
 	"net/http"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -22,20 +20,12 @@ import (
 	"github.com/careslot/careslot/app/apptest"
 	"github.com/careslot/careslot/fhir"
 	"github.com/careslot/careslot/fhir/fhirerr"
+	"github.com/careslot/careslot/r4examples"
 	"github.com/careslot/careslot/storage"
 )
 
-// examplesDir holds the 703 official R4 examples, one resource a file
-// (see ../shared/fhir-r4/SOURCES.md); CARESLOT_R4_EXAMPLES overrides it.
-func examplesDir() string {
-	if d := os.Getenv("CARESLOT_R4_EXAMPLES"); d != "" {
-		return d
-	}
-	return filepath.Join("..", "..", "shared", "fhir-r4", "r4-examples")
-}
-
 // knownInvalidExamples are the official examples that break the specification's own rules
-// (SOURCES.md warns the example set was never fully valid), with the rule each breaks.
+// (r4examples/SOURCES.md warns the example set was never fully valid), with the rule each breaks.
 // The validator must refuse exactly these.
 var knownInvalidExamples = map[string]string{
 	"DeviceMetric/example":        "DeviceMetric.parent refers to a DeviceDefinition; the element allows only Reference(Device)",
@@ -60,28 +50,18 @@ type example struct {
 
 func (e example) key() string { return e.typ + "/" + e.id }
 
-// loadExamples reads every example, keyed by Type/id as the content says.
+// loadExamples reads every official example (package r4examples), keyed by Type/id as
+// the content says.
 func loadExamples(t *testing.T) (map[string]example, []string) {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(examplesDir(), "*.json"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no R4 examples in %s (set CARESLOT_R4_EXAMPLES): %v", examplesDir(), err)
+	files, err := r4examples.All()
+	if err != nil {
+		t.Fatal(err)
 	}
 	all := map[string]example{}
 	var keys []string
 	for _, f := range files {
-		body, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var head struct {
-			ResourceType string `json:"resourceType"`
-			ID           string `json:"id"`
-		}
-		if err := json.Unmarshal(body, &head); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		e := example{file: filepath.Base(f), typ: head.ResourceType, id: head.ID, body: body}
+		e := example{file: f.File, typ: f.Type, id: f.ID, body: f.Body}
 		if _, dup := all[e.key()]; dup {
 			t.Fatalf("two examples are %s", e.key())
 		}

@@ -1,16 +1,17 @@
 package fhir
 
 import (
-	"os"
 	"testing"
+
+	"github.com/careslot/careslot/r4examples"
 )
 
 // BenchmarkValidatePatient measures the R4 parse and validation of a realistic Patient,
 // the fixed cost every create and update pays.
 func BenchmarkValidatePatient(b *testing.B) {
-	body, err := os.ReadFile("../../shared/fhir-r4/r4-examples/Patient-example.json")
+	body, err := r4examples.Read("Patient-example.json")
 	if err != nil {
-		b.Skip("shared examples not present:", err)
+		b.Fatal(err)
 	}
 	v, err := NewValidator()
 	if err != nil {

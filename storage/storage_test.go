@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/careslot/careslot/fhir/fhirerr"
+	"github.com/careslot/careslot/r4examples"
 	"github.com/careslot/careslot/storage"
 	"github.com/careslot/careslot/storage/storagetest"
 )
@@ -174,16 +174,13 @@ func TestEnsureDatabaseCreatesOnce(t *testing.T) {
 }
 
 func TestExtractLinksMatchesEveryExample(t *testing.T) {
-	files, _ := filepath.Glob("../../shared/fhir-r4/r4-examples/*.json")
-	if len(files) == 0 {
-		t.Skip("no shared examples")
+	examples, err := r4examples.All()
+	if err != nil {
+		t.Fatal(err)
 	}
 	total := 0
-	for _, f := range files {
-		body, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, e := range examples {
+		body := e.Body
 		var doc map[string]any
 		if err := json.Unmarshal(body, &doc); err != nil {
 			t.Fatal(err)
@@ -191,7 +188,7 @@ func TestExtractLinksMatchesEveryExample(t *testing.T) {
 		typ, _ := doc["resourceType"].(string)
 		got, err := storage.ExtractLinks(typ, body)
 		if err != nil {
-			t.Fatalf("%s: %v", f, err)
+			t.Fatalf("%s: %v", e.File, err)
 		}
 		want := map[string]bool{}
 		var walk func(path string, v any)
@@ -214,22 +211,22 @@ func TestExtractLinksMatchesEveryExample(t *testing.T) {
 		}
 		walk(typ, doc)
 		if len(got) != len(want) {
-			t.Errorf("%s: %d links, want %d", filepath.Base(f), len(got), len(want))
+			t.Errorf("%s: %d links, want %d", e.File, len(got), len(want))
 		}
 		for _, l := range got {
 			if !want[l.Path+"→"+l.TargetType+"/"+l.TargetID] {
-				t.Errorf("%s: unexpected link %v", filepath.Base(f), l)
+				t.Errorf("%s: unexpected link %v", e.File, l)
 			}
 		}
 		total += len(got)
 	}
-	t.Logf("%d links in %d examples", total, len(files))
+	t.Logf("%d links in %d examples", total, len(examples))
 }
 
 func BenchmarkExtractLinks(b *testing.B) {
-	body, err := os.ReadFile("../../shared/fhir-r4/r4-examples/Appointment-example.json")
+	body, err := r4examples.Read("Appointment-example.json")
 	if err != nil {
-		b.Skip(err)
+		b.Fatal(err)
 	}
 	for b.Loop() {
 		if _, err := storage.ExtractLinks("Appointment", body); err != nil {

@@ -7,12 +7,12 @@ import (
 	"math/rand"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/careslot/careslot/r4examples"
 	"github.com/careslot/careslot/resources"
 	"github.com/careslot/careslot/storage"
 	"github.com/careslot/careslot/storage/search"
@@ -58,21 +58,16 @@ func run(m *testing.M) int {
 	return m.Run()
 }
 
-const examplesDir = "../../../shared/fhir-r4/r4-examples"
-
 func loadCorpus(ctx context.Context) error {
 	reg := search.Definitions()
 	var bodies [][]byte
-	files, _ := filepath.Glob(filepath.Join(examplesDir, "*.json"))
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return err
-		}
-		var head struct{ ResourceType, ID string }
-		json.Unmarshal(b, &head)
-		if reg.Searchable(head.ResourceType) && head.ID != "" {
-			bodies = append(bodies, b)
+	examples, err := r4examples.All()
+	if err != nil {
+		return err
+	}
+	for _, e := range examples {
+		if reg.Searchable(e.Type) && e.ID != "" {
+			bodies = append(bodies, e.Body)
 		}
 	}
 	bodies = append(bodies, generated()...)

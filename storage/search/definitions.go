@@ -19,7 +19,7 @@ import (
 	"github.com/gofhir/fhirpath"
 )
 
-//go:generate go run ./gendefs -in ../../../shared/fhir-r4/r4-definitions -out definitions.json
+//go:generate go run ./gendefs -in gendefs/r4-definitions -out definitions.json
 
 //go:embed definitions.json
 var definitionsJSON []byte

@@ -1,24 +1,31 @@
 package search
 
 import (
-	"encoding/json"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
-)
 
-const examplesDir = "../../../shared/fhir-r4/r4-examples"
+	"github.com/careslot/careslot/r4examples"
+)
 
 func readExample(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(examplesDir, name))
+	b, err := r4examples.Read(name)
 	if err != nil {
-		t.Skipf("official examples not available: %v", err)
+		t.Fatal(err)
 	}
 	return b
+}
+
+// allExamples is every official example; the test fails when there is none.
+func allExamples(t testing.TB) []r4examples.Example {
+	t.Helper()
+	all, err := r4examples.All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return all
 }
 
 // TestExtractKnownValues checks index values against what the official examples say,
@@ -77,22 +84,15 @@ func TestExtractKnownValues(t *testing.T) {
 // types: it must not panic, and the common _tag/_profile/_security rows must carry the type.
 func TestExtractEveryExample(t *testing.T) {
 	reg := Definitions()
-	files, _ := filepath.Glob(filepath.Join(examplesDir, "*.json"))
-	if len(files) == 0 {
-		t.Skip("official examples not available")
-	}
 	n := 0
-	for _, f := range files {
-		b, _ := os.ReadFile(f)
-		var head struct{ ResourceType string }
-		json.Unmarshal(b, &head)
-		if !reg.Searchable(head.ResourceType) {
+	for _, e := range allExamples(t) {
+		if !reg.Searchable(e.Type) {
 			continue
 		}
-		rows := reg.Extract(head.ResourceType, b)
+		rows := reg.Extract(e.Type, e.Body)
 		for _, r := range rows.Tokens {
-			if !strings.HasPrefix(r.SP, head.ResourceType+".") {
-				t.Errorf("%s: token row %q is not of its type", filepath.Base(f), r.SP)
+			if !strings.HasPrefix(r.SP, e.Type+".") {
+				t.Errorf("%s: token row %q is not of its type", e.File, r.SP)
 			}
 		}
 		n++

@@ -3,8 +3,6 @@ package search
 import (
 	"bytes"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"reflect"
 	"testing"
 )
@@ -12,18 +10,11 @@ import (
 // TestDecodeResourceMatchesEncodingJSON: the fast path's decoder gives what encoding/json
 // with UseNumber gives, on every official example.
 func TestDecodeResourceMatchesEncodingJSON(t *testing.T) {
-	files, _ := filepath.Glob(filepath.Join(examplesDir, "*.json"))
-	if len(files) == 0 {
-		t.Skip("official examples not available")
-	}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, e := range allExamples(t) {
+		b := e.Body
 		got, ok := decodeResource(b)
 		if !ok {
-			t.Errorf("%s: refused", filepath.Base(f))
+			t.Errorf("%s: refused", e.File)
 			continue
 		}
 		dec := json.NewDecoder(bytes.NewReader(b))
@@ -33,7 +24,7 @@ func TestDecodeResourceMatchesEncodingJSON(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !reflect.DeepEqual(got, want) {
-			t.Errorf("%s: decoded differently from encoding/json", filepath.Base(f))
+			t.Errorf("%s: decoded differently from encoding/json", e.File)
 		}
 	}
 }

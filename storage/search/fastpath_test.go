@@ -3,12 +3,11 @@ package search_test
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/careslot/careslot/r4examples"
 	"github.com/careslot/careslot/storage/search"
 )
 
@@ -60,17 +59,13 @@ func TestFastPathMatchesEngine(t *testing.T) {
 // exampleCases reads every official example, and each resource in the example Bundles.
 func exampleCases(t *testing.T) []extractCase {
 	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(examplesDir, "*.json"))
-	if len(files) == 0 {
-		t.Skip("official examples not available")
+	examples, err := r4examples.All()
+	if err != nil {
+		t.Fatal(err)
 	}
 	var out []extractCase
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		name := filepath.Base(f)
+	for _, e := range examples {
+		b, name := e.Body, e.File
 		out = append(out, extractCase{name, resourceType(b), b})
 		var bundle struct {
 			Entry []struct{ Resource json.RawMessage }

@@ -1,9 +1,9 @@
 // Command gendefs turns the official R4 SearchParameter and CompartmentDefinition
 // resources into the compact definitions.json that package search embeds, keeping only
-// careslot's product types and the common parameters. It runs at `go generate` time so
-// that the server never needs ../shared at run time.
+// careslot's product types and the common parameters. It runs at `go generate` time, from
+// the official definitions vendored in r4-definitions/ (see its SOURCES.md).
 //
-//	go run ./gendefs -in ../../../shared/fhir-r4/r4-definitions -out definitions.json
+//	go run ./gendefs -in gendefs/r4-definitions -out definitions.json   # in storage/search
 package main
 
 import (
@@ -72,7 +72,7 @@ type output struct {
 }
 
 func main() {
-	in := flag.String("in", "../../../shared/fhir-r4/r4-definitions", "folder with search-parameters.json and CompartmentDefinition-*.json")
+	in := flag.String("in", "gendefs/r4-definitions", "folder with search-parameters.json and CompartmentDefinition-*.json")
 	out := flag.String("out", "definitions.json", "file to write")
 	flag.Parse()
 	if err := run(*in, *out); err != nil {
@@ -138,6 +138,9 @@ func run(in, out string) error {
 	})
 	o.Compartments = map[string]map[string][]string{}
 	files, _ := filepath.Glob(filepath.Join(in, "CompartmentDefinition-*.json"))
+	if len(files) == 0 {
+		return fmt.Errorf("no CompartmentDefinition-*.json in %s", in)
+	}
 	for _, f := range files {
 		var cd struct {
 			Code     string `json:"code"`
