@@ -101,7 +101,7 @@ func notFound() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fe := fhirerr.NotFound(r.URL.Path + " is not a careslot endpoint; the FHIR API is under /fhir")
 		w.Header().Set("Content-Type", "application/fhir+json; charset=utf-8")
-		w.WriteHeader(fe.Status)
+		w.WriteHeader(fe.Status())
 		w.Write(fe.JSON())
 	})
 }

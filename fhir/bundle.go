@@ -22,49 +22,41 @@ import (
 type inBundleKey struct{}
 
 // bundle answers POST [base] with a batch or transaction Bundle.
-func (s *Server) bundle(w http.ResponseWriter, r *http.Request) {
+func (s *Server) bundle(w http.ResponseWriter, r *http.Request) error {
 	// A nested Bundle would run in a database transaction of its own: it could commit
 	// while the outer transaction fails, or wait forever on the outer one's locks.
 	if r.Context().Value(inBundleKey{}) != nil {
-		s.fail(w, r, errorf(http.StatusBadRequest, fhirerr.CodeNotSupported, "a Bundle entry cannot post another Bundle to the base"))
-		return
+		return errorf(fhirerr.ErrInvalid, fhirerr.CodeNotSupported, "a Bundle entry cannot post another Bundle to the base")
 	}
 	body, err := s.readBody(w, r)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	var b Bundle
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	if err := dec.Decode(&b); err != nil {
-		s.fail(w, r, &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeStructure,
-			Diagnostics: "the body is not a Bundle: " + err.Error()})
-		return
+		return &fhirerr.Error{Kind: fhirerr.ErrInvalid, Code: fhirerr.CodeStructure,
+			Diagnostics: "the body is not a Bundle: " + err.Error()}
 	}
 	if b.ResourceType != "Bundle" {
-		s.fail(w, r, &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeInvalid,
-			Diagnostics: "POST to the base takes a batch or transaction Bundle", Expression: []string{"resourceType"}})
-		return
+		return &fhirerr.Error{Kind: fhirerr.ErrInvalid, Code: fhirerr.CodeInvalid,
+			Diagnostics: "POST to the base takes a batch or transaction Bundle", Expression: []string{"resourceType"}}
 	}
 	if err := checkEntries(b.Entry); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	if b.Type != "transaction" && b.Type != "batch" {
-		s.fail(w, r, &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeInvalid,
-			Diagnostics: fmt.Sprintf("Bundle.type must be batch or transaction, not %q", b.Type), Expression: []string{"Bundle.type"}})
-		return
+		return &fhirerr.Error{Kind: fhirerr.ErrInvalid, Code: fhirerr.CodeInvalid,
+			Diagnostics: fmt.Sprintf("Bundle.type must be batch or transaction, not %q", b.Type), Expression: []string{"Bundle.type"}}
 	}
 	if err := s.validateEnvelope(body); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	if b.Type == "transaction" {
-		s.transaction(w, r, b.Entry)
-	} else {
-		s.batch(w, r, b.Entry)
+		return s.transaction(w, r, b.Entry)
 	}
+	return s.batch(w, r, b.Entry)
 }
 
 // validateEnvelope validates the Bundle as an R4 resource, so that a misspelt element
@@ -73,12 +65,12 @@ func (s *Server) bundle(w http.ResponseWriter, r *http.Request) {
 func (s *Server) validateEnvelope(body []byte) error {
 	var doc map[string]json.RawMessage
 	if err := json.Unmarshal(body, &doc); err != nil { // unlike the Decoder, refuses trailing data
-		return &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeStructure, Diagnostics: "the body is not one JSON object: " + err.Error()}
+		return &fhirerr.Error{Kind: fhirerr.ErrInvalid, Code: fhirerr.CodeStructure, Diagnostics: "the body is not one JSON object: " + err.Error()}
 	}
 	if raw, ok := doc["entry"]; ok {
 		var entries []map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &entries); err != nil {
-			return &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeStructure, Diagnostics: "Bundle.entry is not a list of objects", Expression: []string{"Bundle.entry"}}
+			return &fhirerr.Error{Kind: fhirerr.ErrInvalid, Code: fhirerr.CodeStructure, Diagnostics: "Bundle.entry is not a list of objects", Expression: []string{"Bundle.entry"}}
 		}
 		for _, e := range entries {
 			delete(e, "resource")
@@ -94,25 +86,25 @@ func checkEntries(entries []BundleEntry) error {
 	for i, e := range entries {
 		at := fmt.Sprintf("Bundle.entry[%d].request", i)
 		if e.Request == nil {
-			return &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeRequired,
+			return &fhirerr.Error{Kind: fhirerr.ErrInvalid, Code: fhirerr.CodeRequired,
 				Diagnostics: "every entry of a batch or transaction needs a request", Expression: []string{at}}
 		}
 		switch e.Request.Method {
 		case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete:
 		case http.MethodPatch:
-			return &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeNotSupported,
+			return &fhirerr.Error{Kind: fhirerr.ErrInvalid, Code: fhirerr.CodeNotSupported,
 				Diagnostics: "PATCH is not supported", Expression: []string{at + ".method"}}
 		default:
-			return &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeValue,
+			return &fhirerr.Error{Kind: fhirerr.ErrInvalid, Code: fhirerr.CodeValue,
 				Diagnostics: fmt.Sprintf("request.method %q is not an HTTP verb", e.Request.Method), Expression: []string{at + ".method"}}
 		}
 		if e.Request.URL == "" {
-			return &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeRequired,
+			return &fhirerr.Error{Kind: fhirerr.ErrInvalid, Code: fhirerr.CodeRequired,
 				Diagnostics: "request.url is required", Expression: []string{at + ".url"}}
 		}
 		needsBody := e.Request.Method == http.MethodPost || e.Request.Method == http.MethodPut
 		if needsBody && len(e.Resource) == 0 {
-			return &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeRequired,
+			return &fhirerr.Error{Kind: fhirerr.ErrInvalid, Code: fhirerr.CodeRequired,
 				Diagnostics: e.Request.Method + " entries need a resource", Expression: []string{fmt.Sprintf("Bundle.entry[%d].resource", i)}}
 		}
 	}
@@ -166,7 +158,7 @@ func (s *Server) runEntry(ctx context.Context, outer *http.Request, e BundleEntr
 	}
 	if err != nil {
 		fe, _ := fhirerr.As(err)
-		rec.status = fe.Status
+		rec.status = fe.Status()
 		rec.body.Write(fe.JSON())
 		return rec
 	}
@@ -177,16 +169,9 @@ func (s *Server) runEntry(ctx context.Context, outer *http.Request, e BundleEntr
 			req.Header.Set(name, v)
 		}
 	}
-	func() {
-		// A panic in one entry is that entry's 500, not the end of the whole batch.
-		defer func() {
-			if p := recover(); p != nil {
-				rec = newRecorder()
-				s.fail(rec, req, fmt.Errorf("panic in a Bundle entry: %v", p))
-			}
-		}()
-		s.router.ServeHTTP(rec, req)
-	}()
+	// Every route is wrapped by handle: a panic in one entry is that entry's 500, not the
+	// end of the whole batch.
+	s.router.ServeHTTP(rec, req)
 	if req.Method == http.MethodHead && rec.status < 400 {
 		// HEAD answers headers only, as over HTTP; a failure keeps its OperationOutcome.
 		rec.body.Reset()
@@ -239,12 +224,13 @@ func isOutcome(body []byte) bool {
 }
 
 // batch runs each entry on its own, in order; one entry's failure does not touch the others.
-func (s *Server) batch(w http.ResponseWriter, r *http.Request, entries []BundleEntry) {
+func (s *Server) batch(w http.ResponseWriter, r *http.Request, entries []BundleEntry) error {
 	out := Bundle{ResourceType: "Bundle", ID: storage.NewID(), Type: "batch-response"}
 	for _, e := range entries {
 		out.Entry = append(out.Entry, entryResponse(s.runEntry(r.Context(), r, e)))
 	}
 	writeJSON(w, r, http.StatusOK, marshal(out))
+	return nil
 }
 
 // transactionOrder is the processing order the spec sets: DELETE, POST, PUT/PATCH, GET/HEAD.
@@ -252,24 +238,21 @@ var transactionOrder = map[string]int{http.MethodDelete: 0, http.MethodPost: 1, 
 
 // transaction runs every entry in one database transaction: all of them succeed, or
 // nothing is stored and the first failure is the answer.
-func (s *Server) transaction(w http.ResponseWriter, r *http.Request, entries []BundleEntry) {
+func (s *Server) transaction(w http.ResponseWriter, r *http.Request, entries []BundleEntry) error {
 	ctx := r.Context()
 	tx, err := s.store.Begin(ctx)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	defer tx.Rollback(ctx)
 	ctx = withTx(ctx, tx)
 
 	ids, err := s.resolveFullURLs(ctx, tx, entries)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	if err := rewriteEntries(entries, ids); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	order := make([]int, len(entries))
 	for i := range order {
@@ -287,17 +270,16 @@ func (s *Server) transaction(w http.ResponseWriter, r *http.Request, entries []B
 		}
 		rec := s.runEntry(ectx, r, e)
 		if rec.status >= 400 {
-			s.fail(w, r, entryError(i, rec))
-			return
+			return entryError(i, rec)
 		}
 		results[i] = entryResponse(rec)
 	}
 	if err := tx.Commit(ctx); err != nil {
-		s.fail(w, r, commitError(err, results))
-		return
+		return commitError(err, results)
 	}
 	out := Bundle{ResourceType: "Bundle", ID: storage.NewID(), Type: "transaction-response", Entry: results}
 	writeJSON(w, r, http.StatusOK, marshal(out))
+	return nil
 }
 
 // commitError points a check that failed at commit to the entry that wrote the resource.
@@ -313,7 +295,7 @@ func commitError(err error, results []BundleEntry) error {
 		if json.Unmarshal(e.Resource, &head) == nil && head.ResourceType+"/"+head.ID == fe.Resource ||
 			e.Response != nil && strings.Contains(e.Response.Location, "/"+fe.Resource+"/_history/") {
 			rec := newRecorder()
-			rec.status = fe.Status
+			rec.status = fe.Status()
 			rec.body.Write(fe.JSON())
 			return entryError(i, rec)
 		}
@@ -324,7 +306,7 @@ func commitError(err error, results []BundleEntry) error {
 // entryError is the failure of entry i as the whole transaction's error, its paths
 // rewritten from the resource to the Bundle entry.
 func entryError(i int, rec *recorder) *fhirerr.Error {
-	fe := &fhirerr.Error{Status: rec.status, Code: fhirerr.CodeProcessing}
+	fe := &fhirerr.Error{Kind: fhirerr.KindOf(rec.status), Code: fhirerr.CodeProcessing}
 	var oo fhirerr.Outcome
 	if json.Unmarshal(rec.body.Bytes(), &oo) == nil && len(oo.Issue) > 0 {
 		is := oo.Issue[0]
@@ -366,7 +348,7 @@ func (s *Server) resolveFullURLs(ctx context.Context, tx *storage.Tx, entries []
 	for i, e := range entries {
 		// bdl-7: a fullUrl names one entry, or references to it would be ambiguous.
 		if j, dup := fullURLAt[e.FullURL]; dup && e.FullURL != "" {
-			return ids, &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeDuplicate,
+			return ids, &fhirerr.Error{Kind: fhirerr.ErrInvalid, Code: fhirerr.CodeDuplicate,
 				Diagnostics: fmt.Sprintf("entries %d and %d have the same fullUrl %q", j, i, e.FullURL), Expression: []string{fmt.Sprintf("Bundle.entry[%d].fullUrl", i)}}
 		}
 		fullURLAt[e.FullURL] = i
@@ -433,7 +415,7 @@ func (s *Server) resolveFullURLs(ctx context.Context, tx *storage.Tx, entries []
 			continue
 		}
 		if j, dup := seen[target]; dup && overlap(entries[j].Request.Method, e.Request.Method) {
-			return ids, &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeDuplicate,
+			return ids, &fhirerr.Error{Kind: fhirerr.ErrInvalid, Code: fhirerr.CodeDuplicate,
 				Diagnostics: fmt.Sprintf("entries %d and %d both change %s", j, i, target), Expression: []string{fmt.Sprintf("Bundle.entry[%d]", i)}}
 		}
 		seen[target] = i
@@ -516,14 +498,14 @@ func (s *Server) resolveConditionalReferences(ctx context.Context, tx *storage.T
 		}
 		typ, query, _ := strings.Cut(ref, "?")
 		if !s.validator.IsResourceType(typ) {
-			return atEntry(i, errorf(http.StatusBadRequest, fhirerr.CodeInvalid, "conditional reference %q names an unknown type", ref))
+			return atEntry(i, errorf(fhirerr.ErrInvalid, fhirerr.CodeInvalid, "conditional reference %q names an unknown type", ref))
 		}
 		matches, err := s.conditionalMatches(ctx, tx, typ, query)
 		if err != nil {
 			return atEntry(i, err)
 		}
 		if len(matches) != 1 {
-			return atEntry(i, errorf(http.StatusPreconditionFailed, fhirerr.CodeMultipleMatches,
+			return atEntry(i, errorf(fhirerr.ErrPreconditionFailed, fhirerr.CodeMultipleMatches,
 				"conditional reference %q matches %d resources; it must match exactly one", ref, len(matches)))
 		}
 		refs[ref] = typ + "/" + matches[0].ID
@@ -555,7 +537,7 @@ func rewriteEntries(entries []BundleEntry, ids fullURLs) error {
 			dec.UseNumber() // keep decimals exactly as sent
 			var doc any
 			if err := dec.Decode(&doc); err != nil {
-				return &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeStructure,
+				return &fhirerr.Error{Kind: fhirerr.ErrInvalid, Code: fhirerr.CodeStructure,
 					Diagnostics: "the resource is not JSON", Expression: []string{fmt.Sprintf("Bundle.entry[%d].resource", i)}}
 			}
 			doc = rewriteValue(doc, ids.refs)

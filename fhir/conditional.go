@@ -2,7 +2,6 @@ package fhir
 
 import (
 	"context"
-	"net/http"
 	"net/url"
 	"sort"
 	"strings"
@@ -32,7 +31,7 @@ func (s *Server) conditionParams(typ, rawQuery string) (url.Values, error) {
 	rawQuery = strings.TrimPrefix(rawQuery, "?")
 	params, err := url.ParseQuery(rawQuery)
 	if err != nil {
-		return nil, errorf(http.StatusBadRequest, fhirerr.CodeInvalid, "the condition %q is not a valid query string", rawQuery)
+		return nil, errorf(fhirerr.ErrInvalid, fhirerr.CodeInvalid, "the condition %q is not a valid query string", rawQuery)
 	}
 	for _, p := range []string{"_format", "_pretty", "_cascade"} {
 		params.Del(p)
@@ -57,7 +56,7 @@ func (s *Server) checkSelects(typ string, params url.Values) error {
 		return err
 	}
 	if len(q.Clauses) == 0 {
-		return errorf(http.StatusBadRequest, fhirerr.CodeInvalid,
+		return errorf(fhirerr.ErrInvalid, fhirerr.CodeInvalid,
 			"a conditional interaction needs search parameters with values that select resources")
 	}
 	return nil

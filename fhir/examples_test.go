@@ -481,7 +481,7 @@ func TestEveryExampleIsAcceptedOrRefusedForARule(t *testing.T) {
 		switch {
 		case !ok:
 			t.Errorf("%s: refused with a %T, not a *fhirerr.Error: %v", k, err, err)
-		case fe.Status < 400 || fe.Status > 499 || fe.Code == "" || fe.Diagnostics == "" || len(fe.Expression) == 0:
+		case fe.Status() < 400 || fe.Status() > 499 || fe.Code == "" || fe.Diagnostics == "" || len(fe.Expression) == 0:
 			t.Errorf("%s: refusal does not name a rule (status, code, diagnostics and expression): %+v", k, fe)
 		}
 		why, known := knownInvalidExamples[k]

@@ -71,7 +71,7 @@ func requireClientError(t *testing.T, err error) {
 	if !ok {
 		t.Fatalf("refused with %T, not a *fhirerr.Error: %v", err, err)
 	}
-	if fe.Status < 400 || fe.Status > 499 || fe.Code == "" || strings.TrimSpace(fe.Diagnostics) == "" {
+	if fe.Status() < 400 || fe.Status() > 499 || fe.Code == "" || strings.TrimSpace(fe.Diagnostics) == "" {
 		t.Fatalf("refusal is not a 4xx with a code and a diagnostic: %+v", fe)
 	}
 }

@@ -39,7 +39,7 @@ func FuzzValidate(f *testing.F) {
 		if !ok {
 			t.Fatalf("refused with %T, not a *fhirerr.Error: %v", err, err)
 		}
-		if fe.Status < 400 || fe.Status > 499 || fe.Code == "" || fe.Diagnostics == "" {
+		if fe.Status() < 400 || fe.Status() > 499 || fe.Code == "" || fe.Diagnostics == "" {
 			t.Fatalf("refusal is not a 4xx with a code and a diagnostic: %+v", fe)
 		}
 	})
@@ -171,7 +171,7 @@ func TestValidatorRefusesLoneSurrogates(t *testing.T) {
 		}
 		if !tc.ok {
 			fe, isFHIR := fhirerr.As(err)
-			if !isFHIR || fe.Status != http.StatusBadRequest {
+			if !isFHIR || fe.Status() != http.StatusBadRequest {
 				t.Errorf("%s: got %v, want a 400", tc.family, err)
 			}
 		}

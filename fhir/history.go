@@ -27,7 +27,7 @@ func parseCount(q url.Values) (int, error) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 0 {
-		return 0, &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeInvalid,
+		return 0, &fhirerr.Error{Kind: fhirerr.ErrInvalid, Code: fhirerr.CodeInvalid,
 			Diagnostics: fmt.Sprintf("_count must be a non-negative integer, not %q", v), Expression: []string{"_count"}}
 	}
 	return min(n, maxCount), nil
@@ -46,7 +46,7 @@ func parseInstantParam(q url.Values, name string) (time.Time, error) {
 			return t, nil
 		}
 	}
-	return time.Time{}, &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeInvalid,
+	return time.Time{}, &fhirerr.Error{Kind: fhirerr.ErrInvalid, Code: fhirerr.CodeInvalid,
 		Diagnostics: fmt.Sprintf("%s must be an instant like 2024-01-31T09:00:00Z, not %q", name, v), Expression: []string{name}}
 }
 
@@ -80,7 +80,7 @@ func encodeHistoryCursor(c *storage.HistoryCursor) string {
 }
 
 func decodeHistoryCursor(v string) (*storage.HistoryCursor, error) {
-	bad := &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeInvalid, Diagnostics: "_cursor is not one this server made", Expression: []string{"_cursor"}}
+	bad := &fhirerr.Error{Kind: fhirerr.ErrInvalid, Code: fhirerr.CodeInvalid, Diagnostics: "_cursor is not one this server made", Expression: []string{"_cursor"}}
 	raw, err := base64.RawURLEncoding.DecodeString(v)
 	if err != nil {
 		return nil, bad
@@ -99,47 +99,40 @@ func decodeHistoryCursor(v string) (*storage.HistoryCursor, error) {
 }
 
 // history answers system, type and instance history, newest first, paged by _count.
-func (s *Server) history(w http.ResponseWriter, r *http.Request) {
+func (s *Server) history(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	hq := storage.HistoryQuery{ID: mux.Vars(r)["id"]}
 	if mux.Vars(r)["type"] != "" {
 		typ, err := s.resourceType(r)
 		if err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 		hq.Type = typ
 	}
 	var err error
 	if hq.Count, err = parseCount(q); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	if hq.Since, err = parseInstantParam(q, "_since"); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	if hq.AtFrom, hq.AtTo, err = parsePeriodParam(q, "_at"); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	if c := q.Get("_cursor"); c != "" {
 		if hq.After, err = decodeHistoryCursor(c); err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 	}
 	if hq.ID != "" {
 		// An instance history of a resource that never existed is 404.
 		if res, err := s.reader(r.Context()).Read(r.Context(), hq.Type, hq.ID); res == nil && err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 	}
 	entries, next, err := s.reader(r.Context()).History(r.Context(), hq)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	bundle := Bundle{ResourceType: "Bundle", ID: storage.NewID(), Type: "history",
 		Meta: &BundleMeta{LastUpdated: time.Now().UTC().Format(storage.LastUpdatedFormat)}}
@@ -181,4 +174,5 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 		bundle.Entry = append(bundle.Entry, entry)
 	}
 	writeJSON(w, r, http.StatusOK, marshal(bundle))
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/careslot/careslot/fhir/fhirerr"
 	"github.com/careslot/careslot/storage/search"
 )
 
@@ -56,12 +57,12 @@ type capabilityResource struct {
 }
 
 // metadata answers GET /metadata with the CapabilityStatement.
-func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
+func (s *Server) metadata(w http.ResponseWriter, r *http.Request) error {
 	if mode := r.URL.Query().Get("mode"); mode != "" && mode != "full" {
-		s.fail(w, r, errorf(http.StatusBadRequest, "not-supported", "mode=%s is not supported; only the full CapabilityStatement", mode))
-		return
+		return errorf(fhirerr.ErrInvalid, fhirerr.CodeNotSupported, "mode=%s is not supported; only the full CapabilityStatement", mode)
 	}
 	writeJSON(w, r, http.StatusOK, marshal(s.capabilityStatement()))
+	return nil
 }
 
 func (s *Server) capabilityStatement() map[string]any {

@@ -19,7 +19,7 @@ type Operation struct {
 	// Definition is the OperationDefinition resource; its id names it in the CapabilityStatement.
 	Definition json.RawMessage
 	// Handler serves the call; mux.Vars(r) gives "type" and "id" where present.
-	Handler http.HandlerFunc
+	Handler HandlerFunc
 }
 
 // Register adds an operation; cmd/careslot wires the scheduling operations through it.
@@ -52,7 +52,7 @@ func (s *Server) Operations() []*Operation {
 }
 
 // operation dispatches [base]/$op, [type]/$op and [type]/[id]/$op.
-func (s *Server) operation(w http.ResponseWriter, r *http.Request) {
+func (s *Server) operation(w http.ResponseWriter, r *http.Request) error {
 	vars := mux.Vars(r)
 	key := "/" + vars["op"]
 	if t := vars["type"]; t != "" {
@@ -63,8 +63,7 @@ func (s *Server) operation(w http.ResponseWriter, r *http.Request) {
 	}
 	op, ok := s.ops[key]
 	if !ok {
-		s.fail(w, r, errorf(http.StatusNotFound, fhirerr.CodeNotSupported, "operation %s is not supported here", key))
-		return
+		return errorf(fhirerr.ErrNotFound, fhirerr.CodeNotSupported, "operation %s is not supported here", key)
 	}
-	op.Handler(w, r)
+	return op.Handler(w, r)
 }

@@ -46,10 +46,10 @@ func (s *Server) readParams(w http.ResponseWriter, r *http.Request) (*opParams, 
 		Parameter    []map[string]json.RawMessage `json:"parameter"`
 	}
 	if err := json.Unmarshal(body, &params); err != nil {
-		return nil, &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeStructure, Diagnostics: "the body is not a Parameters resource: " + err.Error()}
+		return nil, &fhirerr.Error{Kind: fhirerr.ErrInvalid, Code: fhirerr.CodeStructure, Diagnostics: "the body is not a Parameters resource: " + err.Error()}
 	}
 	if params.ResourceType != "Parameters" {
-		return nil, &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeInvalid,
+		return nil, &fhirerr.Error{Kind: fhirerr.ErrInvalid, Code: fhirerr.CodeInvalid,
 			Diagnostics: fmt.Sprintf("an operation takes a Parameters resource as its body, not %q", params.ResourceType), Expression: []string{"resourceType"}}
 	}
 	shell, err := withoutResources(body)
@@ -77,7 +77,7 @@ func (s *Server) readParams(w http.ResponseWriter, r *http.Request) (*opParams, 
 				p.resources[name] = append(p.resources[name], raw)
 			case strings.HasPrefix(key, "value"):
 				if err := p.addValue(name, key, raw); err != nil {
-					return nil, &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeValue,
+					return nil, &fhirerr.Error{Kind: fhirerr.ErrInvalid, Code: fhirerr.CodeValue,
 						Diagnostics: err.Error(), Expression: []string{fmt.Sprintf("Parameters.parameter[%d].%s", i, key)}}
 				}
 			}
@@ -95,7 +95,7 @@ func withoutResources(body []byte) ([]byte, error) {
 	var list []map[string]json.RawMessage
 	if raw, ok := doc["parameter"]; ok {
 		if err := json.Unmarshal(raw, &list); err != nil {
-			return nil, &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeStructure,
+			return nil, &fhirerr.Error{Kind: fhirerr.ErrInvalid, Code: fhirerr.CodeStructure,
 				Diagnostics: "Parameters.parameter must be a list of objects", Expression: []string{"Parameters.parameter"}}
 		}
 		for _, p := range list {

@@ -12,55 +12,50 @@ import (
 
 // read answers GET [type]/[id]: the current version, 404 if unknown, 410 if deleted,
 // 304 when If-None-Match names the current version.
-func (s *Server) read(w http.ResponseWriter, r *http.Request) {
+func (s *Server) read(w http.ResponseWriter, r *http.Request) error {
 	typ, err := s.resourceType(r)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	res, err := s.reader(r.Context()).Read(r.Context(), typ, mux.Vars(r)["id"])
-	s.answerRead(w, r, res, err)
+	return s.answerRead(w, r, res, err)
 }
 
 // vread answers GET [type]/[id]/_history/[vid].
-func (s *Server) vread(w http.ResponseWriter, r *http.Request) {
+func (s *Server) vread(w http.ResponseWriter, r *http.Request) error {
 	typ, err := s.resourceType(r)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	vid, err := strconv.Atoi(mux.Vars(r)["vid"])
 	if err != nil || vid < 1 {
-		s.fail(w, r, errorf(http.StatusNotFound, fhirerr.CodeNotFound, "no such version"))
-		return
+		return errorf(fhirerr.ErrNotFound, fhirerr.CodeNotFound, "no such version")
 	}
 	res, err := s.reader(r.Context()).VRead(r.Context(), typ, mux.Vars(r)["id"], vid)
-	s.answerRead(w, r, res, err)
+	return s.answerRead(w, r, res, err)
 }
 
-func (s *Server) answerRead(w http.ResponseWriter, r *http.Request, res *storage.Resource, err error) {
+func (s *Server) answerRead(w http.ResponseWriter, r *http.Request, res *storage.Resource, err error) error {
 	if err != nil {
 		if res != nil && res.Deleted {
 			setVersionHeaders(w, res)
 		}
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	if err := s.rules.CanRead(r.Context(), res); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	setVersionHeaders(w, res)
 	if notModified(r, res) {
 		w.WriteHeader(http.StatusNotModified)
-		return
+		return nil
 	}
 	body, err := summarize(r, res.Content)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, r, http.StatusOK, body)
+	return nil
 }
 
 // notModified reports whether the client's copy is current. If-Modified-Since counts only

@@ -18,8 +18,8 @@ import (
 
 const fhirJSON = "application/fhir+json"
 
-func errorf(status int, code, format string, args ...any) *fhirerr.Error {
-	return fhirerr.New(status, code, fmt.Sprintf(format, args...))
+func errorf(kind error, code, format string, args ...any) *fhirerr.Error {
+	return fhirerr.New(kind, code, fmt.Sprintf(format, args...))
 }
 
 // wantsXML reports whether the client asked for XML, which careslot does not speak.
@@ -34,7 +34,7 @@ func wantsXML(r *http.Request) bool {
 // checkFormat refuses a _format or Accept that careslot cannot answer: 406.
 func checkFormat(r *http.Request) error {
 	if wantsXML(r) {
-		return errorf(http.StatusNotAcceptable, fhirerr.CodeNotSupported, "careslot answers in JSON only (application/fhir+json); XML is not supported")
+		return errorf(fhirerr.ErrNotAcceptable, fhirerr.CodeNotSupported, "careslot answers in JSON only (application/fhir+json); XML is not supported")
 	}
 	if f := r.URL.Query().Get("_format"); f != "" {
 		// An unescaped + in a query string decodes to a space: application/fhir+json
@@ -42,7 +42,7 @@ func checkFormat(r *http.Request) error {
 		switch strings.ReplaceAll(f, " ", "+") {
 		case "json", "application/json", fhirJSON, "application/json+fhir":
 		default:
-			return errorf(http.StatusNotAcceptable, fhirerr.CodeNotSupported, "_format %q is not supported; use json", f)
+			return errorf(fhirerr.ErrNotAcceptable, fhirerr.CodeNotSupported, "_format %q is not supported; use json", f)
 		}
 	}
 	return nil
@@ -53,7 +53,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != fhirJSON && mt != "application/json" && mt != "application/json+fhir") {
-			return nil, errorf(http.StatusUnsupportedMediaType, fhirerr.CodeNotSupported,
+			return nil, errorf(fhirerr.ErrUnsupportedMediaType, fhirerr.CodeNotSupported,
 				"Content-Type %q is not supported; send application/fhir+json", ct)
 		}
 	}
@@ -61,13 +61,13 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return nil, errorf(http.StatusRequestEntityTooLarge, fhirerr.CodeTooLong, "the body is larger than %d bytes", s.cfg.MaxBodyBytes)
+			return nil, errorf(fhirerr.ErrTooLarge, fhirerr.CodeTooLong, "the body is larger than %d bytes", s.cfg.MaxBodyBytes)
 		}
-		return nil, errorf(http.StatusBadRequest, fhirerr.CodeStructure, "the body could not be read")
+		return nil, errorf(fhirerr.ErrInvalid, fhirerr.CodeStructure, "the body could not be read")
 	}
 	// JSON is UTF-8; a body that is not would be silently altered by re-encoding (e.g. in a transaction).
 	if !utf8.Valid(body) {
-		return nil, errorf(http.StatusBadRequest, fhirerr.CodeStructure, "the body is not valid UTF-8")
+		return nil, errorf(fhirerr.ErrInvalid, fhirerr.CodeStructure, "the body is not valid UTF-8")
 	}
 	return body, nil
 }
@@ -83,7 +83,7 @@ func (s *Server) readResource(w http.ResponseWriter, r *http.Request, typ string
 		return nil, err
 	}
 	if got != typ {
-		return nil, &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeInvalid,
+		return nil, &fhirerr.Error{Kind: fhirerr.ErrInvalid, Code: fhirerr.CodeInvalid,
 			Diagnostics: fmt.Sprintf("the body is a %s but the URL is for %s", got, typ), Expression: []string{"resourceType"}}
 	}
 	return s.localizeReferences(body), nil
@@ -114,21 +114,26 @@ func marshal(v any) []byte {
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }
 
-// fail answers with err as an OperationOutcome. Errors that are not *fhirerr.Error are
-// logged and hidden behind a 500.
+// fail answers with err as an OperationOutcome and logs what the client is not told:
+// an error that is not a *fhirerr.Error is hidden behind a 500, and a refusal made from
+// another error (a deadlock the client may retry) keeps that cause for the log.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	fe, ok := fhirerr.As(err)
+	switch {
+	case ok && fe.Err != nil:
+		s.log.Warn("refused", "method", r.Method, "path", r.URL.Path, "status", fe.Status(), "err", err)
+	case ok:
+	case r.Context().Err() != nil:
+		// The client went away and its request was cut short: nobody reads this
+		// answer, and it is no server failure to alert on.
+		s.log.Info("request abandoned by the client", "method", r.Method, "path", r.URL.Path)
+	default:
+		s.log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
 	if !ok {
-		if r.Context().Err() != nil {
-			// The client went away and its request was cut short: nobody reads this
-			// answer, and it is no server failure to alert on.
-			s.log.Info("request abandoned by the client", "method", r.Method, "path", r.URL.Path)
-		} else {
-			s.log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
-		}
 		fe = fhirerr.From(err)
 	}
-	writeJSON(w, r, fe.Status, fe.JSON())
+	writeJSON(w, r, fe.Status(), fe.JSON())
 }
 
 // versionTag is the weak ETag of a version.
@@ -147,7 +152,7 @@ func parseETag(v string) (int, error) {
 	v = strings.Trim(v, `"`)
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 {
-		return 0, errorf(http.StatusBadRequest, fhirerr.CodeInvalid, "If-Match %q is not a version ETag like W/\"3\"", v)
+		return 0, errorf(fhirerr.ErrInvalid, fhirerr.CodeInvalid, "If-Match %q is not a version ETag like W/\"3\"", v)
 	}
 	return n, nil
 }

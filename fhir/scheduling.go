@@ -67,17 +67,16 @@ func (s *Server) SchedulingOperations() []*Operation {
 // requirePost refuses GET for an operation that changes data: 405.
 func requirePost(r *http.Request) error {
 	if r.Method != http.MethodPost {
-		return errorf(http.StatusMethodNotAllowed, fhirerr.CodeNotSupported, "%s changes data; call it with POST", r.URL.Path)
+		return errorf(fhirerr.ErrMethodNotAllowed, fhirerr.CodeNotSupported, "%s changes data; call it with POST", r.URL.Path)
 	}
 	return nil
 }
 
 // generateSlots answers POST Schedule/[id]/$generate-slots.
-func (s *Server) generateSlots(w http.ResponseWriter, r *http.Request) {
+func (s *Server) generateSlots(w http.ResponseWriter, r *http.Request) error {
 	req, err := s.slotRequest(w, r)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	ctx := r.Context()
 	var made []*storage.Resource
@@ -86,14 +85,14 @@ func (s *Server) generateSlots(w http.ResponseWriter, r *http.Request) {
 		return err
 	})
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	out := Bundle{ResourceType: "Bundle", ID: storage.NewID(), Type: "collection", Total: ptr(len(made)), Timestamp: nowInstant()}
 	for _, res := range made {
 		out.Entry = append(out.Entry, BundleEntry{FullURL: s.cfg.BaseURL + "/Slot/" + res.ID, Resource: res.Content})
 	}
 	writeJSON(w, r, http.StatusOK, marshal(out))
+	return nil
 }
 
 func (s *Server) slotRequest(w http.ResponseWriter, r *http.Request) (resources.SlotRequest, error) {
@@ -161,22 +160,21 @@ func tokenConcept(tok string) (map[string]any, error) {
 }
 
 // findAppointments answers Appointment/$find with a searchset of proposed Appointments.
-func (s *Server) findAppointments(w http.ResponseWriter, r *http.Request) {
+func (s *Server) findAppointments(w http.ResponseWriter, r *http.Request) error {
 	req, err := s.findRequest(w, r)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	found, err := s.rules.FindAppointments(r.Context(), s.store, req)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	out := Bundle{ResourceType: "Bundle", ID: storage.NewID(), Type: "searchset", Total: ptr(len(found)), Timestamp: nowInstant()}
 	for _, appt := range found {
 		out.Entry = append(out.Entry, BundleEntry{FullURL: "urn:uuid:" + storage.NewID(), Resource: marshal(appt), Search: &EntrySearch{Mode: "match"}})
 	}
 	writeJSON(w, r, http.StatusOK, marshal(out))
+	return nil
 }
 
 func (s *Server) findRequest(w http.ResponseWriter, r *http.Request) (resources.FindRequest, error) {
@@ -259,15 +257,15 @@ func validID(id string) bool {
 }
 
 // holdAppointment answers POST Appointment/$hold.
-func (s *Server) holdAppointment(w http.ResponseWriter, r *http.Request) {
-	s.prepareAndWrite(w, r, func(body []byte, _ *storage.Resource) ([]byte, error) {
+func (s *Server) holdAppointment(w http.ResponseWriter, r *http.Request) error {
+	return s.prepareAndWrite(w, r, func(body []byte, _ *storage.Resource) ([]byte, error) {
 		return resources.PrepareHold(body, time.Now(), resources.DefaultHoldDuration)
 	})
 }
 
 // bookAppointment answers POST Appointment/$book.
-func (s *Server) bookAppointment(w http.ResponseWriter, r *http.Request) {
-	s.prepareAndWrite(w, r, func(body []byte, prev *storage.Resource) ([]byte, error) {
+func (s *Server) bookAppointment(w http.ResponseWriter, r *http.Request) error {
+	return s.prepareAndWrite(w, r, func(body []byte, prev *storage.Resource) ([]byte, error) {
 		return resources.PrepareBooking(body, prev, time.Now())
 	})
 }
@@ -275,52 +273,43 @@ func (s *Server) bookAppointment(w http.ResponseWriter, r *http.Request) {
 // prepareAndWrite runs $hold or $book: it takes the appointment given (appt-resource) or
 // stored (appt-id), lets prepare turn it into the hold or booking, and writes it through
 // the ordinary rules (slot, overlap, coverage, life cycle) in one transaction.
-func (s *Server) prepareAndWrite(w http.ResponseWriter, r *http.Request, prepare func([]byte, *storage.Resource) ([]byte, error)) {
+func (s *Server) prepareAndWrite(w http.ResponseWriter, r *http.Request, prepare func([]byte, *storage.Resource) ([]byte, error)) error {
 	if err := requirePost(r); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	p, err := s.readParams(w, r)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	raw, err := p.resource("appt-resource", "appointment-resource")
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	_, apptRef, err := p.first("appt-id", "appointment-reference")
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	id := ""
 	switch {
 	case raw != nil:
 		if typ, err := s.validator.Validate(raw); err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		} else if typ != "Appointment" {
-			s.fail(w, r, fhirerr.Invalid("appt-resource must be an Appointment, not a "+typ))
-			return
+			return fhirerr.Invalid("appt-resource must be an Appointment, not a " + typ)
 		}
 		raw = s.localizeReferences(raw)
 		id = bodyID(raw)
 	case apptRef != "":
 		ref, err := s.localReference(apptRef, "Appointment", "appt-id")
 		if err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 		if !strings.HasPrefix(ref, "Appointment/") {
-			s.fail(w, r, fhirerr.Invalid("appt-id must refer to an Appointment"))
-			return
+			return fhirerr.Invalid("appt-id must refer to an Appointment")
 		}
 		id = strings.TrimPrefix(ref, "Appointment/")
 	default:
-		s.fail(w, r, fhirerr.Invalid("give the appointment as appt-resource or appt-id"))
-		return
+		return fhirerr.Invalid("give the appointment as appt-resource or appt-id")
 	}
 	ctx := r.Context()
 	var res *storage.Resource
@@ -329,13 +318,13 @@ func (s *Server) prepareAndWrite(w http.ResponseWriter, r *http.Request, prepare
 		return err
 	})
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	out := Bundle{ResourceType: "Bundle", ID: storage.NewID(), Type: "collection", Timestamp: nowInstant(),
 		Entry: []BundleEntry{{FullURL: s.cfg.BaseURL + "/Appointment/" + res.ID, Resource: res.Content}}}
 	setVersionHeaders(w, res)
 	writeJSON(w, r, http.StatusOK, marshal(out))
+	return nil
 }
 
 func (s *Server) prepareAppointment(ctx context.Context, tx *storage.Tx, id string, raw json.RawMessage,

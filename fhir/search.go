@@ -37,26 +37,22 @@ func (s *Server) searcher(ctx context.Context) searcher {
 const maxConditionalMatches = 100
 
 // search answers GET [type]?params and POST [type]/_search with a searchset Bundle.
-func (s *Server) search(w http.ResponseWriter, r *http.Request) {
+func (s *Server) search(w http.ResponseWriter, r *http.Request) error {
 	typ, err := s.resourceType(r)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	params, err := s.searchParams(w, r)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	q, err := search.Definitions().Parse(typ, params, s.parseOptions(preferStrict(r)))
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	if comp := mux.Vars(r)["compartment"]; comp != "" {
 		if comp != typ && search.Definitions().CompartmentParams(comp, typ) == nil {
-			s.fail(w, r, errorf(http.StatusBadRequest, fhirerr.CodeNotSupported, "%s is not in the %s compartment", typ, comp))
-			return
+			return errorf(fhirerr.ErrInvalid, fhirerr.CodeNotSupported, "%s is not in the %s compartment", typ, comp)
 		}
 		q.Compartment = &search.Compartment{Type: comp, ID: mux.Vars(r)["id"]}
 	}
@@ -65,21 +61,19 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 	view.URL.RawQuery = params.Encode()
 	if q.Summary == "true" {
 		if _, err := summarize(view, []byte(`{}`)); err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 	}
 	res, err := s.searcher(r.Context()).Search(r.Context(), q)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	b, err := s.searchBundle(view, typ, params, q, res)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, r, http.StatusOK, marshal(b))
+	return nil
 }
 
 // searchParams reads the parameters of a search: the URL query, and for POST _search the
@@ -87,7 +81,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 func (s *Server) searchParams(w http.ResponseWriter, r *http.Request) (url.Values, error) {
 	params, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
-		return nil, errorf(http.StatusBadRequest, fhirerr.CodeInvalid, "the query string is malformed: %v", err)
+		return nil, errorf(fhirerr.ErrInvalid, fhirerr.CodeInvalid, "the query string is malformed: %v", err)
 	}
 	if r.Method != http.MethodPost {
 		return params, nil
@@ -95,7 +89,7 @@ func (s *Server) searchParams(w http.ResponseWriter, r *http.Request) (url.Value
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || mt != "application/x-www-form-urlencoded" {
-			return nil, errorf(http.StatusUnsupportedMediaType, fhirerr.CodeNotSupported,
+			return nil, errorf(fhirerr.ErrUnsupportedMediaType, fhirerr.CodeNotSupported,
 				"POST _search takes application/x-www-form-urlencoded parameters, not %q", ct)
 		}
 	}
@@ -105,7 +99,7 @@ func (s *Server) searchParams(w http.ResponseWriter, r *http.Request) (url.Value
 	}
 	form, err := url.ParseQuery(body)
 	if err != nil {
-		return nil, errorf(http.StatusBadRequest, fhirerr.CodeInvalid, "the form body is malformed: %v", err)
+		return nil, errorf(fhirerr.ErrInvalid, fhirerr.CodeInvalid, "the form body is malformed: %v", err)
 	}
 	for k, vs := range form {
 		params[k] = append(params[k], vs...)
@@ -119,9 +113,9 @@ func (s *Server) readFormBody(w http.ResponseWriter, r *http.Request) (string, e
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return "", errorf(http.StatusRequestEntityTooLarge, fhirerr.CodeTooLong, "the body is larger than %d bytes", s.cfg.MaxBodyBytes)
+			return "", errorf(fhirerr.ErrTooLarge, fhirerr.CodeTooLong, "the body is larger than %d bytes", s.cfg.MaxBodyBytes)
 		}
-		return "", errorf(http.StatusBadRequest, fhirerr.CodeStructure, "the body could not be read")
+		return "", errorf(fhirerr.ErrInvalid, fhirerr.CodeStructure, "the body could not be read")
 	}
 	return string(body), nil
 }

@@ -10,8 +10,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strings"
 
+	"github.com/careslot/careslot/fhir/fhirerr"
 	"github.com/careslot/careslot/resources"
 	"github.com/careslot/careslot/storage"
 	"github.com/gorilla/mux"
@@ -51,20 +53,37 @@ func NewServer(cfg Config, store *storage.Store, rules *resources.Rules, log *sl
 	return s, nil
 }
 
-// Handler serves the API; mount it at /fhir.
-func (s *Server) Handler() http.Handler {
+// HandlerFunc is a FHIR interaction: it answers the request, or returns the error that
+// refuses it and leaves the answer to the one place that renders errors (handle).
+type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// handle turns an interaction into an http.Handler. It is the one place where a refusal
+// becomes an OperationOutcome and is logged (fail), and where a panic, which is a bug,
+// is logged with its stack and answered with a 500 OperationOutcome rather than a
+// dropped connection; in a Bundle entry, it is that entry's 500.
+func (s *Server) handle(h HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
-			// A panic is a bug; the client still gets an OperationOutcome, not a dropped connection.
 			if p := recover(); p != nil {
-				s.fail(w, r, fmt.Errorf("panic: %v", p))
+				s.log.Error("panic", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				fe := fhirerr.From(nil)
+				writeJSON(w, r, fe.Status(), fe.JSON())
 			}
 		}()
-		if err := checkFormat(r); err != nil {
+		if err := h(w, r); err != nil {
 			s.fail(w, r, err)
-			return
+		}
+	})
+}
+
+// Handler serves the API; mount it at /fhir.
+func (s *Server) Handler() http.Handler {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		if err := checkFormat(r); err != nil {
+			return err
 		}
 		s.router.ServeHTTP(w, r)
+		return nil
 	})
 }
 
@@ -82,61 +101,57 @@ func (s *Server) routes() {
 	r.StrictSlash(false)
 	get, post, put, del, head := http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodHead
 
-	r.HandleFunc("/metadata", s.metadata).Methods(get, head)
-	r.HandleFunc("", s.bundle).Methods(post)
-	r.HandleFunc("/", s.bundle).Methods(post)
-	r.HandleFunc("/_history", s.history).Methods(get)
-	r.HandleFunc("/"+opPattern, s.operation).Methods(get, post)
+	r.Handle("/metadata", s.handle(s.metadata)).Methods(get, head)
+	r.Handle("", s.handle(s.bundle)).Methods(post)
+	r.Handle("/", s.handle(s.bundle)).Methods(post)
+	r.Handle("/_history", s.handle(s.history)).Methods(get)
+	r.Handle("/"+opPattern, s.handle(s.operation)).Methods(get, post)
 
-	r.HandleFunc("/"+typePattern, s.search).Methods(get, head)
-	r.HandleFunc("/"+typePattern+"/_search", s.search).Methods(post)
-	r.HandleFunc("/"+typePattern, s.create).Methods(post)
-	r.HandleFunc("/"+typePattern, s.conditionalUpdate).Methods(put)
-	r.HandleFunc("/"+typePattern, s.conditionalDelete).Methods(del)
-	r.HandleFunc("/"+typePattern+"/_history", s.history).Methods(get)
-	r.HandleFunc("/"+typePattern+"/"+opPattern, s.operation).Methods(get, post)
+	r.Handle("/"+typePattern, s.handle(s.search)).Methods(get, head)
+	r.Handle("/"+typePattern+"/_search", s.handle(s.search)).Methods(post)
+	r.Handle("/"+typePattern, s.handle(s.create)).Methods(post)
+	r.Handle("/"+typePattern, s.handle(s.conditionalUpdate)).Methods(put)
+	r.Handle("/"+typePattern, s.handle(s.conditionalDelete)).Methods(del)
+	r.Handle("/"+typePattern+"/_history", s.handle(s.history)).Methods(get)
+	r.Handle("/"+typePattern+"/"+opPattern, s.handle(s.operation)).Methods(get, post)
 
-	r.HandleFunc("/"+typePattern+"/"+idPattern, s.read).Methods(get, head)
-	r.HandleFunc("/"+typePattern+"/"+idPattern, s.update).Methods(put)
-	r.HandleFunc("/"+typePattern+"/"+idPattern, s.delete).Methods(del)
-	r.HandleFunc("/"+typePattern+"/"+idPattern+"/_history", s.history).Methods(get)
-	r.HandleFunc("/"+typePattern+"/"+idPattern+"/_history/{vid:[0-9]{1,9}}", s.vread).Methods(get, head)
-	r.HandleFunc("/"+typePattern+"/"+idPattern+"/"+opPattern, s.operation).Methods(get, post)
+	r.Handle("/"+typePattern+"/"+idPattern, s.handle(s.read)).Methods(get, head)
+	r.Handle("/"+typePattern+"/"+idPattern, s.handle(s.update)).Methods(put)
+	r.Handle("/"+typePattern+"/"+idPattern, s.handle(s.delete)).Methods(del)
+	r.Handle("/"+typePattern+"/"+idPattern+"/_history", s.handle(s.history)).Methods(get)
+	r.Handle("/"+typePattern+"/"+idPattern+"/_history/{vid:[0-9]{1,9}}", s.handle(s.vread)).Methods(get, head)
+	r.Handle("/"+typePattern+"/"+idPattern+"/"+opPattern, s.handle(s.operation)).Methods(get, post)
 	// Compartment search: [base]/Patient/123/Appointment?… is Appointment?… within Patient/123's compartment.
-	r.HandleFunc("/{compartment:Patient|Practitioner|Encounter}/"+idPattern+"/"+typePattern, s.search).Methods(get, head)
+	r.Handle("/{compartment:Patient|Practitioner|Encounter}/"+idPattern+"/"+typePattern, s.handle(s.search)).Methods(get, head)
 
 	// Anything else under /fhir: a bad id, an unknown path, or a known path with the wrong method.
-	r.NotFoundHandler = http.HandlerFunc(s.unknownPath)
-	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		s.fail(w, req, errorf(http.StatusMethodNotAllowed, "not-supported", "%s is not supported on %s", req.Method, req.URL.Path))
+	r.NotFoundHandler = s.handle(s.unknownPath)
+	r.MethodNotAllowedHandler = s.handle(func(w http.ResponseWriter, req *http.Request) error {
+		return errorf(fhirerr.ErrMethodNotAllowed, "not-supported", "%s is not supported on %s", req.Method, req.URL.Path)
 	})
 	s.router = r
 }
 
 // unknownPath answers a path that matches no interaction: 400 for a malformed id, 404 otherwise.
-func (s *Server) unknownPath(w http.ResponseWriter, r *http.Request) {
+func (s *Server) unknownPath(w http.ResponseWriter, r *http.Request) error {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete:
 	default:
-		s.fail(w, r, errorf(http.StatusMethodNotAllowed, "not-supported", "%s is not supported", r.Method))
-		return
+		return errorf(fhirerr.ErrMethodNotAllowed, "not-supported", "%s is not supported", r.Method)
 	}
 	if s.otherMethodMatches(r) {
-		s.fail(w, r, errorf(http.StatusMethodNotAllowed, "not-supported", "%s is not supported on %s", r.Method, r.URL.Path))
-		return
+		return errorf(fhirerr.ErrMethodNotAllowed, "not-supported", "%s is not supported on %s", r.Method, r.URL.Path)
 	}
 	parts := strings.Split(strings.Trim(strings.TrimPrefix(r.URL.Path, "/fhir"), "/"), "/")
 	if len(parts) == 4 && parts[2] == "_history" && s.validator.IsResourceType(parts[0]) {
 		// careslot's version ids are 1, 2, 3…; any other is a version that does not exist.
-		s.fail(w, r, errorf(http.StatusNotFound, "not-found", "%s/%s has no version %q", parts[0], parts[1], parts[3]))
-		return
+		return errorf(fhirerr.ErrNotFound, "not-found", "%s/%s has no version %q", parts[0], parts[1], parts[3])
 	}
 	if len(parts) >= 2 && s.validator.IsResourceType(parts[0]) && !strings.HasPrefix(parts[1], "_") && !strings.HasPrefix(parts[1], "$") &&
 		!validID(parts[1]) {
-		s.fail(w, r, errorf(http.StatusBadRequest, "invalid", "%q is not a valid resource id: ids are 1 to 64 of A-Z a-z 0-9 - .", parts[1]))
-		return
+		return errorf(fhirerr.ErrInvalid, "invalid", "%q is not a valid resource id: ids are 1 to 64 of A-Z a-z 0-9 - .", parts[1])
 	}
-	s.fail(w, r, errorf(http.StatusNotFound, "not-found", "no FHIR interaction at %s %s", r.Method, r.URL.Path))
+	return errorf(fhirerr.ErrNotFound, "not-found", "no FHIR interaction at %s %s", r.Method, r.URL.Path)
 }
 
 // otherMethodMatches reports whether the path of r has an interaction under another
@@ -160,7 +175,7 @@ func (s *Server) otherMethodMatches(r *http.Request) bool {
 func (s *Server) resourceType(r *http.Request) (string, error) {
 	typ := mux.Vars(r)["type"]
 	if !s.validator.IsResourceType(typ) {
-		return "", errorf(http.StatusNotFound, "not-supported", "%q is not a resource type this server supports", typ)
+		return "", errorf(fhirerr.ErrNotFound, "not-supported", "%q is not a resource type this server supports", typ)
 	}
 	return typ, nil
 }

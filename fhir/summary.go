@@ -71,7 +71,7 @@ func summarize(r *http.Request, content []byte) ([]byte, error) {
 		summary := summaryElements[resourceType(doc)].Summary
 		keep = func(k string) bool { return elementIn(k, summary) }
 	default:
-		return nil, errorf(http.StatusBadRequest, fhirerr.CodeInvalid, "_summary must be one of true, text, data, count or false")
+		return nil, errorf(fhirerr.ErrInvalid, fhirerr.CodeInvalid, "_summary must be one of true, text, data, count or false")
 	}
 	if elements != "" && (summary == "" || summary == "false") {
 		wanted := map[string]bool{}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"reflect"
 	"sort"
 	"strconv"
@@ -65,27 +64,27 @@ func (v *Validator) ResourceTypes() []string {
 func (v *Validator) Validate(body []byte) (string, error) {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 || body[0] != '{' {
-		return "", &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeStructure,
+		return "", &fhirerr.Error{Kind: fhirerr.ErrInvalid, Code: fhirerr.CodeStructure,
 			Diagnostics: "the body must be a JSON object holding one FHIR resource"}
 	}
 	var head struct {
 		ResourceType *string `json:"resourceType"`
 	}
 	if err := json.Unmarshal(body, &head); err != nil {
-		return "", &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeStructure,
+		return "", &fhirerr.Error{Kind: fhirerr.ErrInvalid, Code: fhirerr.CodeStructure,
 			Diagnostics: "the body is not valid JSON: " + err.Error()}
 	}
 	if head.ResourceType == nil {
-		return "", &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeRequired,
+		return "", &fhirerr.Error{Kind: fhirerr.ErrInvalid, Code: fhirerr.CodeRequired,
 			Diagnostics: "the resource has no resourceType", Expression: []string{"resourceType"}}
 	}
 	if at := loneSurrogate(body); at >= 0 {
-		return "", &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeStructure,
+		return "", &fhirerr.Error{Kind: fhirerr.ErrInvalid, Code: fhirerr.CodeStructure,
 			Diagnostics: fmt.Sprintf("the body has a \\u escape of an unpaired UTF-16 surrogate at byte %d, which is not a Unicode character", at)}
 	}
 	typ := *head.ResourceType
 	if !v.types[typ] {
-		return "", &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeNotSupported,
+		return "", &fhirerr.Error{Kind: fhirerr.ErrInvalid, Code: fhirerr.CodeNotSupported,
 			Diagnostics: fmt.Sprintf("%q is not an R4 resource type", typ), Expression: []string{"resourceType"}}
 	}
 	reporter := errorreporter.NewOperationErrorReporter(fhirversion.R4)
@@ -107,11 +106,11 @@ func (v *Validator) Validate(body []byte) (string, error) {
 		if strings.Contains(first.GetDiagnostics().GetValue(), "missing required") {
 			code = fhirerr.CodeRequired
 		}
-		return typ, &fhirerr.Error{Status: http.StatusUnprocessableEntity, Code: code,
+		return typ, &fhirerr.Error{Kind: fhirerr.ErrUnprocessable, Code: code,
 			Diagnostics: strings.Join(diags, "; "), Expression: expressionStrings(paths)}
 	}
 	if at := nulEscape(body); at >= 0 {
-		return typ, &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeStructure,
+		return typ, &fhirerr.Error{Kind: fhirerr.ErrInvalid, Code: fhirerr.CodeStructure,
 			Diagnostics: fmt.Sprintf("the body has a \\u0000 escape at byte %d; U+0000 cannot be stored", at)}
 	}
 	return typ, nil
@@ -159,7 +158,7 @@ func structureError(typ string, err error) *fhirerr.Error {
 	if len(paths) == 0 {
 		paths = []string{typ}
 	}
-	return &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeStructure,
+	return &fhirerr.Error{Kind: fhirerr.ErrInvalid, Code: fhirerr.CodeStructure,
 		Diagnostics: "invalid " + typ + ": " + strings.Join(details, "; "), Expression: paths}
 }
 

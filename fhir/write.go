@@ -30,11 +30,10 @@ func (s *Server) write(ctx context.Context, tx *storage.Tx, prev *storage.Resour
 }
 
 // create answers POST [type], honouring If-None-Exist.
-func (s *Server) create(w http.ResponseWriter, r *http.Request) {
+func (s *Server) create(w http.ResponseWriter, r *http.Request) error {
 	typ, body, err := s.typeAndResource(w, r)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	ctx := r.Context()
 	id, _ := ctx.Value(assignedIDKey{}).(string)
@@ -54,7 +53,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 				res, status = matches[0], http.StatusOK
 				return nil
 			case len(matches) > 1:
-				return errorf(http.StatusPreconditionFailed, fhirerr.CodeMultipleMatches,
+				return errorf(fhirerr.ErrPreconditionFailed, fhirerr.CodeMultipleMatches,
 					"If-None-Exist %q matches %d resources", cond, len(matches))
 			}
 		}
@@ -62,14 +61,14 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 		return err
 	})
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	message := fmt.Sprintf("%s/%s created", typ, res.ID)
 	if status == http.StatusOK {
 		message = fmt.Sprintf("%s/%s already exists and matches If-None-Exist: it was not changed", typ, res.ID)
 	}
 	s.writeResult(w, r, status, res, message)
+	return nil
 }
 
 // bodyID returns the id element of a resource body, "" when absent.
@@ -96,10 +95,10 @@ func checkVersion(want int, prev *storage.Resource) error {
 		return nil
 	}
 	if prev == nil || prev.Deleted {
-		return errorf(http.StatusPreconditionFailed, fhirerr.CodeConflict, "If-Match names version %d but the resource does not exist", want)
+		return errorf(fhirerr.ErrPreconditionFailed, fhirerr.CodeConflict, "If-Match names version %d but the resource does not exist", want)
 	}
 	if prev.VersionID != want {
-		return errorf(http.StatusPreconditionFailed, fhirerr.CodeConflict,
+		return errorf(fhirerr.ErrPreconditionFailed, fhirerr.CodeConflict,
 			"If-Match names version %d but the current version is %d", want, prev.VersionID)
 	}
 	return nil
@@ -116,36 +115,32 @@ func (s *Server) typeAndResource(w http.ResponseWriter, r *http.Request) (string
 }
 
 // update answers PUT [type]/[id]: a new version, or a create with the client's id.
-func (s *Server) update(w http.ResponseWriter, r *http.Request) {
+func (s *Server) update(w http.ResponseWriter, r *http.Request) error {
 	typ, body, err := s.typeAndResource(w, r)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	id := mux.Vars(r)["id"]
 	if got := bodyID(body); got != id {
-		s.fail(w, r, &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeInvalid,
-			Diagnostics: fmt.Sprintf("the resource id %q must equal the id in the URL %q", got, id), Expression: []string{typ + ".id"}})
-		return
+		return &fhirerr.Error{Kind: fhirerr.ErrInvalid, Code: fhirerr.CodeInvalid,
+			Diagnostics: fmt.Sprintf("the resource id %q must equal the id in the URL %q", got, id), Expression: []string{typ + ".id"}}
 	}
-	s.put(w, r, typ, body, func(ctx context.Context, tx *storage.Tx) (string, *storage.Resource, error) {
+	return s.put(w, r, typ, body, func(ctx context.Context, tx *storage.Tx) (string, *storage.Resource, error) {
 		prev, err := tx.Lock(ctx, typ, id)
 		return id, prev, err
 	})
 }
 
 // conditionalUpdate answers PUT [type]?search: update the one match, create when none, 412 when several.
-func (s *Server) conditionalUpdate(w http.ResponseWriter, r *http.Request) {
+func (s *Server) conditionalUpdate(w http.ResponseWriter, r *http.Request) error {
 	typ, body, err := s.typeAndResource(w, r)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	if r.URL.RawQuery == "" {
-		s.fail(w, r, errorf(http.StatusBadRequest, fhirerr.CodeInvalid, "PUT %s needs an id or search parameters", typ))
-		return
+		return errorf(fhirerr.ErrInvalid, fhirerr.CodeInvalid, "PUT %s needs an id or search parameters", typ)
 	}
-	s.put(w, r, typ, body, func(ctx context.Context, tx *storage.Tx) (string, *storage.Resource, error) {
+	return s.put(w, r, typ, body, func(ctx context.Context, tx *storage.Tx) (string, *storage.Resource, error) {
 		matches, err := s.conditionalMatches(ctx, tx, typ, r.URL.RawQuery)
 		if err != nil {
 			return "", nil, err
@@ -161,19 +156,19 @@ func (s *Server) conditionalUpdate(w http.ResponseWriter, r *http.Request) {
 			}
 			prev, err := tx.Lock(ctx, typ, id)
 			if err == nil && prev != nil && !prev.Deleted {
-				err = errorf(http.StatusConflict, fhirerr.CodeConflict,
+				err = errorf(fhirerr.ErrConflict, fhirerr.CodeConflict,
 					"%s/%s exists but does not match the search; refusing to overwrite it", typ, id)
 			}
 			return id, prev, err
 		case 1:
 			if id != "" && id != matches[0].ID {
-				return "", nil, &fhirerr.Error{Status: http.StatusBadRequest, Code: fhirerr.CodeInvalid,
+				return "", nil, &fhirerr.Error{Kind: fhirerr.ErrInvalid, Code: fhirerr.CodeInvalid,
 					Diagnostics: fmt.Sprintf("the resource id %q is not the id of the match %q", id, matches[0].ID), Expression: []string{typ + ".id"}}
 			}
 			prev, err := tx.Lock(ctx, typ, matches[0].ID)
 			return matches[0].ID, prev, err
 		default:
-			return "", nil, errorf(http.StatusPreconditionFailed, fhirerr.CodeMultipleMatches, "the search matches %d resources", len(matches))
+			return "", nil, errorf(fhirerr.ErrPreconditionFailed, fhirerr.CodeMultipleMatches, "the search matches %d resources", len(matches))
 		}
 	})
 }
@@ -182,11 +177,10 @@ func (s *Server) conditionalUpdate(w http.ResponseWriter, r *http.Request) {
 // transaction, target picks the id and locks its current row; then If-Match, the rules,
 // the write and the answer (201 when it created, else 200).
 func (s *Server) put(w http.ResponseWriter, r *http.Request, typ string, body []byte,
-	target func(context.Context, *storage.Tx) (string, *storage.Resource, error)) {
+	target func(context.Context, *storage.Tx) (string, *storage.Resource, error)) error {
 	want, err := ifMatch(r)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	ctx := r.Context()
 	var res *storage.Resource
@@ -209,14 +203,14 @@ func (s *Server) put(w http.ResponseWriter, r *http.Request, typ string, body []
 		return err
 	})
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	status := http.StatusOK
 	if created {
 		status = http.StatusCreated
 	}
 	s.writeResult(w, r, status, res, fmt.Sprintf("%s/%s written as version %d", typ, res.ID, res.VersionID))
+	return nil
 }
 
 func setBodyID(body []byte, id string) ([]byte, error) {
@@ -230,21 +224,18 @@ func setBodyID(body []byte, id string) ([]byte, error) {
 
 // delete answers DELETE [type]/[id]. A resource still referenced is refused with 409
 // unless _cascade=delete, which deletes the referencing resources too.
-func (s *Server) delete(w http.ResponseWriter, r *http.Request) {
+func (s *Server) delete(w http.ResponseWriter, r *http.Request) error {
 	typ, err := s.resourceType(r)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	want, err := ifMatch(r)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	cascade, err := cascadeParam(r)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	ctx := r.Context()
 	var res *storage.Resource
@@ -259,7 +250,7 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request) {
 		res, err = s.remove(ctx, tx, prev, cascade, map[int64]bool{})
 		return err
 	})
-	s.answerDelete(w, r, res, err)
+	return s.answerDelete(w, r, res, err)
 }
 
 func cascadeParam(r *http.Request) (bool, error) {
@@ -269,7 +260,7 @@ func cascadeParam(r *http.Request) (bool, error) {
 	case "delete":
 		return true, nil
 	default:
-		return false, errorf(http.StatusBadRequest, fhirerr.CodeInvalid, "_cascade must be delete, not %q", v)
+		return false, errorf(fhirerr.ErrInvalid, fhirerr.CodeInvalid, "_cascade must be delete, not %q", v)
 	}
 }
 
@@ -283,7 +274,7 @@ func (s *Server) remove(ctx context.Context, tx *storage.Tx, prev *storage.Resou
 	}
 	seen[prev.RID] = true
 	if len(seen) > maxCascade {
-		return nil, errorf(http.StatusConflict, fhirerr.CodeTooCostly, "a cascading delete may remove at most %d resources", maxCascade)
+		return nil, errorf(fhirerr.ErrConflict, fhirerr.CodeTooCostly, "a cascading delete may remove at most %d resources", maxCascade)
 	}
 	if err := s.rules.Check(ctx, tx, &resources.Change{Action: resources.ActionDelete, Type: prev.Type, ID: prev.ID, Old: prev}); err != nil {
 		return nil, err
@@ -329,10 +320,9 @@ func (s *Server) removeReferrers(ctx context.Context, tx *storage.Tx, prev *stor
 }
 
 // answerDelete answers a delete: 204, or 200 with an OperationOutcome when preferred.
-func (s *Server) answerDelete(w http.ResponseWriter, r *http.Request, res *storage.Resource, err error) {
+func (s *Server) answerDelete(w http.ResponseWriter, r *http.Request, res *storage.Resource, err error) error {
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	if res != nil {
 		w.Header().Set("ETag", versionTag(res.VersionID))
@@ -343,31 +333,28 @@ func (s *Server) answerDelete(w http.ResponseWriter, r *http.Request, res *stora
 			msg = fmt.Sprintf("%s/%s deleted", res.Type, res.ID)
 		}
 		writeJSON(w, r, http.StatusOK, marshal(fhirerr.Information(msg)))
-		return
+		return nil
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // conditionalDelete answers DELETE [type]?search: deletes the one match; 412 when several.
-func (s *Server) conditionalDelete(w http.ResponseWriter, r *http.Request) {
+func (s *Server) conditionalDelete(w http.ResponseWriter, r *http.Request) error {
 	typ, err := s.resourceType(r)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	if r.URL.RawQuery == "" {
-		s.fail(w, r, errorf(http.StatusBadRequest, fhirerr.CodeInvalid, "DELETE %s needs an id or search parameters", typ))
-		return
+		return errorf(fhirerr.ErrInvalid, fhirerr.CodeInvalid, "DELETE %s needs an id or search parameters", typ)
 	}
 	cascade, err := cascadeParam(r)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	want, err := ifMatch(r)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	ctx := r.Context()
 	var res *storage.Resource
@@ -381,7 +368,7 @@ func (s *Server) conditionalDelete(w http.ResponseWriter, r *http.Request) {
 			return checkVersion(want, nil)
 		case 1:
 		default:
-			return errorf(http.StatusPreconditionFailed, fhirerr.CodeMultipleMatches, "the search matches %d resources", len(matches))
+			return errorf(fhirerr.ErrPreconditionFailed, fhirerr.CodeMultipleMatches, "the search matches %d resources", len(matches))
 		}
 		prev, err := tx.Lock(ctx, typ, matches[0].ID)
 		if err != nil {
@@ -393,5 +380,5 @@ func (s *Server) conditionalDelete(w http.ResponseWriter, r *http.Request) {
 		res, err = s.remove(ctx, tx, prev, cascade, map[int64]bool{})
 		return err
 	})
-	s.answerDelete(w, r, res, err)
+	return s.answerDelete(w, r, res, err)
 }

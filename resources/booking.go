@@ -97,7 +97,7 @@ func (r *Rules) book(ctx context.Context, tx *storage.Tx, id string, old, appt *
 		return fhirerr.Conflict(fmt.Sprintf("the hold on Appointment/%s expired at %s; find and hold a slot again", id, formatInstant(old.HoldExpires)))
 	}
 	err := r.bookOnce(ctx, tx, id, old, appt, fresh)
-	if fe, ok := fhirerr.As(err); !ok || fe.Status != http.StatusConflict {
+	if !errors.Is(err, fhirerr.ErrConflict) {
 		return err
 	}
 	released, rerr := r.releaseExpiredHolds(ctx, tx, id)

@@ -33,7 +33,7 @@ func TestTransitions(t *testing.T) {
 			}
 			if !want {
 				fe, ok := fhirerr.As(err)
-				if !ok || fe.Status != 422 || fe.Code != fhirerr.CodeBusinessRule || fe.Expression[0] != "Appointment.status" {
+				if !ok || fe.Status() != 422 || fe.Code != fhirerr.CodeBusinessRule || fe.Expression[0] != "Appointment.status" {
 					t.Errorf("%s -> %s: got %v, want a 422 business-rule at Appointment.status", from, to, err)
 				}
 			}

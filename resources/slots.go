@@ -3,7 +3,6 @@ package resources
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"sort"
 	"time"
 
@@ -102,7 +101,7 @@ func (r *Rules) GenerateSlots(ctx context.Context, tx *storage.Tx, req SlotReque
 				taken.add(c)
 				made = append(made, candidate{c, ro})
 				if len(made) > maxGeneratedSlots {
-					return nil, fhirerr.New(http.StatusUnprocessableEntity, fhirerr.CodeTooCostly,
+					return nil, fhirerr.New(fhirerr.ErrUnprocessable, fhirerr.CodeTooCostly,
 						fmt.Sprintf("one call makes at most %d slots; ask for a shorter period", maxGeneratedSlots))
 				}
 			}

@@ -55,7 +55,7 @@ func (a Authentication) Middleware(next http.Handler) http.Handler {
 		if header == "" {
 			if a.Required != nil && a.Required(r) {
 				refuse(w, http.StatusUnauthorized, `Bearer realm="`+Realm+`"`,
-					fhirerr.New(http.StatusUnauthorized, fhirerr.CodeLogin, "this request needs an access token: Authorization: Bearer <token>"))
+					fhirerr.New(fhirerr.ErrUnauthorized, fhirerr.CodeLogin, "this request needs an access token: Authorization: Bearer <token>"))
 				return
 			}
 			next.ServeHTTP(w, r)
@@ -76,7 +76,7 @@ func (a Authentication) Middleware(next http.Handler) http.Handler {
 			if errors.As(err, &te) && te.Unavailable {
 				w.Header().Set("Retry-After", "5")
 				refuse(w, http.StatusServiceUnavailable, "",
-					fhirerr.New(http.StatusServiceUnavailable, "transient", "the access token cannot be checked now: "+te.Description))
+					fhirerr.New(fhirerr.ErrUnavailable, "transient", "the access token cannot be checked now: "+te.Description))
 				return
 			}
 			description := "the access token is not valid"
@@ -106,7 +106,7 @@ func refuseToken(w http.ResponseWriter, description string) {
 	if strings.Contains(description, "expired") {
 		code = "expired"
 	}
-	refuse(w, http.StatusUnauthorized, challenge, fhirerr.New(http.StatusUnauthorized, code, description))
+	refuse(w, http.StatusUnauthorized, challenge, fhirerr.New(fhirerr.ErrUnauthorized, code, description))
 }
 
 func refuse(w http.ResponseWriter, status int, challenge string, fe *fhirerr.Error) {

@@ -45,7 +45,7 @@ func TestConcurrentCreateOfOneID(t *testing.T) {
 					t.Fatal(err)
 				}
 				err := <-second
-				if fe, ok := fhirerr.As(err); !ok || fe.Status != http.StatusConflict {
+				if fe, ok := fhirerr.As(err); !ok || fe.Status() != http.StatusConflict {
 					t.Fatalf("second create of the same id: %v, want 409", err)
 				}
 			} else {

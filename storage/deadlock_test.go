@@ -9,6 +9,7 @@ import (
 
 	"github.com/careslot/careslot/fhir/fhirerr"
 	"github.com/careslot/careslot/storage"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // beginWithDeadlockTimeout starts a transaction whose deadlock check runs after timeout,
@@ -103,8 +104,13 @@ func TestDeadlockIsConflict(t *testing.T) {
 			go func() { survived <- tc.otherWait(victim, other, a, c) }()
 			err := <-aborted
 			victim.Rollback(ctx)
-			if fe, ok := fhirerr.As(err); !ok || fe.Status != http.StatusConflict {
+			if fe, ok := fhirerr.As(err); !ok || fe.Status() != http.StatusConflict {
 				t.Fatalf("%s aborted by a deadlock: %v, want a 409", tc.name, err)
+			}
+			// The 409 keeps the database's error as its cause, for the log and errors.As.
+			var pe *pgconn.PgError
+			if !errors.As(err, &pe) || pe.Code != "40P01" || !errors.Is(err, fhirerr.ErrConflict) {
+				t.Errorf("the 409 of a deadlock lost its cause: %v", err)
 			}
 			if err := <-survived; err != nil {
 				t.Fatalf("the other transaction, once the deadlock was broken: %v", err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"regexp"
 	"strconv"
 
@@ -123,7 +122,7 @@ func (t *Tx) checkLinks(ctx context.Context) error {
 			WHERE d.rid = ANY($1) AND d.deleted AND NOT s.deleted
 			LIMIT 1`, t.deleted).Scan(&dt, &did, &st, &sid, &path)
 		if err == nil {
-			return &fhirerr.Error{Status: http.StatusConflict, Code: fhirerr.CodeConflict, Resource: dt + "/" + did,
+			return &fhirerr.Error{Kind: fhirerr.ErrConflict, Code: fhirerr.CodeConflict, Resource: dt + "/" + did,
 				Diagnostics: fmt.Sprintf("%s/%s is still referenced by %s/%s at %s; delete or change that first, or delete with _cascade=delete", dt, did, st, sid, path)}
 		}
 		if !errors.Is(err, pgx.ErrNoRows) {

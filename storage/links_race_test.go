@@ -52,7 +52,7 @@ func TestReferenceAndDeleteRace(t *testing.T) {
 		if err := tx.Commit(ctx); err != nil {
 			t.Fatalf("commit of the referring write: %v", err)
 		}
-		if fe, ok := fhirerr.As(<-deleted); !ok || fe.Status != http.StatusConflict {
+		if fe, ok := fhirerr.As(<-deleted); !ok || fe.Status() != http.StatusConflict {
 			t.Fatalf("delete after the reference committed: %v, want 409", fe)
 		}
 	})
@@ -83,7 +83,7 @@ func TestReferenceAndDeleteRace(t *testing.T) {
 		if err := del.Commit(ctx); err != nil {
 			t.Fatalf("commit of the delete: %v", err)
 		}
-		if fe, ok := fhirerr.As(<-written); !ok || fe.Status != http.StatusUnprocessableEntity {
+		if fe, ok := fhirerr.As(<-written); !ok || fe.Status() != http.StatusUnprocessableEntity {
 			t.Fatalf("write referring to a patient deleted meanwhile: %v, want 422", fe)
 		}
 		if n := count(t, `SELECT count(*) FROM resources WHERE id = 'race-obs-2'`); n != 0 {

@@ -115,7 +115,7 @@ func TestEveryReferenceIsChecked(t *testing.T) {
 				}
 				return
 			}
-			if fe, ok := fhirerr.As(err); !ok || fe.Status != c.want {
+			if fe, ok := fhirerr.As(err); !ok || fe.Status() != c.want {
 				t.Fatalf("commit: %v, want %d", err, c.want)
 			}
 		})

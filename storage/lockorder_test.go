@@ -93,7 +93,7 @@ func TestDeleteWaitsForReferenceAfterLock(t *testing.T) {
 	if err := refer.Commit(ctx); err != nil {
 		t.Fatalf("commit of the referring write: %v", err)
 	}
-	if fe, ok := fhirerr.As(<-deleted); !ok || fe.Status != http.StatusConflict {
+	if fe, ok := fhirerr.As(<-deleted); !ok || fe.Status() != http.StatusConflict {
 		t.Fatalf("delete after the reference committed: %v, want 409", fe)
 	}
 	if n := count(t, `SELECT count(*) FROM resources WHERE id = 'review3-locked-then-referred' AND NOT deleted`); n != 1 {

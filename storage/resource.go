@@ -45,7 +45,7 @@ func read(ctx context.Context, q Querier, typ, id string) (*Resource, error) {
 		return nil, fhirerr.NotFound(fmt.Sprintf("%s/%s is not known", typ, id))
 	}
 	if r.Deleted {
-		return r, fhirerr.New(http.StatusGone, fhirerr.CodeDeleted, fmt.Sprintf("%s/%s was deleted", typ, id))
+		return r, fhirerr.New(fhirerr.ErrGone, fhirerr.CodeDeleted, fmt.Sprintf("%s/%s was deleted", typ, id))
 	}
 	return r, nil
 }
@@ -75,7 +75,7 @@ func vread(ctx context.Context, q Querier, typ, id string, version int) (*Resour
 	}
 	if method == http.MethodDelete {
 		r.Deleted = true
-		return &r, fhirerr.New(http.StatusGone, fhirerr.CodeDeleted, fmt.Sprintf("version %d of %s/%s is a deletion", version, typ, id))
+		return &r, fhirerr.New(fhirerr.ErrGone, fhirerr.CodeDeleted, fmt.Sprintf("version %d of %s/%s is a deletion", version, typ, id))
 	}
 	return &r, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"time"
 
@@ -200,7 +199,7 @@ const maxBindParameters = 65535
 // would otherwise fail as an internal error.
 func checkArgs(args []any) error {
 	if len(args) > maxBindParameters {
-		return fhirerr.New(http.StatusBadRequest, fhirerr.CodeTooCostly,
+		return fhirerr.New(fhirerr.ErrInvalid, fhirerr.CodeTooCostly,
 			fmt.Sprintf("the search has too many values: it needs %d query parameters, at most %d", len(args), maxBindParameters))
 	}
 	return nil
@@ -211,7 +210,7 @@ func checkArgs(args []any) error {
 func searchError(err error) error {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && len(pe.Code) == 5 && pe.Code[:2] == "22" {
-		return fhirerr.Invalid("a search value is out of range: " + pe.Message)
+		return fhirerr.Invalid("a search value is out of range: " + pe.Message).WithCause(err)
 	}
 	return fmt.Errorf("storage: search: %w", mapPgError(err))
 }

@@ -122,7 +122,7 @@ func TestDanglingReferenceRefusedAtCommit(t *testing.T) {
 		return err
 	})
 	fe, ok := fhirerr.As(err)
-	if !ok || fe.Status != http.StatusUnprocessableEntity || fe.Expression[0] != "Observation.subject" || fe.Resource != "Observation/st-dangling" {
+	if !ok || fe.Status() != http.StatusUnprocessableEntity || fe.Expression[0] != "Observation.subject" || fe.Resource != "Observation/st-dangling" {
 		t.Fatalf("err = %v", err)
 	}
 	if n := count(t, `SELECT count(*) FROM resources WHERE id = 'st-dangling'`); n != 0 {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/careslot/careslot/fhir/fhirerr"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -133,13 +134,14 @@ func (t *Tx) Rollback(ctx context.Context) {
 // PG runs SQL in the transaction, for the SQL of other storage files and tests.
 func (t *Tx) PG() Querier { return t.pg }
 
-// mapPgError turns the database errors a client can cause into FHIR errors.
+// mapPgError turns the database errors a client can cause into FHIR errors, which keep
+// the database's error as their cause.
 func mapPgError(err error) error {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch pe.Code {
 		case "40001", "40P01": // serialization failure, deadlock
-			return conflictf("the resource was changed concurrently; retry the request")
+			return fhirerr.Conflict("the resource was changed concurrently; retry the request").WithCause(err)
 		}
 	}
 	return err

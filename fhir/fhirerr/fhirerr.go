@@ -36,9 +36,65 @@ const (
 	CodeTooCostly       = "too-costly"
 )
 
-// Error is one refused request: what went wrong, where, and the HTTP status it maps to.
+// The categories of refusal, as pkgsite's derrors: every *Error has one (Kind), the
+// category alone decides the HTTP status, and errors.Is(err, ErrConflict) asks for it
+// through any wrapping.
+var (
+	ErrInvalid              = errors.New("invalid request")        // 400
+	ErrUnauthorized         = errors.New("unauthorized")           // 401
+	ErrForbidden            = errors.New("forbidden")              // 403
+	ErrNotFound             = errors.New("not found")              // 404
+	ErrMethodNotAllowed     = errors.New("method not allowed")     // 405
+	ErrNotAcceptable        = errors.New("not acceptable")         // 406
+	ErrConflict             = errors.New("conflict")               // 409
+	ErrGone                 = errors.New("gone")                   // 410
+	ErrPreconditionFailed   = errors.New("precondition failed")    // 412
+	ErrTooLarge             = errors.New("request too large")      // 413
+	ErrUnsupportedMediaType = errors.New("unsupported media type") // 415
+	ErrUnprocessable        = errors.New("unprocessable")          // 422
+	ErrInternal             = errors.New("internal error")         // 500
+	ErrUnavailable          = errors.New("unavailable")            // 503: try again later
+)
+
+// statuses maps each category to its HTTP status.
+var statuses = []struct {
+	kind   error
+	status int
+}{
+	{ErrInvalid, http.StatusBadRequest},
+	{ErrUnauthorized, http.StatusUnauthorized},
+	{ErrForbidden, http.StatusForbidden},
+	{ErrNotFound, http.StatusNotFound},
+	{ErrMethodNotAllowed, http.StatusMethodNotAllowed},
+	{ErrNotAcceptable, http.StatusNotAcceptable},
+	{ErrConflict, http.StatusConflict},
+	{ErrGone, http.StatusGone},
+	{ErrPreconditionFailed, http.StatusPreconditionFailed},
+	{ErrTooLarge, http.StatusRequestEntityTooLarge},
+	{ErrUnsupportedMediaType, http.StatusUnsupportedMediaType},
+	{ErrUnprocessable, http.StatusUnprocessableEntity},
+	{ErrInternal, http.StatusInternalServerError},
+	{ErrUnavailable, http.StatusServiceUnavailable},
+}
+
+// KindOf is the category of an HTTP status, for an answer recorded as a status (a
+// transaction Bundle's failed entry). A status without a category of its own is
+// ErrInvalid when it is a 4xx and ErrInternal otherwise.
+func KindOf(status int) error {
+	for _, c := range statuses {
+		if c.status == status {
+			return c.kind
+		}
+	}
+	if status >= 400 && status < 500 {
+		return ErrInvalid
+	}
+	return ErrInternal
+}
+
+// Error is one refused request: its category, what went wrong, where, and why.
 type Error struct {
-	Status      int      // HTTP status code
+	Kind        error    // the category: one of the Err* sentinels; it decides the HTTP status
 	Code        string   // issue type code
 	Severity    string   // fatal | error | warning | information; "" means error
 	Diagnostics string   // human-readable explanation
@@ -46,43 +102,72 @@ type Error struct {
 	// Resource is the "Type/id" the error is about, when known; not rendered. A transaction
 	// uses it to say which of its entries failed a check made at commit.
 	Resource string
+	// Err is the cause (a database error a refusal was made from), kept for logs and
+	// errors.Is/As; never rendered to the client.
+	Err error
 }
 
 func (e *Error) Error() string {
+	msg := fmt.Sprintf("%d %s: %s", e.Status(), e.Code, e.Diagnostics)
 	if len(e.Expression) > 0 {
-		return fmt.Sprintf("%d %s: %s (at %s)", e.Status, e.Code, e.Diagnostics, e.Expression[0])
+		msg += " (at " + e.Expression[0] + ")"
 	}
-	return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Diagnostics)
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
 }
 
-// New makes an Error; expression may be empty.
-func New(status int, code, diagnostics string, expression ...string) *Error {
-	return &Error{Status: status, Code: code, Diagnostics: diagnostics, Expression: expression}
+// Unwrap is the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, ErrConflict) true for an *Error of that category.
+func (e *Error) Is(target error) bool { return target == e.Kind }
+
+// Status is the HTTP status of the error's category; 500 when it has none.
+func (e *Error) Status() int {
+	for _, c := range statuses {
+		if c.kind == e.Kind {
+			return c.status
+		}
+	}
+	return http.StatusInternalServerError
+}
+
+// WithCause records err as the cause of e and returns e.
+func (e *Error) WithCause(err error) *Error {
+	e.Err = err
+	return e
+}
+
+// New makes an Error of category kind; expression may be empty.
+func New(kind error, code, diagnostics string, expression ...string) *Error {
+	return &Error{Kind: kind, Code: code, Diagnostics: diagnostics, Expression: expression}
 }
 
 // Invalid is a 400 for a malformed request or resource.
 func Invalid(diagnostics string, expression ...string) *Error {
-	return New(http.StatusBadRequest, CodeInvalid, diagnostics, expression...)
+	return New(ErrInvalid, CodeInvalid, diagnostics, expression...)
 }
 
 // Unprocessable is a 422: the resource parses but breaks a rule.
 func Unprocessable(code, diagnostics string, expression ...string) *Error {
-	return New(http.StatusUnprocessableEntity, code, diagnostics, expression...)
+	return New(ErrUnprocessable, code, diagnostics, expression...)
 }
 
 // NotFound is a 404.
 func NotFound(diagnostics string) *Error {
-	return New(http.StatusNotFound, CodeNotFound, diagnostics)
+	return New(ErrNotFound, CodeNotFound, diagnostics)
 }
 
 // Conflict is a 409.
 func Conflict(diagnostics string, expression ...string) *Error {
-	return New(http.StatusConflict, CodeConflict, diagnostics, expression...)
+	return New(ErrConflict, CodeConflict, diagnostics, expression...)
 }
 
 // Forbidden is a 403.
 func Forbidden(diagnostics string) *Error {
-	return New(http.StatusForbidden, CodeForbidden, diagnostics)
+	return New(ErrForbidden, CodeForbidden, diagnostics)
 }
 
 // As finds an *Error in err's chain.
@@ -92,12 +177,13 @@ func As(err error) (*Error, bool) {
 	return fe, ok
 }
 
-// From returns err's *Error, or a 500 exception that hides the internal detail.
+// From returns err's *Error, or a 500 exception that hides the internal detail (err is
+// kept as its cause, for the log).
 func From(err error) *Error {
 	if fe, ok := As(err); ok {
 		return fe
 	}
-	return New(http.StatusInternalServerError, CodeException, "internal server error")
+	return New(ErrInternal, CodeException, "internal server error").WithCause(err)
 }
 
 // OutcomeIssue is one OperationOutcome.issue.

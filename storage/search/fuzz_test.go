@@ -70,7 +70,7 @@ func requireClientError(t *testing.T, input string, err error) {
 	if !ok {
 		t.Fatalf("%q: refused with %T, not a *fhirerr.Error: %v", input, err, err)
 	}
-	if fe.Status < 400 || fe.Status > 499 || fe.Code == "" || fe.Diagnostics == "" {
+	if fe.Status() < 400 || fe.Status() > 499 || fe.Code == "" || fe.Diagnostics == "" {
 		t.Fatalf("%q: refusal is not a 4xx with a code and a diagnostic: %+v", input, fe)
 	}
 }
@@ -239,7 +239,7 @@ func TestHugeExponentsAre400(t *testing.T) {
 		}
 		if !c.ok {
 			fe, isFHIR := fhirerr.As(err)
-			if !isFHIR || fe.Status != http.StatusBadRequest || len(fe.Expression) == 0 || fe.Expression[0] != "value-quantity" {
+			if !isFHIR || fe.Status() != http.StatusBadRequest || len(fe.Expression) == 0 || fe.Expression[0] != "value-quantity" {
 				t.Errorf("%s: got %v, want a 400 on value-quantity", c.value, err)
 			}
 		}
@@ -268,7 +268,7 @@ func TestTimeZoneOffsetsOutOfRangeAre400(t *testing.T) {
 			t.Errorf("%s refused: %v", c.value, err)
 		}
 		if !c.ok {
-			if fe, isFHIR := fhirerr.As(err); !isFHIR || fe.Status != http.StatusBadRequest {
+			if fe, isFHIR := fhirerr.As(err); !isFHIR || fe.Status() != http.StatusBadRequest {
 				t.Errorf("%s: got %v, want a 400", c.value, err)
 			}
 		}
@@ -294,7 +294,7 @@ func TestEmptyAndHugeResultParameters(t *testing.T) {
 		params, _ := url.ParseQuery(c.query)
 		q, err := reg.Parse("Patient", params, fuzzOptions(true))
 		if c.count < 0 {
-			if fe, isFHIR := fhirerr.As(err); !isFHIR || fe.Status != http.StatusBadRequest {
+			if fe, isFHIR := fhirerr.As(err); !isFHIR || fe.Status() != http.StatusBadRequest {
 				t.Errorf("%s: got %v, want a 400", c.query, err)
 			}
 			continue

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/http"
 	"net/url"
 	"sort"
 	"strconv"
@@ -48,7 +47,7 @@ func badParam(name, format string, args ...any) *fhirerr.Error {
 // the parameter; unknown parameters are ignored (and listed in Ignored) unless Strict.
 func (r *Registry) Parse(typ string, params url.Values, opts ParseOptions) (*Query, error) {
 	if !r.Searchable(typ) {
-		return nil, fhirerr.New(http.StatusBadRequest, fhirerr.CodeNotSupported, fmt.Sprintf("%s is not searchable on this server", typ))
+		return nil, fhirerr.New(fhirerr.ErrInvalid, fhirerr.CodeNotSupported, fmt.Sprintf("%s is not searchable on this server", typ))
 	}
 	q := &Query{Type: typ, Count: opts.DefaultCount, BaseURL: opts.BaseURL}
 	p := parser{reg: r, opts: opts, q: q}
@@ -80,7 +79,7 @@ type parser struct {
 // ignore drops a parameter under lenient handling, or refuses it under strict handling.
 func (p *parser) ignore(name, reason string) error {
 	if p.opts.Strict {
-		return fhirerr.New(http.StatusBadRequest, fhirerr.CodeNotSupported, fmt.Sprintf("search parameter %s: %s", name, reason), name)
+		return fhirerr.New(fhirerr.ErrInvalid, fhirerr.CodeNotSupported, fmt.Sprintf("search parameter %s: %s", name, reason), name)
 	}
 	p.q.Ignored = append(p.q.Ignored, Ignored{Name: name, Reason: reason})
 	return nil
@@ -194,7 +193,7 @@ func (p *parser) modifierAllowed(c *Clause, name string) error {
 	case KindToken:
 		ok = m == "not" || m == "text" || (m == "of-type" && strings.HasSuffix(c.Param.Code, "identifier"))
 		if m == "in" || m == "not-in" || m == "above" || m == "below" {
-			return fhirerr.New(http.StatusBadRequest, fhirerr.CodeNotSupported, fmt.Sprintf("search parameter %s: :%s needs terminology services, which careslot does not have", name, m), name)
+			return fhirerr.New(fhirerr.ErrInvalid, fhirerr.CodeNotSupported, fmt.Sprintf("search parameter %s: :%s needs terminology services, which careslot does not have", name, m), name)
 		}
 	case KindReference:
 		ok = m == "identifier" || isTypeName(m)

@@ -44,7 +44,7 @@ func TestMalformedValuesAre400(t *testing.T) {
 		params, _ := url.ParseQuery(c.query)
 		_, err := reg.Parse(c.typ, params, ParseOptions{DefaultCount: 10, MaxCount: 100})
 		fe, ok := fhirerr.As(err)
-		if !ok || fe.Status != 400 {
+		if !ok || fe.Status() != 400 {
 			t.Errorf("%s?%s: %v, want a 400", c.typ, c.query, err)
 			continue
 		}
@@ -70,7 +70,7 @@ func TestLenientAndStrict(t *testing.T) {
 		t.Errorf("ignored %v, clauses %d", names, len(q.Clauses))
 	}
 	_, err = reg.Parse("Patient", params, ParseOptions{Strict: true, DefaultCount: 10, MaxCount: 100})
-	if fe, ok := fhirerr.As(err); !ok || fe.Status != 400 {
+	if fe, ok := fhirerr.As(err); !ok || fe.Status() != 400 {
 		t.Errorf("strict: %v", err)
 	}
 }
