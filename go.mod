@@ -1,8 +1,9 @@
 module github.com/careslot/careslot
 
-go 1.26
+go 1.26.0
 
 require (
+	github.com/alexedwards/argon2id v1.0.0
 	github.com/buger/jsonparser v1.1.1
 	github.com/gofhir/fhirpath v1.4.0
 	github.com/google/fhir/go v0.7.4
@@ -12,7 +13,7 @@ require (
 	github.com/lestrrat-go/httprc/v3 v3.0.6
 	github.com/lestrrat-go/jwx/v3 v3.4.0
 	github.com/ory/hydra-client-go/v2 v2.2.1
-	golang.org/x/text v0.41.0
+	golang.org/x/text v0.44.0
 )
 
 require (
@@ -37,10 +38,10 @@ require (
 	github.com/serenize/snaker v0.0.0-20201027110005-a7ad2135616e // indirect
 	github.com/shopspring/decimal v1.4.0 // indirect
 	github.com/valyala/fastjson v1.6.10 // indirect
+	golang.org/x/crypto v0.59.0 // indirect
 	golang.org/x/exp v0.0.0-20240506185415-9bf2ced13842 // indirect
-	golang.org/x/net v0.10.0 // indirect
 	golang.org/x/oauth2 v0.21.0 // indirect
-	golang.org/x/sync v0.22.0 // indirect
-	golang.org/x/sys v0.47.0 // indirect
+	golang.org/x/sync v0.25.0 // indirect
+	golang.org/x/sys v0.50.0 // indirect
 	google.golang.org/protobuf v1.25.0 // indirect
 )

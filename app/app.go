@@ -12,6 +12,7 @@ import (
 	"github.com/careslot/careslot/fhir"
 	"github.com/careslot/careslot/fhir/fhirerr"
 	"github.com/careslot/careslot/resources"
+	"github.com/careslot/careslot/smart-auth/discovery"
 	"github.com/careslot/careslot/storage"
 )
 
@@ -44,7 +45,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	rules := resources.New(resources.Config{RequireCoverage: cfg.RequireCoverage})
-	api, err := fhir.NewServer(fhir.Config{BaseURL: cfg.BaseURL}, store, rules, log)
+	fhirCfg := fhir.Config{BaseURL: cfg.BaseURL}
+	discover := cfg.Auth.discovery(cfg.BaseURL)
+	if cfg.Auth.HydraPublicURL != "" {
+		fhirCfg.Security = discover.CapabilitySecurity()
+	}
+	api, err := fhir.NewServer(fhirCfg, store, rules, log)
 	if err != nil {
 		store.Close()
 		return nil, err
@@ -67,7 +73,13 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/fhir/", fhirAPI)
 	mux.Handle("/fhir", fhirAPI)
+	mux.Handle("/fhir/metadata", discovery.CORS(fhirAPI))
 	mux.Handle("GET /healthz", healthz(store))
+	if err := mountAuthorization(mux, cfg, discover, auth, store, log); err != nil {
+		stop()
+		store.Close()
+		return nil, err
+	}
 	mux.Handle("/", notFound())
 	return &App{Store: store, Rules: rules, FHIR: api, Handler: mux, stop: stop}, nil
 }

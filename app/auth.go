@@ -3,11 +3,17 @@ package app
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"net/http"
 	"strings"
 
 	smartauth "github.com/careslot/careslot/smart-auth"
+	"github.com/careslot/careslot/smart-auth/discovery"
 	"github.com/careslot/careslot/smart-auth/hydra"
+	"github.com/careslot/careslot/smart-auth/relay"
+	"github.com/careslot/careslot/smart-auth/signin"
 	"github.com/careslot/careslot/smart-auth/token"
+	"github.com/careslot/careslot/storage"
 )
 
 // AuthConfig is how careslot checks access tokens.
@@ -39,7 +45,7 @@ func authentication(ctx context.Context, cfg Config) (smartauth.Authentication, 
 	if cfg.Auth.RequireToken {
 		a.Required = smartauth.RequiredOutsidePublic
 	}
-	keys, revocation, issuer := cfg.Auth.Keys, cfg.Auth.Revocation, cfg.Auth.Issuer
+	keys, revocation, issuer := cfg.Auth.Keys, cfg.Auth.Revocation, cfg.Auth.issuer()
 	public := strings.TrimRight(cfg.Auth.HydraPublicURL, "/")
 	if keys == nil && public != "" {
 		var err error
@@ -54,9 +60,6 @@ func authentication(ctx context.Context, cfg Config) (smartauth.Authentication, 
 		}
 		revocation = admin
 	}
-	if issuer == "" && public != "" {
-		issuer = public + "/"
-	}
 	if keys == nil || revocation == nil {
 		return a, nil // no authorization server: every token is refused
 	}
@@ -66,4 +69,38 @@ func authentication(ctx context.Context, cfg Config) (smartauth.Authentication, 
 	}
 	a.Verifier = v
 	return a, nil
+}
+
+// issuer is Hydra's issuer: configured, or its public URL with a trailing slash.
+func (c AuthConfig) issuer() string {
+	if c.Issuer != "" {
+		return c.Issuer
+	}
+	if c.HydraPublicURL == "" {
+		return ""
+	}
+	return strings.TrimRight(c.HydraPublicURL, "/") + "/"
+}
+
+func (c AuthConfig) discovery(baseURL string) discovery.Config {
+	return discovery.Config{BaseURL: baseURL, HydraPublicURL: c.HydraPublicURL, Issuer: c.issuer()}
+}
+
+// mountAuthorization serves careslot's part of the authorization server when Hydra is
+// configured: discovery, the login, consent and logout pages, EHR launches, and the
+// token, introspection and revocation endpoints relayed to Hydra.
+func mountAuthorization(mux *http.ServeMux, cfg Config, discover discovery.Config, auth smartauth.Authentication, store *storage.Store, log *slog.Logger) error {
+	if cfg.Auth.HydraPublicURL == "" || cfg.Auth.HydraAdminURL == "" {
+		return nil
+	}
+	admin, err := hydra.NewAdmin(cfg.Auth.HydraAdminURL)
+	if err != nil {
+		return err
+	}
+	mux.Handle("/fhir/.well-known/smart-configuration", discover.Handler())
+	signin.New(signin.Config{BaseURL: cfg.BaseURL, HydraPublicURL: cfg.Auth.HydraPublicURL}, admin, store, log).Register(mux, auth.Middleware)
+	if auth.Verifier != nil {
+		relay.New(relay.Config{BaseURL: cfg.BaseURL, HydraPublicURL: cfg.Auth.HydraPublicURL}, admin, auth.Verifier, log).Register(mux)
+	}
+	return nil
 }

@@ -94,6 +94,9 @@ func (s *Server) capabilityStatement() map[string]any {
 		"resource":      res,
 		"interaction":   []code{{"transaction"}, {"batch"}, {"history-system"}},
 	}
+	if s.cfg.Security != nil {
+		rest["security"] = s.cfg.Security
+	}
 	var sysOps []capabilityOperation
 	for _, op := range s.Operations() {
 		if len(op.Types) == 0 {

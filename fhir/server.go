@@ -25,6 +25,8 @@ type Config struct {
 	BaseURL string
 	// MaxBodyBytes limits a request body; larger ones get 413.
 	MaxBodyBytes int64
+	// Security is CapabilityStatement.rest.security (SMART on FHIR), when set.
+	Security map[string]any
 }
 
 // Server serves the FHIR API.

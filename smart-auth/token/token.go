@@ -47,7 +47,7 @@ type Config struct {
 	// RecheckAfter (default 5 s): a revoked token stops working within that time.
 	Revocation   Revocation
 	RecheckAfter time.Duration
-	// Leeway is the clock skew allowed on exp, nbf and iat (default 30 s).
+	// Leeway is the clock skew allowed on exp, nbf and iat (default 10 s).
 	Leeway time.Duration
 	// Now is the clock, for tests; nil is time.Now.
 	Now func() time.Time
@@ -109,7 +109,7 @@ func New(cfg Config) (*Verifier, error) {
 		cfg.RecheckAfter = 5 * time.Second
 	}
 	if cfg.Leeway <= 0 {
-		cfg.Leeway = 30 * time.Second
+		cfg.Leeway = 10 * time.Second
 	}
 	v := &Verifier{cfg: cfg, now: cfg.Now, cache: map[[sha256.Size]byte]*verified{}}
 	if v.now == nil {
