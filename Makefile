@@ -6,25 +6,50 @@ export PATH := /usr/local/go/bin:$(PATH)
 
 GO           ?= go
 BIN          := bin/careslot
+HYDRA        := bin/hydra
 TEST_TIMEOUT ?= 15m
 FUZZTIME     ?= 30s
 BENCHTIME    ?= 1s
 
-.PHONY: all build run test fuzz bench lint postgres summary-elements clean
+.PHONY: all build hydra run test fuzz bench lint postgres summary-elements clean
 
 all: lint build test
 
 build:
 	$(GO) build -o $(BIN) ./cmd/careslot
 
-# careslot serve creates the careslot database if missing, migrates and serves on
-# CARESLOT_ADDR (default 127.0.0.1:8080).
-run: build postgres
-	./$(BIN) serve
+# Ory Hydra (the OAuth2/OpenID Connect server), built from its own module in tools/hydra
+# (its go.mod has replace directives, so it cannot be go installed). Rebuilt only when
+# that module changes; the first build takes a few minutes.
+hydra: $(HYDRA)
+
+$(HYDRA): tools/hydra/go.mod tools/hydra/go.sum
+	cd tools/hydra && $(GO) build -tags sqlite,sqlite_omit_load_extension -o ../../$(HYDRA) github.com/ory/hydra/v2
+	@touch $(HYDRA)
+
+# Hydra (in-memory database, a random system secret, stopped on exit) and careslot with
+# the demo clinic, its demo users (passwords printed at start) and the dev backend
+# client careslot-dev. careslot creates the careslot database if missing, migrates and
+# serves on CARESLOT_ADDR (default 127.0.0.1:8080).
+CARESLOT_ADDR ?= 127.0.0.1:8080
+CARESLOT_ROOT  = http://$(CARESLOT_ADDR)
+run: build hydra postgres
+	@set -e; \
+	secret=$$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n'); \
+	DSN=memory SECRETS_SYSTEM=$$secret \
+	URLS_LOGIN=$(CARESLOT_ROOT)/auth/login URLS_CONSENT=$(CARESLOT_ROOT)/auth/consent \
+	URLS_LOGOUT=$(CARESLOT_ROOT)/auth/logout URLS_POST_LOGOUT_REDIRECT=$(CARESLOT_ROOT)/auth/logged-out \
+	URLS_ERROR=$(CARESLOT_ROOT)/auth/logged-out WEBFINGER_OIDC_DISCOVERY_TOKEN_URL=$(CARESLOT_ROOT)/auth/token \
+		./$(HYDRA) serve all --dev --config tools/hydra/hydra.yml > bin/hydra.log 2>&1 & hydra=$$!; \
+	trap 'kill $$hydra 2>/dev/null; wait $$hydra 2>/dev/null || true' EXIT INT TERM; \
+	echo "Hydra: public http://127.0.0.1:4444, admin http://127.0.0.1:4445 (log: bin/hydra.log)"; \
+	CARESLOT_ADDR=$(CARESLOT_ADDR) CARESLOT_DEMO_USERS=true \
+	CARESLOT_DEV_CLIENT_SECRET=$${CARESLOT_DEV_CLIENT_SECRET:-careslot-dev-secret} ./$(BIN) serve
 
 # Every package in a fresh database of its own; fuzz targets run their seed corpora
-# (testdata/fuzz) as ordinary tests here; the race detector is on.
-test: postgres
+# (testdata/fuzz) as ordinary tests here; the race detector is on. The SMART flows run
+# against a real Hydra (bin/hydra) that the tests start on free ports.
+test: postgres hydra
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 # A short -fuzz run of every fuzz target, one at a time (go test -fuzz takes one

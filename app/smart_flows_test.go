@@ -2,6 +2,9 @@ package app_test
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -13,6 +16,8 @@ import (
 	"github.com/careslot/careslot/app/apptest"
 	"github.com/careslot/careslot/smart-auth/hydra"
 	"github.com/careslot/careslot/smart-auth/hydratest"
+	"github.com/lestrrat-go/jwx/v3/jwa"
+	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/lestrrat-go/jwx/v3/jwt"
 )
 
@@ -421,4 +426,149 @@ func extOf(t *testing.T, raw string) map[string]any {
 		t.Fatalf("no ext claim: %v", err)
 	}
 	return ext
+}
+
+// SMART Backend Services: client_credentials with a signed client assertion
+// (private_key_jwt), and the dev client's client_secret_basic.
+func TestBackendServices(t *testing.T) {
+	s := newSmartServer(t, hydratest.Options{})
+	clinic(t, s)
+	key, jwks := backendKey(t)
+	ctx := context.Background()
+	if err := s.hydra.Admin.EnsureClient(ctx, hydra.BackendClient("backend", "", jwks, "RS384", s.URL, "system/*.rs", "system/*.*")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.hydra.Admin.EnsureClient(ctx, hydra.BackendClient("careslot-dev", "dev-secret-1", nil, "", s.URL, "system/*.*")); err != nil {
+		t.Fatal(err)
+	}
+	assertion := func(audience string) string {
+		tok, err := jwt.NewBuilder().Issuer("backend").Subject("backend").Audience([]string{audience}).
+			Expiration(time.Now().Add(4 * time.Minute)).IssuedAt(time.Now()).JwtID(randomID()).Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		signed, err := jwt.Sign(tok, jwt.WithKey(jwa.RS384(), key))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(signed)
+	}
+	grant := func(audience string) url.Values {
+		return url.Values{"grant_type": {"client_credentials"}, "scope": {"system/*.rs"},
+			"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {assertion(audience)}}
+	}
+	status, header, tok := tokenRequest(t, s.root, grant(s.root+"/auth/token"), "", "")
+	if status != http.StatusOK || header.Get("Cache-Control") != "no-store" || tok["scope"] != "system/*.rs" {
+		t.Fatalf("private_key_jwt: %d %v", status, tok)
+	}
+	access := tok["access_token"].(string)
+	s.Must(t, http.StatusOK, "GET", "Patient/pat-1", nil, apptest.Bearer(access)...)
+	if _, ok := extOf(t, access)["role"]; ok {
+		t.Fatal("a client_credentials token carries a role")
+	}
+	// An assertion made out to another token endpoint, or signed with another key, is refused.
+	if status, _, tok := tokenRequest(t, s.root, grant("https://elsewhere.example/token"), "", ""); status != http.StatusUnauthorized {
+		t.Fatalf("assertion for another audience: %d %v", status, tok)
+	}
+	otherKey, _ := backendKey(t)
+	key, otherKey = otherKey, key
+	if status, _, tok := tokenRequest(t, s.root, grant(s.root+"/auth/token"), "", ""); status == http.StatusOK || tok["access_token"] != nil {
+		t.Fatalf("assertion signed with an unregistered key: %d", status)
+	}
+	key = otherKey
+
+	// client_secret_basic, as `make run`'s careslot-dev.
+	form := url.Values{"grant_type": {"client_credentials"}, "scope": {"system/*.*"}}
+	status, _, dev := tokenRequest(t, s.root, form, "careslot-dev", "dev-secret-1")
+	if status != http.StatusOK || dev["scope"] != "system/*.*" {
+		t.Fatalf("client_secret_basic: %d %v", status, dev)
+	}
+	if status, _, _ := tokenRequest(t, s.root, form, "careslot-dev", "wrong"); status != http.StatusUnauthorized {
+		t.Fatalf("wrong secret: %d", status)
+	}
+	// A scope the client is not registered for is not granted.
+	if status, _, tok := tokenRequest(t, s.root, url.Values{"grant_type": {"client_credentials"}, "scope": {"user/*.*"}}, "careslot-dev", "dev-secret-1"); status == http.StatusOK {
+		t.Fatalf("unregistered scope granted: %v", tok)
+	}
+
+	// A backend service may introspect any token; a revoked one is inactive.
+	code, intro := postForm(t, s.root+"/auth/introspect", url.Values{"token": {access}}, dev["access_token"].(string))
+	if code != http.StatusOK || intro["active"] != true || intro["client_id"] != "backend" {
+		t.Fatalf("introspection: %d %v", code, intro)
+	}
+	req, _ := http.NewRequest(http.MethodPost, s.root+"/auth/revoke", strings.NewReader(url.Values{"token": {access},
+		"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {assertion(s.root + "/auth/token")}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("revoke: %d", resp.StatusCode)
+	}
+	_, intro = postForm(t, s.root+"/auth/introspect", url.Values{"token": {access}}, dev["access_token"].(string))
+	if intro["active"] != false || len(intro) != 1 {
+		t.Fatalf("introspection of a revoked token: %v", intro)
+	}
+}
+
+// An expired Hydra token is refused at once (Hydra says it is inactive before the JWT's
+// own exp leeway runs out).
+func TestExpiredTokenIsRefused(t *testing.T) {
+	s := newSmartServer(t, hydratest.Options{AccessTokenTTL: 5 * time.Second})
+	clinic(t, s)
+	if err := s.hydra.Admin.EnsureClient(context.Background(), hydra.BackendClient("careslot-dev", "dev-secret-1", nil, "", s.URL, "system/*.*")); err != nil {
+		t.Fatal(err)
+	}
+	status, _, tok := tokenRequest(t, s.root, url.Values{"grant_type": {"client_credentials"}, "scope": {"system/*.*"}}, "careslot-dev", "dev-secret-1")
+	if status != http.StatusOK {
+		t.Fatalf("token: %d %v", status, tok)
+	}
+	access := tok["access_token"].(string)
+	s.Must(t, http.StatusOK, "GET", "Patient/pat-1", nil, apptest.Bearer(access)...)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		r := s.Do(t, "GET", "Patient/pat-1", nil, apptest.Bearer(access)...)
+		if r.Status == http.StatusUnauthorized {
+			if strings.Contains(string(r.Body), `"pat-1"`) {
+				t.Fatalf("data in a refusal: %s", r.Body)
+			}
+			return
+		}
+		if r.Status != http.StatusOK || time.Now().After(deadline) {
+			t.Fatalf("an expired token answered %d after %s", r.Status, time.Since(deadline.Add(-15*time.Second)))
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// backendKey makes an RS384 signing key and the JWKS that registers its public half.
+func backendKey(t *testing.T) (jwk.Key, map[string]any) {
+	t.Helper()
+	raw, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := jwk.Import(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key.Set(jwk.KeyIDKey, randomID())
+	key.Set(jwk.AlgorithmKey, jwa.RS384())
+	key.Set(jwk.KeyUsageKey, "sig")
+	pub, err := jwk.PublicKeyOf(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(pub)
+	var m map[string]any
+	json.Unmarshal(b, &m)
+	return key, map[string]any{"keys": []any{m}}
+}
+
+func randomID() string {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }

@@ -26,8 +26,9 @@ func (a *Admin) EnsureClient(ctx context.Context, c hydraclient.OAuth2Client) er
 // BackendClient is a SMART Backend Services client: client_credentials only, tokens for
 // audience (careslot's FHIR base) with the given system/ scopes. With a secret it
 // authenticates with HTTP Basic (client_secret_basic); with jwks instead it signs a
-// client assertion (private_key_jwt, RFC 7523) with a key of that set.
-func BackendClient(id, secret string, jwks any, audience string, scopes ...string) hydraclient.OAuth2Client {
+// client assertion (private_key_jwt, RFC 7523) with a key of that set, with the
+// algorithm alg (SMART asks for RS384 or ES384).
+func BackendClient(id, secret string, jwks any, alg, audience string, scopes ...string) hydraclient.OAuth2Client {
 	c := hydraclient.OAuth2Client{
 		GrantTypes:    []string{"client_credentials"},
 		ResponseTypes: []string{"token"},
@@ -40,6 +41,7 @@ func BackendClient(id, secret string, jwks any, audience string, scopes ...strin
 	if jwks != nil {
 		c.Jwks = jwks
 		c.SetTokenEndpointAuthMethod("private_key_jwt")
+		c.SetTokenEndpointAuthSigningAlg(alg)
 	} else {
 		c.SetClientSecret(secret)
 		c.SetTokenEndpointAuthMethod("client_secret_basic")

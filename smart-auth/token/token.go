@@ -157,7 +157,7 @@ func (v *Verifier) checkRevocation(ctx context.Context, raw string, entry *verif
 	entry.mu.Lock()
 	defer entry.mu.Unlock()
 	if entry.revoked {
-		return invalid("the access token was revoked", nil)
+		return invalid("the access token was revoked or expired", nil)
 	}
 	if !entry.checkedAt.IsZero() && now.Sub(entry.checkedAt) < v.cfg.RecheckAfter {
 		return nil
@@ -168,6 +168,9 @@ func (v *Verifier) checkRevocation(ctx context.Context, raw string, entry *verif
 	}
 	if !active {
 		entry.revoked = true
+		if now.After(entry.caller.ExpiresAt) {
+			return invalid("the access token expired", nil)
+		}
 		return invalid("the access token was revoked", nil)
 	}
 	entry.checkedAt = now
