@@ -5,6 +5,7 @@
 //	careslot migrate   apply database migrations and exit
 //	careslot seed      write the demo clinic (serve does it by itself on an empty database)
 //	careslot reindex   rebuild the search index, after the definitions or extraction change
+//	careslot user      add, passwd, list: the users who sign in (patients, practitioners, admins)
 package main
 
 import (
@@ -45,8 +46,10 @@ func main() {
 			err = reindex(ctx, cfg, log)
 		case "seed":
 			err = seed(ctx, cfg, log)
+		case "user":
+			err = userCommand(ctx, cfg, os.Args[2:], os.Stdin, os.Stdout)
 		default:
-			err = fmt.Errorf("unknown command %q; use serve, migrate, seed or reindex", cmd)
+			err = fmt.Errorf("unknown command %q; use serve, migrate, seed, reindex or user", cmd)
 		}
 	}
 	if err != nil {
@@ -59,6 +62,13 @@ func main() {
 type config struct {
 	app.Config
 	DemoSeed bool // CARESLOT_DEMO_SEED: serve seeds the demo clinic into an empty database
+	// DemoUsers (CARESLOT_DEMO_USERS, set by make run) makes serve give the demo users
+	// new passwords at start (DemoPassword, CARESLOT_DEMO_PASSWORD, or random) and print them.
+	DemoUsers    bool
+	DemoPassword string
+	// DevClientSecret (CARESLOT_DEV_CLIENT_SECRET) registers the backend client
+	// careslot-dev with Hydra at start, with this secret; unset registers nothing.
+	DevClientSecret string
 }
 
 func configFromEnv() (config, error) {
@@ -70,7 +80,22 @@ func configFromEnv() (config, error) {
 	if err := checkBaseURL(os.Getenv("CARESLOT_BASE_URL")); err != nil {
 		return cfg, err
 	}
+	cfg.Auth = app.AuthConfig{
+		HydraPublicURL: envOr("CARESLOT_HYDRA_PUBLIC_URL", "http://127.0.0.1:4444"),
+		HydraAdminURL:  envOr("CARESLOT_HYDRA_ADMIN_URL", "http://127.0.0.1:4445"),
+		Issuer:         os.Getenv("CARESLOT_OAUTH_ISSUER"),
+	}
+	for _, name := range []string{"CARESLOT_HYDRA_PUBLIC_URL", "CARESLOT_HYDRA_ADMIN_URL", "CARESLOT_OAUTH_ISSUER"} {
+		if err := checkURL(name, os.Getenv(name)); err != nil {
+			return cfg, err
+		}
+	}
+	cfg.DevClientSecret = os.Getenv("CARESLOT_DEV_CLIENT_SECRET")
+	cfg.DemoPassword = os.Getenv("CARESLOT_DEMO_PASSWORD")
 	var err error
+	if cfg.DemoUsers, err = envBool("CARESLOT_DEMO_USERS", false); err != nil {
+		return cfg, err
+	}
 	if cfg.RequireCoverage, err = envBool("CARESLOT_REQUIRE_COVERAGE", true); err != nil {
 		return cfg, err
 	}
@@ -108,6 +133,18 @@ func checkBaseURL(base string) error {
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		return fmt.Errorf("CARESLOT_BASE_URL is %q; want an absolute http or https URL such as https://fhir.example.org/fhir", base)
+	}
+	return nil
+}
+
+// checkURL refuses a variable that is set but is not an absolute http(s) URL.
+func checkURL(name, value string) error {
+	if value == "" {
+		return nil
+	}
+	u, err := url.Parse(value)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%s is %q; want an absolute http or https URL", name, value)
 	}
 	return nil
 }
@@ -161,6 +198,16 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	defer a.Close()
 	if cfg.DemoSeed {
 		if err := seedIfEmpty(ctx, a, log); err != nil {
+			return stoppedOr(ctx, err)
+		}
+	}
+	if cfg.DemoUsers {
+		if err := demoUsers(ctx, a, cfg.DemoPassword, os.Stderr); err != nil {
+			return stoppedOr(ctx, err)
+		}
+	}
+	if cfg.DevClientSecret != "" {
+		if err := registerDevClient(ctx, cfg, log); err != nil {
 			return stoppedOr(ctx, err)
 		}
 	}
