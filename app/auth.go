@@ -22,6 +22,10 @@ type AuthConfig struct {
 	// its JWKS, authorization endpoint and issuer. Empty means no authorization server:
 	// every token is refused.
 	HydraPublicURL string
+	// HydraInternalURL (CARESLOT_HYDRA_INTERNAL_URL) is Hydra's public URL as careslot
+	// itself reaches it (JWKS, token and revocation relays), when that differs from
+	// HydraPublicURL (e.g. http://hydra:4444 inside docker compose); default HydraPublicURL.
+	HydraInternalURL string
 	// HydraAdminURL (CARESLOT_HYDRA_ADMIN_URL) is Hydra's admin API, reachable by careslot
 	// only: introspection (revocation checks), login, consent and logout.
 	HydraAdminURL string
@@ -46,7 +50,7 @@ func authentication(ctx context.Context, cfg Config) (smartauth.Authentication, 
 		a.Required = smartauth.RequiredOutsidePublic
 	}
 	keys, revocation, issuer := cfg.Auth.Keys, cfg.Auth.Revocation, cfg.Auth.issuer()
-	public := strings.TrimRight(cfg.Auth.HydraPublicURL, "/")
+	public := strings.TrimRight(cfg.Auth.internalURL(), "/")
 	if keys == nil && public != "" {
 		var err error
 		if keys, err = token.NewRemoteKeys(ctx, public+"/.well-known/jwks.json"); err != nil {
@@ -82,6 +86,13 @@ func (c AuthConfig) issuer() string {
 	return strings.TrimRight(c.HydraPublicURL, "/") + "/"
 }
 
+func (c AuthConfig) internalURL() string {
+	if c.HydraInternalURL != "" {
+		return c.HydraInternalURL
+	}
+	return c.HydraPublicURL
+}
+
 func (c AuthConfig) discovery(baseURL string) discovery.Config {
 	return discovery.Config{BaseURL: baseURL, HydraPublicURL: c.HydraPublicURL, Issuer: c.issuer()}
 }
@@ -100,7 +111,7 @@ func mountAuthorization(mux *http.ServeMux, cfg Config, discover discovery.Confi
 	mux.Handle("/fhir/.well-known/smart-configuration", discover.Handler())
 	signin.New(signin.Config{BaseURL: cfg.BaseURL, HydraPublicURL: cfg.Auth.HydraPublicURL}, admin, store, log).Register(mux, auth.Middleware)
 	if auth.Verifier != nil {
-		relay.New(relay.Config{BaseURL: cfg.BaseURL, HydraPublicURL: cfg.Auth.HydraPublicURL}, admin, auth.Verifier, log).Register(mux)
+		relay.New(relay.Config{BaseURL: cfg.BaseURL, HydraPublicURL: cfg.Auth.internalURL()}, admin, auth.Verifier, log).Register(mux)
 	}
 	return nil
 }

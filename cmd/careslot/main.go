@@ -81,11 +81,12 @@ func configFromEnv() (config, error) {
 		return cfg, err
 	}
 	cfg.Auth = app.AuthConfig{
-		HydraPublicURL: envOr("CARESLOT_HYDRA_PUBLIC_URL", "http://127.0.0.1:4444"),
-		HydraAdminURL:  envOr("CARESLOT_HYDRA_ADMIN_URL", "http://127.0.0.1:4445"),
-		Issuer:         os.Getenv("CARESLOT_OAUTH_ISSUER"),
+		HydraPublicURL:   envOr("CARESLOT_HYDRA_PUBLIC_URL", "http://127.0.0.1:4444"),
+		HydraInternalURL: os.Getenv("CARESLOT_HYDRA_INTERNAL_URL"),
+		HydraAdminURL:    envOr("CARESLOT_HYDRA_ADMIN_URL", "http://127.0.0.1:4445"),
+		Issuer:           os.Getenv("CARESLOT_OAUTH_ISSUER"),
 	}
-	for _, name := range []string{"CARESLOT_HYDRA_PUBLIC_URL", "CARESLOT_HYDRA_ADMIN_URL", "CARESLOT_OAUTH_ISSUER"} {
+	for _, name := range []string{"CARESLOT_HYDRA_PUBLIC_URL", "CARESLOT_HYDRA_INTERNAL_URL", "CARESLOT_HYDRA_ADMIN_URL", "CARESLOT_OAUTH_ISSUER"} {
 		if err := checkURL(name, os.Getenv(name)); err != nil {
 			return cfg, err
 		}
