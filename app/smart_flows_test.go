@@ -572,3 +572,55 @@ func randomID() string {
 	rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// SMART's authorize-post: the authorization request as a form POST keeps aud and launch;
+// then the user signs out through Hydra's logout and careslot's confirmation page.
+func TestAuthorizePostAndLogout(t *testing.T) {
+	s := newSmartServer(t, hydratest.Options{})
+	clinic(t, s)
+	registerApp(t, s, "patient-app", "")
+	b := newBrowser(t, callback)
+	verifier, challenge := pkce()
+	p := b.post(s.root+"/auth/authorize", url.Values{"response_type": {"code"}, "client_id": {"patient-app"}, "redirect_uri": {callback},
+		"scope": {"openid fhirUser patient/*.rs"}, "state": {"state-123456789"}, "aud": {s.URL},
+		"code_challenge": {challenge}, "code_challenge_method": {"S256"}})
+	if p.status != http.StatusOK || !strings.Contains(p.body, `name="password"`) {
+		t.Fatalf("authorize-post: %d at %s", p.status, p.url)
+	}
+	form := p.form()
+	form.Set("username", "ada")
+	form.Set("password", "ada-password-1")
+	p = b.post(s.root+"/auth/login", form)
+	form = p.form()
+	form["scope"] = p.scopes()
+	form.Set("action", "allow")
+	cb := b.post(s.root+"/auth/consent", form).callbackQuery(t)
+	status, _, tok := exchange(t, s, "patient-app", cb.Get("code"), verifier)
+	if status != http.StatusOK || tok["id_token"] == nil {
+		t.Fatalf("token: %d %v", status, tok)
+	}
+
+	// Signed in: a second app's authorization goes straight to consent (single sign-on),
+	// and a wrong aud is still refused.
+	_, challenge = pkce()
+	second := url.Values{"response_type": {"code"}, "client_id": {"patient-app"}, "redirect_uri": {callback},
+		"scope": {"patient/*.rs"}, "state": {"state-123456789"}, "aud": {s.URL}, "code_challenge": {challenge}, "code_challenge_method": {"S256"}}
+	if p = b.get(s.root + "/auth/authorize?" + second.Encode()); !strings.Contains(p.body, `name="consent_challenge"`) {
+		t.Fatalf("single sign-on: %d at %s", p.status, p.url)
+	}
+	second.Set("aud", "https://evil.example/fhir")
+	if q := b.get(s.root + "/auth/authorize?" + second.Encode()).callbackQuery(t); q.Get("code") != "" || q.Get("error") != "invalid_request" {
+		t.Fatalf("single sign-on with a wrong aud: %v", q)
+	}
+
+	p = b.get(s.hydra.PublicURL + "/oauth2/sessions/logout?" + url.Values{"id_token_hint": {tok["id_token"].(string)}}.Encode())
+	if p.status != http.StatusOK || !strings.Contains(p.body, `name="logout_challenge"`) {
+		t.Fatalf("logout page: %d at %s: %.300s", p.status, p.url, p.body)
+	}
+	form = p.form()
+	form.Set("action", "logout")
+	p = b.post(s.root+"/auth/logout", form)
+	if p.status != http.StatusOK || !strings.Contains(p.body, "signed out") || !strings.HasSuffix(p.url.Path, "/auth/logged-out") {
+		t.Fatalf("after logout: %d at %s: %.300s", p.status, p.url, p.body)
+	}
+}

@@ -3,10 +3,14 @@ package signin
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/careslot/careslot/storage"
 	hydraclient "github.com/ory/hydra-client-go/v2"
 )
+
+// rememberLogin is how long Hydra keeps a browser signed in.
+const rememberLogin = time.Hour
 
 // loginPage answers Hydra's redirect to the login app: it refuses a request for another
 // audience, lets a user Hydra already knows through, and otherwise asks for a password.
@@ -23,7 +27,7 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 	}
 	if lr.Skip {
 		// Hydra remembers this browser's sign-in: the user is not asked again.
-		s.acceptLogin(w, r, challenge, lr.Subject)
+		s.acceptLogin(w, r, challenge, lr.Subject, false)
 		return
 	}
 	s.render(w, http.StatusOK, "login.html", pageData{Title: "Sign in", CSRF: csrfToken(w, r), Challenge: challenge, Client: clientName(&lr.Client)})
@@ -67,12 +71,18 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 			CSRF: csrfToken(w, r), Challenge: challenge, Client: clientName(&lr.Client), Username: username})
 		return
 	}
-	s.acceptLogin(w, r, challenge, user.ID)
+	s.acceptLogin(w, r, challenge, user.ID, true)
 }
 
-func (s *Server) acceptLogin(w http.ResponseWriter, r *http.Request, challenge, subject string) {
+// acceptLogin tells Hydra who signed in. A fresh sign-in is remembered for an hour in this
+// browser (single sign-on across apps, and what an OpenID Connect logout ends); consent
+// is asked every time.
+func (s *Server) acceptLogin(w http.ResponseWriter, r *http.Request, challenge, subject string, fresh bool) {
 	accept := hydraclient.AcceptOAuth2LoginRequest{Subject: subject}
-	accept.SetRemember(false)
+	if fresh {
+		accept.SetRemember(true)
+		accept.SetRememberFor(int64(rememberLogin.Seconds()))
+	}
 	to, _, err := s.admin.OAuth2().AcceptOAuth2LoginRequest(r.Context()).LoginChallenge(challenge).AcceptOAuth2LoginRequest(accept).Execute()
 	if err != nil {
 		s.hydraFailed(w, "accept login", err)
