@@ -73,7 +73,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/fhir/", fhirAPI)
 	mux.Handle("/fhir", fhirAPI)
-	mux.Handle("/fhir/metadata", discovery.CORS(fhirAPI))
+	mux.Handle("/fhir/metadata", discovery.CORS("GET, HEAD, OPTIONS", fhirAPI))
 	mux.Handle("GET /healthz", healthz(store))
 	if err := mountAuthorization(mux, cfg, discover, auth, store, log); err != nil {
 		stop()

@@ -177,14 +177,33 @@ func pkce() (verifier, challenge string) {
 	return verifier, base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
-// tokenResponse posts a token request to careslot's token endpoint.
+// tokenRequest posts a token request to careslot's token endpoint, with HTTP Basic
+// client authentication when basicUser is set.
 func tokenRequest(t *testing.T, root string, form url.Values, basicUser, basicPassword string) (int, http.Header, map[string]any) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, root+"/auth/token", strings.NewReader(form.Encode()))
+	return send(t, root+"/auth/token", form, func(req *http.Request) {
+		if basicUser != "" {
+			req.SetBasicAuth(url.QueryEscape(basicUser), url.QueryEscape(basicPassword))
+		}
+	})
+}
+
+// postForm posts a form with an optional bearer token and decodes the JSON answer.
+func postForm(t *testing.T, u string, form url.Values, bearer string) (int, map[string]any) {
+	t.Helper()
+	status, _, out := send(t, u, form, func(req *http.Request) {
+		if bearer != "" {
+			req.Header.Set("Authorization", "Bearer "+bearer)
+		}
+	})
+	return status, out
+}
+
+func send(t *testing.T, u string, form url.Values, authenticate func(*http.Request)) (int, http.Header, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if basicUser != "" {
-		req.SetBasicAuth(url.QueryEscape(basicUser), url.QueryEscape(basicPassword))
-	}
+	authenticate(req)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -193,22 +212,4 @@ func tokenRequest(t *testing.T, root string, form url.Values, basicUser, basicPa
 	var out map[string]any
 	json.NewDecoder(resp.Body).Decode(&out)
 	return resp.StatusCode, resp.Header, out
-}
-
-// postForm posts a form with an optional bearer token and decodes the JSON answer.
-func postForm(t *testing.T, u string, form url.Values, bearer string) (int, map[string]any) {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/careslot/careslot/smart-auth/hydratest"
@@ -101,5 +102,50 @@ func TestSmartConfigurationAndCapabilitySecurity(t *testing.T) {
 	}
 	if uris["authorize"] != s.root+"/auth/authorize" || uris["token"] != s.root+"/auth/token" {
 		t.Fatalf("oauth-uris = %v", uris)
+	}
+}
+
+// The relayed endpoints take RFC 6749 forms by POST only, answer browsers' preflights,
+// and never let an answer be cached.
+func TestRelayedEndpointsRefuseOddRequests(t *testing.T) {
+	s := newSmartServer(t, hydratest.Options{})
+	for _, path := range []string{"/auth/token", "/auth/revoke", "/auth/introspect"} {
+		resp, err := http.Get(s.root + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Cache-Control") != "no-store" {
+			t.Errorf("GET %s: %d %v", path, resp.StatusCode, resp.Header)
+		}
+		resp, err = http.Post(s.root+path, "application/json", strings.NewReader(`{"grant_type":"client_credentials"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out map[string]any
+		json.NewDecoder(resp.Body).Decode(&out)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || out["error"] != "invalid_request" {
+			t.Errorf("JSON to %s: %d %v", path, resp.StatusCode, out)
+		}
+		req, _ := http.NewRequest(http.MethodOptions, s.root+path, nil)
+		req.Header.Set("Origin", "https://app.example")
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		resp, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Access-Control-Allow-Origin") != "*" {
+			t.Errorf("preflight of %s: %d", path, resp.StatusCode)
+		}
+	}
+	resp, err := http.Post(s.URL+"/.well-known/smart-configuration", "application/json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("POST smart-configuration: %d", resp.StatusCode)
 	}
 }

@@ -89,7 +89,12 @@ func (c Config) CapabilitySecurity() map[string]any {
 // Handler serves the smart-configuration, to any origin.
 func (c Config) Handler() http.Handler {
 	doc, _ := json.Marshal(c.SmartConfiguration())
-	return CORS(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return CORS("GET, HEAD, OPTIONS", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD, OPTIONS")
+			http.Error(w, "use GET", http.StatusMethodNotAllowed)
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "public, max-age=300")
 		if r.Method != http.MethodHead {
@@ -98,12 +103,14 @@ func (c Config) Handler() http.Handler {
 	}))
 }
 
-// CORS lets any origin read a public GET document (discovery, metadata), without cookies.
-func CORS(next http.Handler) http.Handler {
+// CORS lets browser apps of any origin call next with methods, without cookies (the
+// discovery document, metadata, and the token endpoints where clients authenticate in
+// the request itself).
+func CORS(methods string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Access-Control-Allow-Origin", "*")
 		if r.Method == http.MethodOptions {
-			w.Header().Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
+			w.Header().Set("Access-Control-Allow-Methods", methods)
 			w.Header().Set("Access-Control-Allow-Headers", "Accept, Authorization, Content-Type")
 			w.Header().Set("Access-Control-Max-Age", "600")
 			w.WriteHeader(http.StatusNoContent)

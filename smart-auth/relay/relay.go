@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/careslot/careslot/smart-auth/caller"
+	"github.com/careslot/careslot/smart-auth/discovery"
 	"github.com/careslot/careslot/smart-auth/hydra"
 )
 
@@ -57,9 +58,9 @@ func New(cfg Config, admin *hydra.Admin, verifier Verifier, log *slog.Logger) *R
 // Register mounts the endpoints on mux, with CORS for browser apps (no credentials: the
 // client authenticates in the request itself).
 func (rl *Relay) Register(mux *http.ServeMux) {
-	mux.Handle("/auth/token", cors(http.HandlerFunc(rl.token)))
-	mux.Handle("/auth/revoke", cors(http.HandlerFunc(rl.revoke)))
-	mux.Handle("/auth/introspect", cors(http.HandlerFunc(rl.introspect)))
+	for path, h := range map[string]http.HandlerFunc{"/auth/token": rl.token, "/auth/revoke": rl.revoke, "/auth/introspect": rl.introspect} {
+		mux.Handle(path, discovery.CORS("POST, OPTIONS", h))
+	}
 }
 
 // maxForm bounds a token, revocation or introspection request.
@@ -207,19 +208,4 @@ func oauthError(w http.ResponseWriter, status int, code, description string) {
 	noStore(w)
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": description})
-}
-
-// cors lets browser apps call an endpoint from any origin, without cookies.
-func cors(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Access-Control-Allow-Origin", "*")
-		if r.Method == http.MethodOptions {
-			w.Header().Set("Access-Control-Allow-Methods", "POST, OPTIONS")
-			w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
-			w.Header().Set("Access-Control-Max-Age", "600")
-			w.WriteHeader(http.StatusNoContent)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
 }

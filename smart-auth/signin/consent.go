@@ -94,15 +94,25 @@ func (s *Server) consentFor(ctx context.Context, challenge string) (*consentStat
 	return st, nil
 }
 
-func (s *Server) consentPage(w http.ResponseWriter, r *http.Request) {
-	challenge := r.URL.Query().Get("consent_challenge")
+// loadConsent decides a consent request and answers for the handler when it is unknown
+// or must be refused; nil means the handler has answered.
+func (s *Server) loadConsent(w http.ResponseWriter, r *http.Request, challenge string) *consentState {
 	st, err := s.consentFor(r.Context(), challenge)
 	if err != nil {
 		s.hydraFailed(w, "get consent request", err)
-		return
+		return nil
 	}
 	if st.rejected != "" {
 		s.rejectConsent(w, r, challenge, "invalid_request", st.rejected)
+		return nil
+	}
+	return st
+}
+
+func (s *Server) consentPage(w http.ResponseWriter, r *http.Request) {
+	challenge := r.URL.Query().Get("consent_challenge")
+	st := s.loadConsent(w, r, challenge)
+	if st == nil {
 		return
 	}
 	s.render(w, http.StatusOK, "consent.html", pageData{Title: "Allow access", CSRF: csrfToken(w, r), Challenge: challenge,
@@ -117,13 +127,8 @@ func (s *Server) consent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	challenge := r.PostFormValue("consent_challenge")
-	st, err := s.consentFor(r.Context(), challenge)
-	if err != nil {
-		s.hydraFailed(w, "get consent request", err)
-		return
-	}
-	if st.rejected != "" {
-		s.rejectConsent(w, r, challenge, "invalid_request", st.rejected)
+	st := s.loadConsent(w, r, challenge)
+	if st == nil {
 		return
 	}
 	if r.PostFormValue("action") != "allow" {

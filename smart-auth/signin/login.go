@@ -16,13 +16,8 @@ const rememberLogin = time.Hour
 // audience, lets a user Hydra already knows through, and otherwise asks for a password.
 func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 	challenge := r.URL.Query().Get("login_challenge")
-	lr, err := s.loginRequest(r.Context(), challenge)
-	if err != nil {
-		s.hydraFailed(w, "get login request", err)
-		return
-	}
-	if ok, _ := s.audOK(lr.RequestUrl); !ok {
-		s.rejectLogin(w, r, challenge, "invalid_request", "aud must be this server's FHIR base URL, "+s.cfg.BaseURL)
+	lr := s.loadLogin(w, r, challenge)
+	if lr == nil {
 		return
 	}
 	if lr.Skip {
@@ -33,6 +28,21 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, http.StatusOK, "login.html", pageData{Title: "Sign in", CSRF: csrfToken(w, r), Challenge: challenge, Client: clientName(&lr.Client)})
 }
 
+// loadLogin reads a login request from Hydra and refuses one whose aud is not careslot's
+// FHIR base: such a request gets no code. nil means the handler has answered.
+func (s *Server) loadLogin(w http.ResponseWriter, r *http.Request, challenge string) *hydraclient.OAuth2LoginRequest {
+	lr, err := s.loginRequest(r.Context(), challenge)
+	if err != nil {
+		s.hydraFailed(w, "get login request", err)
+		return nil
+	}
+	if ok, _ := s.audOK(lr.RequestUrl); !ok {
+		s.rejectLogin(w, r, challenge, "invalid_request", "aud must be this server's FHIR base URL, "+s.cfg.BaseURL)
+		return nil
+	}
+	return lr
+}
+
 // login checks the posted username and password.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
@@ -41,13 +51,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	challenge := r.PostFormValue("login_challenge")
-	lr, err := s.loginRequest(r.Context(), challenge)
-	if err != nil {
-		s.hydraFailed(w, "get login request", err)
-		return
-	}
-	if ok, _ := s.audOK(lr.RequestUrl); !ok {
-		s.rejectLogin(w, r, challenge, "invalid_request", "aud must be this server's FHIR base URL, "+s.cfg.BaseURL)
+	lr := s.loadLogin(w, r, challenge)
+	if lr == nil {
 		return
 	}
 	if r.PostFormValue("action") == "cancel" {
