@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"crypto/rsa"
 	"encoding/hex"
 	"encoding/json"
@@ -16,6 +17,7 @@ import (
 	"github.com/careslot/careslot/app/apptest"
 	"github.com/careslot/careslot/smart-auth/hydra"
 	"github.com/careslot/careslot/smart-auth/hydratest"
+	"github.com/careslot/careslot/storage"
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/lestrrat-go/jwx/v3/jwt"
@@ -261,6 +263,22 @@ func TestAuthorizationRefusals(t *testing.T) {
 		if p.status != http.StatusUnauthorized || !strings.Contains(p.body, "Wrong username or password") {
 			t.Fatalf("unknown user: %d", p.status)
 		}
+		// Password guessing: after FreeLoginFailures wrong passwords in a row, the next
+		// wrong one locks the username for a while, and then even the right one is refused.
+		s.addUser(t, "eve", "eve-password-1", "patient", "Patient/pat-2")
+		form.Set("username", "eve")
+		for i := range storage.FreeLoginFailures + 1 {
+			form.Set("password", fmt.Sprintf("guess-%d", i))
+			if p = b.post(s.root+"/auth/login", form); p.status != http.StatusUnauthorized {
+				t.Fatalf("guess %d: %d", i, p.status)
+			}
+		}
+		form.Set("password", "eve-password-1")
+		if p = b.post(s.root+"/auth/login", form); p.status != http.StatusTooManyRequests || !strings.Contains(p.body, "Too many") || p.location != "" {
+			t.Fatalf("the right password after too many failures: %d %.200s", p.status, p.body)
+		}
+
+		form.Set("username", "ada")
 		form.Set("csrf", "forged-forged-forged-forged-forged-forged")
 		form.Set("password", "ada-password-1")
 		if p = b.post(s.root+"/auth/login", form); p.status != http.StatusForbidden {

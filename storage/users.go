@@ -172,3 +172,39 @@ func (s *Store) HasAppointmentWith(ctx context.Context, practitioner, patient st
 	}
 	return found, nil
 }
+
+// FreeLoginFailures is how many wrong passwords in a row a username gets before it is
+// refused for a while: one minute after the next failure, one more for each after that,
+// at most 15.
+const FreeLoginFailures = 5
+
+// LoginLockedUntil tells until when a username's sign-ins are refused (zero: they are not).
+func (s *Store) LoginLockedUntil(ctx context.Context, username string) (time.Time, error) {
+	var until *time.Time
+	err := s.Pool.QueryRow(ctx, `SELECT locked_until FROM users WHERE username = $1 AND locked_until > now()`, username).Scan(&until)
+	if errors.Is(err, pgx.ErrNoRows) || until == nil {
+		return time.Time{}, nil
+	}
+	return *until, err
+}
+
+// RecordLoginFailure counts a wrong password for username (an unknown one is ignored).
+func (s *Store) RecordLoginFailure(ctx context.Context, username string) error {
+	_, err := s.Pool.Exec(ctx, `UPDATE users SET failed_logins = failed_logins + 1,
+		locked_until = CASE WHEN failed_logins + 1 > $2
+			THEN now() + interval '1 minute' * least(failed_logins + 1 - $2, 15) END
+		WHERE username = $1`, username, FreeLoginFailures)
+	if err != nil {
+		return fmt.Errorf("record a failed sign-in: %w", err)
+	}
+	return nil
+}
+
+// RecordLoginSuccess clears a username's failures.
+func (s *Store) RecordLoginSuccess(ctx context.Context, username string) error {
+	_, err := s.Pool.Exec(ctx, `UPDATE users SET failed_logins = 0, locked_until = NULL WHERE username = $1 AND failed_logins > 0`, username)
+	if err != nil {
+		return fmt.Errorf("record a sign-in: %w", err)
+	}
+	return nil
+}

@@ -60,6 +60,16 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	username, password := r.PostFormValue("username"), r.PostFormValue("password")
+	page := pageData{Title: "Sign in", CSRF: csrfToken(w, r), Challenge: challenge, Client: clientName(&lr.Client), Username: username}
+	// A username that failed too often is refused for a while, whatever the password.
+	if until, err := s.store.LoginLockedUntil(r.Context(), username); err != nil || !until.IsZero() {
+		if err != nil {
+			s.log.Error("look up sign-in failures", "err", err)
+		}
+		page.Error = "Too many wrong passwords for this username. Try again in a few minutes."
+		s.render(w, http.StatusTooManyRequests, "login.html", page)
+		return
+	}
 	user, err := s.store.UserByName(r.Context(), username)
 	hash := user.PasswordHash
 	if err != nil {
@@ -72,9 +82,15 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	if !checkPassword(password, hash) || err != nil {
 		s.log.Info("sign-in refused", "client", lr.Client.GetClientId())
-		s.render(w, http.StatusUnauthorized, "login.html", pageData{Title: "Sign in", Error: "Wrong username or password.",
-			CSRF: csrfToken(w, r), Challenge: challenge, Client: clientName(&lr.Client), Username: username})
+		if err := s.store.RecordLoginFailure(r.Context(), username); err != nil {
+			s.log.Error("record sign-in failure", "err", err)
+		}
+		page.Error = "Wrong username or password."
+		s.render(w, http.StatusUnauthorized, "login.html", page)
 		return
+	}
+	if err := s.store.RecordLoginSuccess(r.Context(), username); err != nil {
+		s.log.Error("record sign-in", "err", err)
 	}
 	s.acceptLogin(w, r, challenge, user.ID, true)
 }
