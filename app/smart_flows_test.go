@@ -3,10 +3,10 @@ package app_test
 import (
 	"context"
 	"crypto/rand"
-	"fmt"
 	"crypto/rsa"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
