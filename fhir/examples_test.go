@@ -306,6 +306,9 @@ func TestProductExamplesRoundTrip(t *testing.T) {
 				continue
 			}
 		}
+		if err := resourceOrderError(r.Body); err != nil {
+			t.Errorf("%s (%s) came back out of FHIR order: %v", k, all[k].file, err)
+		}
 		diffs, notes := compareExample(all[k].body, r.Body)
 		if len(diffs) > 0 {
 			t.Errorf("%s (%s) came back different:\n  %s", k, all[k].file, strings.Join(diffs, "\n  "))

@@ -89,8 +89,11 @@ func (s *Server) readResource(w http.ResponseWriter, r *http.Request, typ string
 	return s.localizeReferences(body), nil
 }
 
-// writeJSON writes a FHIR JSON body, indented when _pretty=true.
+// writeJSON writes a FHIR JSON body, indented when _pretty=true. Every answer goes out
+// through here, so this is where each resource in it gets resourceType, id and meta
+// first (order.go).
 func writeJSON(w http.ResponseWriter, r *http.Request, status int, body []byte) {
+	body = orderResources(body)
 	if r.URL.Query().Get("_pretty") == "true" {
 		var buf bytes.Buffer
 		if json.Indent(&buf, body, "", "  ") == nil {

@@ -1,9 +1,12 @@
 package fhir
 
 import (
+	"bytes"
 	_ "embed"
 	"encoding/json"
+	"errors"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/careslot/careslot/fhir/fhirerr"
@@ -54,9 +57,13 @@ func summarize(r *http.Request, content []byte) ([]byte, error) {
 	if (summary == "" || summary == "false") && elements == "" {
 		return content, nil
 	}
-	var doc map[string]json.RawMessage
-	if err := json.Unmarshal(content, &doc); err != nil {
+	members, err := objectMembers(content)
+	if err != nil {
 		return nil, err
+	}
+	doc := make(map[string]json.RawMessage, len(members))
+	for _, m := range members {
+		doc[m.key] = m.value
 	}
 	keep := func(k string) bool { return true }
 	switch summary {
@@ -86,25 +93,64 @@ func summarize(r *http.Request, content []byte) ([]byte, error) {
 		mandatory := summaryElements[resourceType(doc)].Mandatory
 		keep = func(k string) bool { return wanted[k] || elementIn(k, mandatory) }
 	}
-	out := map[string]json.RawMessage{}
-	for k, v := range doc {
-		// A primitive's id and extensions are its JSON sibling _name: they go with it.
-		name := strings.TrimPrefix(k, "_")
-		if k == "resourceType" || name == "id" || name == "meta" || keep(name) {
-			out[k] = v
-		}
-	}
 	// Only meta.tag changes; every other meta element is kept byte for byte (decimals in
 	// extensions keep their exact form).
 	meta := map[string]json.RawMessage{}
-	if raw, ok := out["meta"]; ok {
+	if raw, ok := doc["meta"]; ok {
 		json.Unmarshal(raw, &meta)
 	}
 	var tags []json.RawMessage
 	json.Unmarshal(meta["tag"], &tags)
 	meta["tag"] = marshal(append(tags, marshal(subsettedTag)))
-	out["meta"] = marshal(meta)
-	return marshal(out), nil
+	doc["meta"] = marshal(meta)
+	if !slices.ContainsFunc(members, func(m objectMember) bool { return m.key == "meta" }) {
+		members = append(members, objectMember{key: "meta"})
+	}
+	// The kept members in their stored order (writeJSON puts resourceType, id and meta first).
+	var out bytes.Buffer
+	out.WriteByte('{')
+	for _, m := range members {
+		// A primitive's id and extensions are its JSON sibling _name: they go with it.
+		name := strings.TrimPrefix(m.key, "_")
+		if m.key == "resourceType" || name == "id" || name == "meta" || keep(name) {
+			if out.Len() > 1 {
+				out.WriteByte(',')
+			}
+			out.Write(marshal(m.key))
+			out.WriteByte(':')
+			out.Write(doc[m.key])
+		}
+	}
+	out.WriteByte('}')
+	return out.Bytes(), nil
+}
+
+// objectMember is one member of a JSON object.
+type objectMember struct {
+	key   string
+	value json.RawMessage
+}
+
+// objectMembers returns the members of the JSON object b in the order they are written.
+func objectMembers(b []byte) ([]objectMember, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, errors.New("fhir: a resource is not a JSON object")
+	}
+	var members []objectMember
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		key, _ := tok.(string)
+		var value json.RawMessage
+		if err := dec.Decode(&value); err != nil {
+			return nil, err
+		}
+		members = append(members, objectMember{key: key, value: value})
+	}
+	return members, nil
 }
 
 func resourceType(doc map[string]json.RawMessage) string {
