@@ -1,14 +1,15 @@
 // Command crud measures careslot's create, read and update of a realistic Patient
 // through the HTTP API on loopback, with 1 and 16 concurrent clients, and the same rows
 // inserted directly with pgx into a table identical to careslot's resources table, in
-// the same run, on the same database. It prints throughput, p50/p99 and the ratio of
-// API create throughput to raw insert throughput.
+// the same run, on the same database. It prints throughput, p50/p99 and the ratios of
+// API create throughput to "storage write" (the target) and to raw insert throughput.
 //
-// Creates and raw inserts alternate over -rounds rounds and the ratio is the median of
-// the rounds', so that other load on the machine weighs on both sides alike. Two more
-// lines say where a create's time goes: the CPU of google/fhir's R4 validation of the
-// Patient, and "storage write", the same create through storage.Tx.Write without HTTP
-// or validation (the current row, version, reference, outbox and search index rows).
+// "storage write" is the same create through storage.Tx.Write without HTTP or
+// validation: the current row, version, reference, outbox and search index rows, all
+// the database work of a create. Creates, raw inserts and storage writes alternate over
+// -rounds rounds and each ratio is the median of the rounds', so that other load on the
+// machine weighs on all sides alike. One more line says what google/fhir's R4
+// validation of the Patient costs in CPU.
 //
 // By default it starts careslot in-process on a fresh database (dropped at the end);
 // -target points it at a running server instead (loopback only), and -database then
@@ -16,8 +17,9 @@
 //
 //	go run ./bench/crud [-ops 2000] [-rounds 3] [-clients 1,16] [-cpuprofile cpu.out]
 //
-// Targets (issue 2): create throughput at 16 clients >= 40% of the raw insert rate;
-// p99 read latency < 5 ms.
+// Targets (issue 8, restating issue 2's): create throughput at 16 clients >= 75% of the
+// storage write rate (HTTP, JSON handling and validation together cost at most a
+// quarter); p99 read latency < 5 ms at 16 clients.
 package main
 
 import (
@@ -45,10 +47,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// Targets from issue 2.
+// Targets (issue 8).
 const (
-	minCreateRatio = 0.40
-	maxReadP99     = 5 * time.Millisecond
+	minCreateToWrite = 0.75
+	maxReadP99       = 5 * time.Millisecond
 )
 
 type config struct {
@@ -170,10 +172,11 @@ func run(ctx context.Context, cfg config) error {
 		ids := make([]string, 0, cfg.ops*cfg.rounds)
 		var mu sync.Mutex
 
-		// Creates and raw inserts alternate, round after round, so that whatever else the
-		// machine is doing weighs on both; the ratio is the median of the rounds' ratios.
+		// Creates, raw inserts and storage writes alternate, round after round, so that
+		// whatever else the machine is doing weighs on all; a ratio is the median of the
+		// rounds' ratios.
 		fmt.Printf("%d client(s)\n", clients)
-		var ratios []float64
+		var toInsert, toWrite []float64
 		var results []loadgen.Result
 		for round := 1; round <= cfg.rounds; round++ {
 			create := loadgen.Run(ctx, opts, func(ctx context.Context, _, i int) error {
@@ -194,16 +197,14 @@ func run(ctx context.Context, cfg config) error {
 					return err
 				})
 			}).Named(fmt.Sprintf("storage write (round %d)", round))
-			ratio := 0.0
-			if insert.Throughput > 0 {
-				ratio = create.Throughput / insert.Throughput
-			}
-			ratios = append(ratios, ratio)
+			toInsert = append(toInsert, ratio(create, insert))
+			toWrite = append(toWrite, ratio(create, write))
 			results = append(results, create, insert, write)
 			for _, r := range []loadgen.Result{create, insert, write} {
 				fmt.Println(" ", r)
 			}
-			fmt.Printf("  round %d: create/raw-insert throughput ratio %.1f%%\n", round, 100*ratio)
+			fmt.Printf("  round %d: create/storage-write throughput %.1f%%, create/raw-insert %.1f%%\n",
+				round, 100*ratio(create, write), 100*ratio(create, insert))
 		}
 		read := loadgen.Run(ctx, opts, func(ctx context.Context, _, i int) error {
 			return api.read(ctx, ids[wrap(i, len(ids))])
@@ -215,16 +216,17 @@ func run(ctx context.Context, cfg config) error {
 		results = append(results, read, update)
 		fmt.Println(" ", read)
 		fmt.Println(" ", update)
-		ratio := median(ratios)
-		fmt.Printf("  create/raw-insert throughput ratio, median of %d rounds: %.1f%%\n\n", len(ratios), 100*ratio)
+		createToWrite := median(toWrite)
+		fmt.Printf("  create/storage-write throughput, median of %d rounds: %.1f%%; create/raw-insert %.1f%%\n\n",
+			len(toWrite), 100*createToWrite, 100*median(toInsert))
 		for _, r := range results {
 			if r.Errors > 0 {
 				verdicts = append(verdicts, fmt.Sprintf("ERRORS  %s at %d clients: %d failed (%v)", r.Name, clients, r.Errors, r.FirstError))
 			}
 		}
 		if clients == 16 {
-			verdicts = append(verdicts, verdict(ratio >= minCreateRatio,
-				fmt.Sprintf("create throughput at 16 clients is %.1f%% of raw insert (target >= %.0f%%)", 100*ratio, 100*minCreateRatio)))
+			verdicts = append(verdicts, verdict(createToWrite >= minCreateToWrite,
+				fmt.Sprintf("create throughput at 16 clients is %.1f%% of storage write (target >= %.0f%%)", 100*createToWrite, 100*minCreateToWrite)))
 		}
 		verdicts = append(verdicts, verdict(read.P99 < maxReadP99,
 			fmt.Sprintf("p99 read at %d client(s) is %s (target < %s)", clients, read.P99.Round(10*time.Microsecond), maxReadP99)))
@@ -249,6 +251,14 @@ func reportValidation(body []byte) error {
 	}
 	fmt.Printf("R4 parse and validation (google/fhir) of this Patient: %s per resource on one core\n\n", (time.Since(start) / n).Round(time.Microsecond))
 	return nil
+}
+
+// ratio is a's throughput over b's, 0 when b did nothing.
+func ratio(a, b loadgen.Result) float64 {
+	if b.Throughput <= 0 {
+		return 0
+	}
+	return a.Throughput / b.Throughput
 }
 
 // median of a non-empty list.
