@@ -11,7 +11,7 @@ TEST_TIMEOUT ?= 15m
 FUZZTIME     ?= 30s
 BENCHTIME    ?= 1s
 
-.PHONY: all build hydra run test fuzz bench lint postgres summary-elements clean
+.PHONY: all build hydra run test fuzz bench lint postgres rabbitmq summary-elements clean
 
 all: lint build test
 
@@ -33,7 +33,7 @@ $(HYDRA): tools/hydra/go.mod tools/hydra/go.sum
 # serves on CARESLOT_ADDR (default 127.0.0.1:8080).
 CARESLOT_ADDR ?= 127.0.0.1:8080
 CARESLOT_ROOT  = http://$(CARESLOT_ADDR)
-run: build hydra postgres
+run: build hydra postgres rabbitmq
 	@set -e; \
 	secret=$$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n'); \
 	DSN=memory SECRETS_SYSTEM=$$secret \
@@ -49,7 +49,7 @@ run: build hydra postgres
 # Every package in a fresh database of its own; fuzz targets run their seed corpora
 # (testdata/fuzz) as ordinary tests here; the race detector is on. The SMART flows run
 # against a real Hydra (bin/hydra) that the tests start on free ports.
-test: postgres hydra
+test: postgres hydra rabbitmq
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 # A short -fuzz run of every fuzz target, one at a time (go test -fuzz takes one
@@ -64,7 +64,7 @@ fuzz: postgres
 	done
 
 # Go benchmarks, then every load program under bench/ (package main).
-bench: postgres
+bench: postgres rabbitmq
 	$(GO) test -count=1 -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 30m ./...
 	@set -e; for dir in $$($(GO) list -f '{{if eq .Name "main"}}{{.Dir}}{{end}}' ./bench/...); do \
 		echo "== $$dir"; \
@@ -75,6 +75,19 @@ lint:
 	$(GO) vet ./...
 	@unformatted=$$(gofmt -l .); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+
+# Start the local RabbitMQ if it is not answering and switch its management plugin on
+# (tests create a virtual host each through its HTTP API). Needs root on a Debian-style
+# machine; elsewhere start it yourself.
+rabbitmq:
+	@if command -v rabbitmq-diagnostics >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		rabbitmq-diagnostics -q ping >/dev/null 2>&1 || { rabbitmq-server -detached; \
+			for i in $$(seq 60); do rabbitmq-diagnostics -q ping >/dev/null 2>&1 && break; sleep 1; done; }; \
+		curl -sf -o /dev/null -u guest:guest http://127.0.0.1:15672/api/overview || { \
+			rabbitmq-plugins enable rabbitmq_management >/dev/null; \
+			for i in $$(seq 60); do curl -sf -o /dev/null -u guest:guest http://127.0.0.1:15672/api/overview && break; sleep 1; done; }; \
+	fi; \
+	curl -sf -o /dev/null -u guest:guest http://127.0.0.1:15672/api/overview || echo "warning: the RabbitMQ management API is not answering on 127.0.0.1:15672"
 
 # Start the local PostgreSQL cluster if it is not answering (needs root on a
 # Debian-style machine; elsewhere start it yourself or point DATABASE_URL at one).

@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/alexedwards/argon2id v1.0.0
 	github.com/buger/jsonparser v1.1.1
+	github.com/coder/websocket v1.8.15
 	github.com/gofhir/fhirpath v1.4.0
 	github.com/google/fhir/go v0.7.4
 	github.com/google/uuid v1.6.0
@@ -13,6 +14,7 @@ require (
 	github.com/lestrrat-go/httprc/v3 v3.0.6
 	github.com/lestrrat-go/jwx/v3 v3.4.0
 	github.com/ory/hydra-client-go/v2 v2.2.1
+	github.com/rabbitmq/amqp091-go v1.16.0
 	golang.org/x/text v0.44.0
 )
 

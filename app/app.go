@@ -5,6 +5,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/careslot/careslot/resources"
 	"github.com/careslot/careslot/smart-auth/discovery"
 	"github.com/careslot/careslot/storage"
+	"github.com/careslot/careslot/subscriptions"
 )
 
 // Config is everything careslot needs to run, read once by cmd/careslot.
@@ -23,14 +25,18 @@ type Config struct {
 	DatabaseURL     string // DATABASE_URL
 	RequireCoverage bool   // CARESLOT_REQUIRE_COVERAGE: refuse bookings without active coverage
 	Auth            AuthConfig
+	// Subscriptions runs the outbox relay and notification delivery when set; tests that
+	// do not need them leave it nil.
+	Subscriptions *subscriptions.Config
 }
 
 // App is a wired careslot.
 type App struct {
-	Store   *storage.Store
-	Rules   *resources.Rules
-	FHIR    *fhir.Server
-	Handler http.Handler // everything careslot serves, by path
+	Store         *storage.Store
+	Rules         *resources.Rules
+	FHIR          *fhir.Server
+	Subscriptions *subscriptions.Service // nil when Config.Subscriptions is
+	Handler       http.Handler           // everything careslot serves, by path
 
 	stop context.CancelFunc // ends the background work (the JWKS cache)
 }
@@ -44,8 +50,17 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	rules := resources.New(resources.Config{RequireCoverage: cfg.RequireCoverage})
+	rulesCfg := resources.Config{RequireCoverage: cfg.RequireCoverage, BaseURL: cfg.BaseURL}
 	fhirCfg := fhir.Config{BaseURL: cfg.BaseURL}
+	var subs *subscriptions.Service
+	if cfg.Subscriptions != nil {
+		subCfg := *cfg.Subscriptions
+		subCfg.BaseURL = cfg.BaseURL
+		subs = subscriptions.New(subCfg, store, log)
+		rulesCfg.AllowPrivateEndpoints = subCfg.AllowPrivate
+		fhirCfg.Websocket = subs.WebsocketHandler()
+	}
+	rules := resources.New(rulesCfg)
 	discover := cfg.Auth.discovery(cfg.BaseURL)
 	if cfg.Auth.HydraPublicURL != "" {
 		fhirCfg.Security = discover.CapabilitySecurity()
@@ -55,7 +70,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		store.Close()
 		return nil, err
 	}
-	for _, op := range api.SchedulingOperations() {
+	for _, op := range append(api.SchedulingOperations(), api.SubscriptionOperations()...) {
 		api.Register(op)
 	}
 	if err := api.StoreOperationDefinitions(ctx); err != nil {
@@ -74,25 +89,39 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	mux.Handle("/fhir/", fhirAPI)
 	mux.Handle("/fhir", fhirAPI)
 	mux.Handle("/fhir/metadata", discovery.CORS("GET, HEAD, OPTIONS", fhirAPI))
-	mux.Handle("GET /healthz", healthz(store))
+	mux.Handle("GET /healthz", healthz(store, subs))
 	if err := mountAuthorization(mux, cfg, discover, auth, store, log); err != nil {
 		stop()
 		store.Close()
 		return nil, err
 	}
 	mux.Handle("/", notFound())
-	return &App{Store: store, Rules: rules, FHIR: api, Handler: mux, stop: stop}, nil
+	if subs != nil {
+		if err := subs.Start(ctx); err != nil {
+			stop()
+			store.Close()
+			return nil, err
+		}
+	}
+	return &App{Store: store, Rules: rules, FHIR: api, Subscriptions: subs, Handler: mux, stop: stop}, nil
 }
 
-// Close stops the background work and releases the database connections.
+// Close stops the background work (subscription workers, the JWKS cache) and releases
+// the database connections.
 func (a *App) Close() {
+	if a.Subscriptions != nil {
+		a.Subscriptions.Stop()
+	}
 	a.stop()
 	a.Store.Close()
 }
 
 // healthz answers 200 when the database answers within two seconds and 503 otherwise,
 // for health checks and load balancers: /fhir/metadata answers without the database.
-func healthz(store *storage.Store) http.Handler {
+// With subscriptions running it also tells the broker's and the relay's state and the
+// relay's lag; their trouble makes the status "degraded", still 200: writes go on
+// succeeding and the outbox keeps every change until the relay catches up.
+func healthz(store *storage.Store, subs *subscriptions.Service) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
@@ -103,7 +132,17 @@ func healthz(store *storage.Store) http.Handler {
 			w.Write([]byte(`{"status":"unavailable","database":"unreachable"}`))
 			return
 		}
-		w.Write([]byte(`{"status":"ok"}`))
+		if subs == nil {
+			w.Write([]byte(`{"status":"ok"}`))
+			return
+		}
+		h := subs.Health(ctx)
+		status := "ok"
+		if !h.Healthy {
+			status = "degraded"
+		}
+		body, _ := json.Marshal(map[string]any{"status": status, "database": "ok", "broker": h.Broker, "relay": h.Relay})
+		w.Write(body)
 	})
 }
 

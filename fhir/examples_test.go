@@ -37,8 +37,12 @@ var knownInvalidExamples = map[string]string{
 }
 
 // knownRefusedByRules are product-type examples that are valid R4 but that careslot's own
-// rules (package resources) refuse, with the rule. Empty while no example breaks one.
-var knownRefusedByRules = map[string]string{}
+// rules (package resources) refuse, with the rule.
+var knownRefusedByRules = map[string]string{
+	// R4: a client creates a Subscription as requested; the server moves it to active
+	// or error, so a create in status error is refused (422, Subscription.status).
+	"Subscription/example-error": "a client cannot create a Subscription in status error",
+}
 
 // example is one official example file.
 type example struct {

@@ -3,10 +3,12 @@ package fhir
 import (
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/careslot/careslot/fhir/fhirerr"
 	"github.com/careslot/careslot/storage/search"
+	"github.com/careslot/careslot/subscriptions/subscription"
 )
 
 // ProductTypes are the resource types careslot is about; the CapabilityStatement lists
@@ -15,7 +17,7 @@ var ProductTypes = []string{
 	"Patient", "Practitioner", "PractitionerRole", "Organization", "Location", "HealthcareService",
 	"Schedule", "Slot", "Appointment", "AppointmentResponse", "Coverage", "Encounter",
 	"DocumentReference", "Condition", "Observation", "MedicationRequest", "Procedure",
-	"DiagnosticReport", "AllergyIntolerance", "AuditEvent", "Subscription", "Binary",
+	"DiagnosticReport", "AllergyIntolerance", "AuditEvent", "Subscription", "Communication", "Binary",
 }
 
 // Version is careslot's software version, shown in the CapabilityStatement.
@@ -39,8 +41,10 @@ type capabilityOperation struct {
 }
 
 type capabilityResource struct {
+	Extension         []any                   `json:"extension,omitempty"`
 	Type              string                  `json:"type"`
 	Profile           string                  `json:"profile"`
+	SupportedProfile  []string                `json:"supportedProfile,omitempty"`
 	Interaction       []code                  `json:"interaction"`
 	Versioning        string                  `json:"versioning"`
 	ReadHistory       bool                    `json:"readHistory"`
@@ -77,6 +81,16 @@ func (s *Server) capabilityStatement() map[string]any {
 			Interaction: typeInteractions, Versioning: "versioned-update", ReadHistory: true, UpdateCreate: true,
 			ConditionalCreate: true, ConditionalRead: "full-support", ConditionalUpdate: true, ConditionalDelete: "single",
 			ReferencePolicy: []string{"literal", "logical", "enforced", "local"}}
+		if t == "Subscription" {
+			// The Backport IG: the profile careslot reads, and each topic it publishes.
+			cr.SupportedProfile = []string{subscription.ProfileSubscription}
+			for _, u := range subscription.TopicURLs() {
+				cr.Extension = append(cr.Extension, map[string]any{
+					"url":            "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/capabilitystatement-subscriptiontopic-canonical",
+					"valueCanonical": u,
+				})
+			}
+		}
 		cr.SearchParam = s.searchParamsFor(t)
 		cr.SearchInclude, cr.SearchRevInclude = s.includesFor(t)
 		for _, op := range s.Operations() {
@@ -105,6 +119,10 @@ func (s *Server) capabilityStatement() map[string]any {
 	}
 	if len(sysOps) > 0 {
 		rest["operation"] = sysOps
+	}
+	if s.cfg.Websocket != nil {
+		ws := strings.Replace(strings.Replace(s.cfg.BaseURL, "https://", "wss://", 1), "http://", "ws://", 1) + "/websocket"
+		rest["extension"] = []any{map[string]any{"url": "http://hl7.org/fhir/StructureDefinition/capabilitystatement-websocket", "valueUri": ws}}
 	}
 	return map[string]any{
 		"resourceType":   "CapabilityStatement",

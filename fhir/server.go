@@ -27,6 +27,9 @@ type Config struct {
 	MaxBodyBytes int64
 	// Security is CapabilityStatement.rest.security (SMART on FHIR), when set.
 	Security map[string]any
+	// Websocket serves the R4 websocket channel of subscriptions at /fhir/websocket;
+	// nil when subscriptions do not run.
+	Websocket http.Handler
 }
 
 // Server serves the FHIR API.
@@ -104,6 +107,9 @@ func (s *Server) routes() {
 	get, post, put, del, head := http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodHead
 
 	r.Handle("/metadata", s.handle(s.metadata)).Methods(get, head)
+	if s.cfg.Websocket != nil {
+		r.Handle("/websocket", s.cfg.Websocket).Methods(get)
+	}
 	r.Handle("", s.handle(s.bundle)).Methods(post)
 	r.Handle("/", s.handle(s.bundle)).Methods(post)
 	r.Handle("/_history", s.handle(s.history)).Methods(get)

@@ -37,6 +37,12 @@ type Change struct {
 type Config struct {
 	// RequireCoverage refuses booking an appointment for a patient without active coverage.
 	RequireCoverage bool
+	// BaseURL is the server's FHIR base: absolute references under it in subscription
+	// criteria are local.
+	BaseURL string
+	// AllowPrivateEndpoints lets subscription endpoints be private, loopback or
+	// link-local addresses (CARESLOT_SUBSCRIPTION_ALLOW_PRIVATE).
+	AllowPrivateEndpoints bool
 }
 
 // Rules checks changes against the rules of their resource type.
@@ -60,6 +66,7 @@ func init() {
 		"AppointmentResponse": (*Rules).checkAppointmentResponse,
 		"Slot":                (*Rules).checkSlot,
 		"Schedule":            (*Rules).checkSchedule,
+		"Subscription":        (*Rules).checkSubscription,
 	}
 }
 

@@ -24,9 +24,12 @@ func dropIndex(st *statement, rid string) {
 // addIndex adds to st the clauses that insert rows for the resource whose rid the clause
 // named source returns: one clause per table that has rows, each unnesting one array
 // parameter per column.
+//
+// The clauses are named after source, so that one statement can index several resources
+// (the subscription matcher's batches).
 func addIndex(st *statement, source string, rows *search.Rows) {
 	insert := func(table, columns string, arrays ...string) {
-		st.with("add_"+table, "INSERT INTO "+table+" (rid, "+columns+") SELECT "+source+".rid, v.* FROM "+source+
+		st.with(source+"_"+table, "INSERT INTO "+table+" (rid, "+columns+") SELECT "+source+".rid, v.* FROM "+source+
 			", unnest("+strings.Join(arrays, ", ")+") AS v")
 	}
 	if n := len(rows.Strings); n > 0 {

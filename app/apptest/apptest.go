@@ -16,6 +16,7 @@ import (
 	"github.com/careslot/careslot/app"
 	"github.com/careslot/careslot/smart-auth/smarttest"
 	"github.com/careslot/careslot/storage/storagetest"
+	"github.com/careslot/careslot/subscriptions"
 )
 
 // Server is a running careslot.
@@ -33,6 +34,11 @@ type Option func(*app.Config)
 
 // WithTokenRequired refuses requests without a token outside the public paths.
 func WithTokenRequired() Option { return func(c *app.Config) { c.Auth.RequireToken = true } }
+
+// WithSubscriptions runs the outbox relay and notification delivery with cfg.
+func WithSubscriptions(cfg subscriptions.Config) Option {
+	return func(c *app.Config) { c.Subscriptions = &cfg }
+}
 
 // WithoutCoverageCheck switches off the insurance rule.
 func WithoutCoverageCheck() Option { return func(c *app.Config) { c.RequireCoverage = false } }

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"github.com/careslot/careslot/subscriptions/brokertest"
 	"io"
 	"log/slog"
 	"net"
@@ -65,6 +66,7 @@ func TestServeLetsSlowAndIdleClientsGo(t *testing.T) {
 	readTimeout, idleTimeout = time.Second, time.Second
 	addr := freeAddr(t)
 	cfg := config{}
+	cfg.Subscriptions.AMQPURL, _ = brokertest.NewVhost(t, brokertest.Addr())
 	cfg.Addr, cfg.BaseURL, cfg.DatabaseURL = addr, "http://"+addr+"/fhir", storagetest.NewDatabase(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -136,6 +138,7 @@ func TestShutdownCutsWhatOutlivesItsTimeout(t *testing.T) {
 	shutdownTimeout = time.Second
 	addr := freeAddr(t)
 	cfg := config{}
+	cfg.Subscriptions.AMQPURL, _ = brokertest.NewVhost(t, brokertest.Addr())
 	cfg.Addr, cfg.BaseURL, cfg.DatabaseURL = addr, "http://"+addr+"/fhir", storagetest.NewDatabase(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

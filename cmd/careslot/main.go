@@ -6,6 +6,7 @@
 //	careslot seed      write the demo clinic (serve does it by itself on an empty database)
 //	careslot reindex   rebuild the search index, after the definitions or extraction change
 //	careslot user      add, passwd, list: the users who sign in (patients, practitioners, admins)
+//	careslot subscriptions dlq list|replay   the notifications parked after every retry failed
 package main
 
 import (
@@ -25,6 +26,7 @@ import (
 
 	"github.com/careslot/careslot/app"
 	"github.com/careslot/careslot/storage"
+	"github.com/careslot/careslot/subscriptions"
 )
 
 func main() {
@@ -48,8 +50,10 @@ func main() {
 			err = seed(ctx, cfg, log)
 		case "user":
 			err = userCommand(ctx, cfg, os.Args[2:], os.Stdin, os.Stdout)
+		case "subscriptions":
+			err = subscriptionsCommand(ctx, cfg, os.Args[2:], os.Stdout)
 		default:
-			err = fmt.Errorf("unknown command %q; use serve, migrate, seed, reindex or user", cmd)
+			err = fmt.Errorf("unknown command %q; use serve, migrate, seed, reindex, user or subscriptions", cmd)
 		}
 	}
 	if err != nil {
@@ -69,6 +73,8 @@ type config struct {
 	// DevClientSecret (CARESLOT_DEV_CLIENT_SECRET) registers the backend client
 	// careslot-dev with Hydra at start, with this secret; unset registers nothing.
 	DevClientSecret string
+	// Subscriptions is what serve runs the outbox relay and notification delivery with.
+	Subscriptions subscriptions.Config
 }
 
 func configFromEnv() (config, error) {
@@ -100,8 +106,31 @@ func configFromEnv() (config, error) {
 	if cfg.RequireCoverage, err = envBool("CARESLOT_REQUIRE_COVERAGE", true); err != nil {
 		return cfg, err
 	}
-	cfg.DemoSeed, err = envBool("CARESLOT_DEMO_SEED", true)
+	if cfg.DemoSeed, err = envBool("CARESLOT_DEMO_SEED", true); err != nil {
+		return cfg, err
+	}
+	cfg.Subscriptions.AMQPURL = envOr("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+	if cfg.Subscriptions.AllowPrivate, err = envBool("CARESLOT_SUBSCRIPTION_ALLOW_PRIVATE", false); err != nil {
+		return cfg, err
+	}
+	if cfg.Subscriptions.OutboxRetention, err = envDuration("CARESLOT_OUTBOX_RETENTION", 72*time.Hour); err != nil {
+		return cfg, err
+	}
+	cfg.Subscriptions.ReminderLead, err = envDuration("CARESLOT_REMINDER_LEAD", 24*time.Hour)
 	return cfg, err
+}
+
+// envDuration reads a positive Go duration such as 24h or 90m.
+func envDuration(name string, fallback time.Duration) (time.Duration, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return fallback, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return fallback, fmt.Errorf("%s is %q; want a positive duration such as 24h or 90m", name, v)
+	}
+	return d, nil
 }
 
 func envOr(name, fallback string) string {
@@ -192,6 +221,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		return fmt.Errorf("CARESLOT_ADDR: %w", err)
 	}
 	defer ln.Close()
+	cfg.Config.Subscriptions = &cfg.Subscriptions
 	a, err := app.New(ctx, cfg.Config, log)
 	if err != nil {
 		return stoppedOr(ctx, err)

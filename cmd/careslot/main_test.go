@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"github.com/careslot/careslot/subscriptions/brokertest"
 	"io"
 	"net"
 	"net/http"
@@ -76,7 +77,9 @@ func launchServe(t *testing.T, databaseURL string, env ...string) *process {
 	t.Helper()
 	addr := freeAddr(t)
 	cmd := exec.Command(binary(t), "serve")
-	cmd.Env = append(os.Environ(), "DATABASE_URL="+databaseURL, "CARESLOT_ADDR="+addr, "CARESLOT_DEMO_SEED=false")
+	// Each server gets a RabbitMQ virtual host of its own unless env names one.
+	amqpURL, _ := brokertest.NewVhost(t, brokertest.Addr())
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+databaseURL, "CARESLOT_ADDR="+addr, "CARESLOT_DEMO_SEED=false", "AMQP_URL="+amqpURL)
 	cmd.Env = append(cmd.Env, env...)
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {

@@ -17,12 +17,13 @@ import (
 	"strings"
 )
 
-// productTypes are the types issue 3 indexes; every other type is stored but not searchable.
+// productTypes are the types issue 3 indexes, and Communication (the reminders of issue
+// 10); every other type is stored but not searchable.
 var productTypes = []string{
 	"Patient", "Practitioner", "PractitionerRole", "Organization", "Location", "HealthcareService",
 	"Schedule", "Slot", "Appointment", "AppointmentResponse", "Coverage", "Encounter",
 	"DocumentReference", "Condition", "Observation", "MedicationRequest", "Procedure",
-	"DiagnosticReport", "AllergyIntolerance", "AuditEvent", "Subscription",
+	"DiagnosticReport", "AllergyIntolerance", "AuditEvent", "Subscription", "Communication",
 }
 
 // commonParams are the Resource-level parameters careslot supports on every type.

@@ -1,0 +1,131 @@
+package fhir
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/careslot/careslot/fhir/fhirerr"
+	"github.com/careslot/careslot/storage"
+	"github.com/careslot/careslot/subscriptions/subscription"
+	"github.com/gorilla/mux"
+)
+
+// maxEventsPage bounds the events one $events call returns.
+const maxEventsPage = 100
+
+// SubscriptionOperations are $status and $events of the Subscriptions Backport IG: the
+// state of a subscription, and its past events by number, so that a subscriber that was
+// down catches up. They read what subscriptions wrote, through storage.
+func (s *Server) SubscriptionOperations() []*Operation {
+	return []*Operation{
+		{Name: "status", Types: []string{"Subscription"}, Instance: true, Handler: s.subscriptionStatus,
+			Definition: s.operationDefinition(opMeta{Name: "status", Title: "SubscriptionStatus", Types: []string{"Subscription"}, Instance: true,
+				Description: "Subscriptions Backport IG $status: the SubscriptionStatus (a Parameters resource) of a subscription: its status, topic and events-since-subscription-start.",
+				Params: []opParam{
+					{Name: "return", Use: "out", Min: 1, Max: "1", Type: "Bundle", Doc: "a searchset whose one entry is the SubscriptionStatus"},
+				}})},
+		{Name: "events", Types: []string{"Subscription"}, Instance: true, Handler: s.subscriptionEvents,
+			Definition: s.operationDefinition(opMeta{Name: "events", Title: "SubscriptionEvents", Types: []string{"Subscription"}, Instance: true,
+				Description: "Subscriptions Backport IG $events: the past events of a subscription, by event number, as a notification Bundle (type query-event); at most 100 per call.",
+				Params: []opParam{
+					{Name: "eventsSinceNumber", Use: "in", Min: 0, Max: "1", Type: "string", Doc: "the first event number to return (default 1)"},
+					{Name: "eventsUntilNumber", Use: "in", Min: 0, Max: "1", Type: "string", Doc: "the last event number to return"},
+					{Name: "content", Use: "in", Min: 0, Max: "1", Type: "code", Doc: "empty, id-only or full-resource; the subscription's own by default"},
+					{Name: "return", Use: "out", Min: 1, Max: "1", Type: "Bundle", Doc: "a history Bundle: the SubscriptionStatus, then the events"},
+				}})},
+	}
+}
+
+// loadSubscription reads and parses Subscription/[id] of the request.
+func (s *Server) loadSubscription(r *http.Request) (*subscription.Subscription, *storage.StoredSubscription, error) {
+	id := mux.Vars(r)["id"]
+	stored, err := s.store.Subscription(r.Context(), id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if stored == nil {
+		return nil, nil, fhirerr.NotFound("Subscription/" + id + " is not known")
+	}
+	sub, err := subscription.Parse(stored.Content, subscription.Options{BaseURL: s.cfg.BaseURL, AllowPrivate: true})
+	if err != nil {
+		return nil, nil, err
+	}
+	return sub, stored, nil
+}
+
+func (s *Server) subscriptionStatus(w http.ResponseWriter, r *http.Request) error {
+	sub, stored, err := s.loadSubscription(r)
+	if err != nil {
+		return err
+	}
+	status := subscription.StatusParameters(s.cfg.BaseURL, sub, subscription.TypeQueryStatus, stored.Events, nil)
+	writeJSON(w, r, http.StatusOK, marshal(map[string]any{
+		"resourceType": "Bundle",
+		"type":         "searchset",
+		"total":        1,
+		"entry": []any{map[string]any{
+			"fullUrl":  "urn:uuid:" + status["id"].(string),
+			"resource": status,
+			"search":   map[string]any{"mode": "match"},
+		}},
+	}))
+	return nil
+}
+
+func (s *Server) subscriptionEvents(w http.ResponseWriter, r *http.Request) error {
+	sub, stored, err := s.loadSubscription(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	number := func(name string, fallback int64) (int64, error) {
+		v := q.Get(name)
+		if v == "" {
+			return fallback, nil
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return 0, fhirerr.Invalid(name+" must be a non-negative event number", name)
+		}
+		return n, nil
+	}
+	since, err := number("eventsSinceNumber", 1)
+	if err != nil {
+		return err
+	}
+	until, err := number("eventsUntilNumber", 0)
+	if err != nil {
+		return err
+	}
+	switch c := q.Get("content"); c {
+	case "":
+	case subscription.ContentEmpty, subscription.ContentIDOnly, subscription.ContentFull:
+		sub.Content = c
+	default:
+		return fhirerr.Invalid("content must be empty, id-only or full-resource", "content")
+	}
+	if sub.Content == "" {
+		sub.Content = subscription.ContentIDOnly
+	}
+	events, err := s.store.SubscriptionEvents(r.Context(), sub.ID, since, until, maxEventsPage)
+	if err != nil {
+		return err
+	}
+	var contents map[storage.VersionKey][]byte
+	if sub.Content == subscription.ContentFull {
+		keys := make([]storage.VersionKey, len(events))
+		for i, e := range events {
+			keys[i] = storage.VersionKey{RID: e.RID, Version: e.VersionID}
+		}
+		if contents, err = s.store.Versions(r.Context(), keys); err != nil {
+			return err
+		}
+	}
+	refs := make([]subscription.EventRef, len(events))
+	for i, e := range events {
+		refs[i] = subscription.EventRef{Number: e.Number, At: e.At, Type: e.Type, ID: e.ID, Version: e.VersionID, Action: e.Action,
+			Resource: contents[storage.VersionKey{RID: e.RID, Version: e.VersionID}]}
+	}
+	writeJSON(w, r, http.StatusOK, subscription.NotificationBundle(s.cfg.BaseURL, sub, subscription.TypeQueryEvent, stored.Events, refs))
+	return nil
+}

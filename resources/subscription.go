@@ -1,0 +1,58 @@
+package resources
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/careslot/careslot/fhir/fhirerr"
+	"github.com/careslot/careslot/smart-auth/caller"
+	"github.com/careslot/careslot/storage"
+	"github.com/careslot/careslot/subscriptions/subscription"
+)
+
+// checkSubscription refuses a Subscription careslot cannot honour (subscription.Parse:
+// channel, payload, criteria, topic, filters), an endpoint on a private address, and a
+// status a client may not set; on create it records who created it, so that its
+// notifications can later be limited to what that caller may read.
+func (r *Rules) checkSubscription(ctx context.Context, tx *storage.Tx, c *Change, doc map[string]any) error {
+	if c.New == nil {
+		return nil
+	}
+	sub, err := subscription.Parse(c.New, subscription.Options{BaseURL: r.cfg.BaseURL, AllowPrivate: r.cfg.AllowPrivateEndpoints})
+	if err != nil {
+		return err
+	}
+	created := c.Old == nil || c.Old.Deleted
+	old := ""
+	if !created {
+		var prev struct {
+			Status string `json:"status"`
+		}
+		json.Unmarshal(c.Old.Content, &prev)
+		old = prev.Status
+	}
+	// The server moves a subscription to active (after its handshake) and to error; a
+	// client asks for one (requested), switches it off, or keeps what it has.
+	switch {
+	case sub.Status == subscription.StatusRequested || sub.Status == subscription.StatusOff:
+	case !created && sub.Status == old:
+	default:
+		return fhirerr.Unprocessable(fhirerr.CodeBusinessRule,
+			fmt.Sprintf("a client sets a Subscription's status to requested or off, not %s: the server makes it active after a successful handshake", sub.Status),
+			"Subscription.status")
+	}
+	if sub.Channel == "rest-hook" {
+		if err := subscription.CheckEndpoint(ctx, sub.Endpoint, r.cfg.AllowPrivateEndpoints); err != nil {
+			return err
+		}
+	}
+	if created {
+		var owner []byte
+		if who, ok := caller.From(ctx); ok {
+			owner, _ = json.Marshal(who)
+		}
+		return tx.InitSubscriptionState(ctx, c.ID, owner)
+	}
+	return nil
+}

@@ -1,0 +1,141 @@
+package subscriptions
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/careslot/careslot/subscriptions/subscription"
+	"github.com/coder/websocket"
+)
+
+// hub holds the websocket connections bound to subscriptions on this replica: the R4
+// websocket channel. A client connects, sends "bind [id]" and gets "bound [id]"; then each
+// notification arrives as "ping [id]" (a criteria-based subscription) or as the
+// notification Bundle (a topic-based one). A requested subscription becomes active when
+// a client binds it.
+type hub struct {
+	svc     *Service
+	changed chan struct{} // a binding came or went: the supervisor looks again
+
+	mu    sync.Mutex
+	conns map[string]map[*websocket.Conn]bool
+}
+
+func newHub(svc *Service) *hub {
+	return &hub{svc: svc, changed: make(chan struct{}, 1), conns: map[string]map[*websocket.Conn]bool{}}
+}
+
+func (h *hub) bound(id string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.conns[id]) > 0
+}
+
+func (h *hub) poke() {
+	select {
+	case h.changed <- struct{}{}:
+	default:
+	}
+}
+
+// writeTimeout bounds one message to a websocket client.
+const writeTimeout = 10 * time.Second
+
+// send writes text to every connection bound to id; it fails when none took it.
+func (h *hub) send(ctx context.Context, id, text string) error {
+	h.mu.Lock()
+	var conns []*websocket.Conn
+	for c := range h.conns[id] {
+		conns = append(conns, c)
+	}
+	h.mu.Unlock()
+	sent := false
+	for _, c := range conns {
+		wctx, cancel := context.WithTimeout(ctx, writeTimeout)
+		err := c.Write(wctx, websocket.MessageText, []byte(text))
+		cancel()
+		if err == nil {
+			sent = true
+		}
+	}
+	if !sent {
+		return errors.New("no websocket client is bound to the subscription")
+	}
+	return nil
+}
+
+// WebsocketHandler serves the websocket channel; fhir mounts it under /fhir.
+func (s *Service) WebsocketHandler() http.Handler { return http.HandlerFunc(s.hub.serve) }
+
+func (h *hub) serve(w http.ResponseWriter, r *http.Request) {
+	c, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return // Accept answered the client already
+	}
+	c.SetReadLimit(4096)
+	defer c.CloseNow()
+	ctx := r.Context()
+	var bound []string
+	defer func() {
+		h.mu.Lock()
+		for _, id := range bound {
+			delete(h.conns[id], c)
+			if len(h.conns[id]) == 0 {
+				delete(h.conns, id)
+			}
+		}
+		h.mu.Unlock()
+		h.poke()
+	}()
+	for {
+		_, msg, err := c.Read(ctx)
+		if err != nil {
+			return
+		}
+		verb, id, _ := strings.Cut(strings.TrimSpace(string(msg)), " ")
+		id = strings.TrimSpace(id)
+		if verb != "bind" || id == "" {
+			c.Write(ctx, websocket.MessageText, []byte("error expected \"bind [subscription id]\""))
+			continue
+		}
+		if why := h.bindable(ctx, id); why != "" {
+			c.Write(ctx, websocket.MessageText, []byte("error "+id+" "+why))
+			continue
+		}
+		h.mu.Lock()
+		if h.conns[id] == nil {
+			h.conns[id] = map[*websocket.Conn]bool{}
+		}
+		h.conns[id][c] = true
+		h.mu.Unlock()
+		bound = append(bound, id)
+		c.Write(ctx, websocket.MessageText, []byte("bound "+id))
+		if err := h.svc.setStatus(ctx, id, subscription.StatusRequested, subscription.StatusActive, ""); err != nil {
+			h.svc.log.Warn("websocket bind: cannot activate the subscription", "subscription", id, "err", err)
+		}
+		h.poke()
+	}
+}
+
+// bindable says why a client cannot bind id, or "".
+func (h *hub) bindable(ctx context.Context, id string) string {
+	stored, err := h.svc.store.Subscription(ctx, id)
+	if err != nil {
+		return "cannot be read now"
+	}
+	if stored == nil {
+		return "is not a known Subscription"
+	}
+	sub, err := subscription.Parse(stored.Content, h.svc.parseOptions())
+	if err != nil || sub.Channel != "websocket" {
+		return "is not a websocket subscription"
+	}
+	if sub.Status == subscription.StatusOff {
+		return "is off"
+	}
+	return ""
+}

@@ -1,0 +1,55 @@
+package subscriptions_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+func TestWebsocketBindThenPings(t *testing.T) {
+	s, _ := newServer(t)
+	sub := restHook("Patient?family=socket", "", nil)
+	sub["channel"] = map[string]any{"type": "websocket"}
+	id := s.Must(t, 201, "POST", "Subscription", sub).JSON(t)["id"].(string)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	wsURL := "ws" + strings.TrimPrefix(s.URL, "http") + "/websocket"
+	c, _, err := websocket.Dial(ctx, wsURL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	read := func() string {
+		_, msg, err := c.Read(ctx)
+		if err != nil {
+			t.Fatalf("read: %v", err)
+		}
+		return string(msg)
+	}
+	c.Write(ctx, websocket.MessageText, []byte("bind nosuch"))
+	if got := read(); !strings.HasPrefix(got, "error nosuch") {
+		t.Errorf("binding an unknown subscription: %q", got)
+	}
+	c.Write(ctx, websocket.MessageText, []byte("bind "+id))
+	if got := read(); got != "bound "+id {
+		t.Fatalf("bind: %q", got)
+	}
+	waitStatus(t, s, id, "active")
+	s.Must(t, 201, "POST", "Patient", patient("Socket"))
+	s.Must(t, 201, "POST", "Patient", patient("Other"))
+	s.Must(t, 201, "POST", "Patient", patient("Socket"))
+	for i := 0; i < 2; i++ {
+		if got := read(); got != "ping "+id {
+			t.Errorf("notification %d: %q", i, got)
+		}
+	}
+	rctx, rcancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer rcancel()
+	if _, msg, err := c.Read(rctx); err == nil {
+		t.Errorf("a third notification for two matching creates: %q", msg)
+	}
+}
