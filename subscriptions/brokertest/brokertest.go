@@ -65,21 +65,33 @@ func call(method, path string, body string) error {
 // addr (the broker, or a Proxy in front of it); the vhost is deleted when tb ends.
 func NewVhost(tb testing.TB, addr string) (amqpURL string, vhost string) {
 	tb.Helper()
+	amqpURL, vhost, drop, err := CreateVhost(addr)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := drop(); err != nil {
+			tb.Logf("delete vhost %s: %v", vhost, err)
+		}
+	})
+	return amqpURL, vhost
+}
+
+// CreateVhost is NewVhost for programs (the benchmarks): the caller deletes the vhost
+// with drop.
+func CreateVhost(addr string) (amqpURL, vhost string, drop func() error, err error) {
 	suffix := make([]byte, 6)
 	rand.Read(suffix)
 	vhost = "careslot-test-" + hex.EncodeToString(suffix)
 	if err := call(http.MethodPut, "/vhosts/"+vhost, ""); err != nil {
-		tb.Fatalf("create vhost (is the management plugin on? rabbitmq-plugins enable rabbitmq_management): %v", err)
+		return "", "", nil, fmt.Errorf("create vhost (is the management plugin on? rabbitmq-plugins enable rabbitmq_management): %w", err)
 	}
-	tb.Cleanup(func() {
-		if err := call(http.MethodDelete, "/vhosts/"+vhost, ""); err != nil {
-			tb.Logf("delete vhost %s: %v", vhost, err)
-		}
-	})
+	drop = func() error { return call(http.MethodDelete, "/vhosts/"+vhost, "") }
 	if err := call(http.MethodPut, "/permissions/"+vhost+"/guest", `{"configure":".*","write":".*","read":".*"}`); err != nil {
-		tb.Fatalf("vhost permissions: %v", err)
+		drop()
+		return "", "", nil, fmt.Errorf("vhost permissions: %w", err)
 	}
-	return "amqp://guest:guest@" + addr + "/" + vhost, vhost
+	return "amqp://guest:guest@" + addr + "/" + vhost, vhost, drop, nil
 }
 
 // Proxy forwards TCP connections to the broker until cut.
