@@ -109,9 +109,9 @@ func (s *Service) consumeSubscription(ctx context.Context, id string) error {
 	if err != nil {
 		return fmt.Errorf("rabbitmq: consume the queue of Subscription/%s: %w", id, err)
 	}
-	var lastSent time.Time // by this consumer, to send heartbeats only when idle
+	w := &worker{}
 	for d := range deliveries {
-		if err := s.handle(ctx, ch, id, d, &lastSent); err != nil {
+		if err := s.handle(ctx, ch, id, d, w); err != nil {
 			d.Nack(false, true)
 			return err
 		}
@@ -124,7 +124,15 @@ func (s *Service) consumeSubscription(ctx context.Context, id string) error {
 
 // handle delivers one notification, or schedules its retry, or parks it; an error means
 // it was not dealt with (and goes back to the queue).
-func (s *Service) handle(ctx context.Context, ch *amqp.Channel, id string, d amqp.Delivery, lastSent *time.Time) error {
+// worker is what one subscription's consumer remembers between notifications.
+type worker struct {
+	lastSent time.Time // to send heartbeats only when idle
+	// parsed is the subscription as of version: read again only when it changes.
+	parsed  *subscription.Subscription
+	version int
+}
+
+func (s *Service) handle(ctx context.Context, ch *amqp.Channel, id string, d amqp.Delivery, w *worker) error {
 	var n notification
 	if err := json.Unmarshal(d.Body, &n); err != nil {
 		return s.park(ctx, ch, d, "unreadable message: "+err.Error())
@@ -136,10 +144,14 @@ func (s *Service) handle(ctx context.Context, ch *amqp.Channel, id string, d amq
 	if stored == nil {
 		return d.Ack(false) // deleted: nothing to deliver to
 	}
-	sub, err := subscription.Parse(stored.Content, s.parseOptions())
-	if err != nil {
-		return s.park(ctx, ch, d, "the Subscription cannot be read: "+err.Error())
+	if w.parsed == nil || w.version != stored.VersionID {
+		sub, err := subscription.Parse(stored.Content, s.parseOptions())
+		if err != nil {
+			return s.park(ctx, ch, d, "the Subscription cannot be read: "+err.Error())
+		}
+		w.parsed, w.version = sub, stored.VersionID
 	}
+	sub := w.parsed
 	if sub.Status == subscription.StatusOff || !sub.End.IsZero() && !s.cfg.Now().Before(sub.End) {
 		return d.Ack(false) // switched off or ended: notifications stop
 	}
@@ -149,7 +161,7 @@ func (s *Service) handle(ctx context.Context, ch *amqp.Channel, id string, d amq
 			return d.Ack(false) // a later version took over
 		}
 	default:
-		if n.Kind == kindHeartbeat && (sub.Status != subscription.StatusActive || time.Since(*lastSent) < sub.Heartbeat/2) {
+		if n.Kind == kindHeartbeat && (sub.Status != subscription.StatusActive || time.Since(w.lastSent) < sub.Heartbeat/2) {
 			return d.Ack(false) // a heartbeat only says "nothing happened" while nothing is sent
 		}
 		switch sub.Status {
@@ -161,7 +173,7 @@ func (s *Service) handle(ctx context.Context, ch *amqp.Channel, id string, d amq
 	}
 	sendErr := s.send(ctx, sub, stored, n)
 	if sendErr == nil {
-		*lastSent = time.Now()
+		w.lastSent = time.Now()
 		if n.Kind == kindHandshake {
 			if err := s.setStatus(ctx, id, subscription.StatusRequested, subscription.StatusActive, ""); err != nil {
 				return err

@@ -115,7 +115,9 @@ func collect(ctx context.Context, deliveries <-chan amqp.Delivery, max int) ([]a
 		}
 		batch = append(batch, d)
 	}
-	linger := time.NewTimer(2 * time.Millisecond)
+	// A short wait gathers a batch: every subscription's criteria run once per batch,
+	// whatever its size.
+	linger := time.NewTimer(10 * time.Millisecond)
 	defer linger.Stop()
 	for len(batch) < max {
 		select {
@@ -207,7 +209,7 @@ func (m *matcher) process(ctx context.Context, ch *amqp.Channel, changes []stora
 			if w.change.Action != "delete" {
 				keys = append(keys, storage.VersionKey{RID: w.change.RID, Version: w.change.VersionID})
 			}
-			if w.change.VersionID > 1 {
+			if w.change.VersionID > 1 && (w.change.Action == "delete" || anyTopic(w.subs)) {
 				keys = append(keys, storage.VersionKey{RID: w.change.RID, Version: w.change.VersionID - 1})
 			}
 		}
@@ -291,6 +293,15 @@ func (m *matcher) process(ctx context.Context, ch *amqp.Channel, changes []stora
 		}
 	}
 	return publishConfirmed(ctx, ch, out)
+}
+
+func anyTopic(subs []*liveSubscription) bool {
+	for _, s := range subs {
+		if s.TopicBased() {
+			return true
+		}
+	}
+	return false
 }
 
 func compareStrings(a, b string) int {
