@@ -106,9 +106,14 @@ func New(cfg Config, store *storage.Store, log *slog.Logger) *Service {
 // Start runs the workers until Stop.
 func (s *Service) Start(ctx context.Context) error {
 	ctx, s.stop = context.WithCancel(context.WithoutCancel(ctx))
-	if _, err := s.broker.connection(); err != nil {
-		s.log.Warn("RabbitMQ is not reachable at start; the relay keeps trying", "amqp", redactURL(s.cfg.AMQPURL), "err", err)
-	}
+	// The first connection is tried beside serving, not before it: a slow broker must
+	// not delay the API. Without one, writes go on and the outbox keeps every change.
+	s.wg.Go(func() {
+		if _, err := s.broker.connection(); err != nil && ctx.Err() == nil {
+			s.log.Warn("RabbitMQ is not reachable at start: notifications wait in the outbox until it is; the relay keeps trying",
+				"amqp", redactURL(s.cfg.AMQPURL), "err", err)
+		}
+	})
 	s.wg.Go(func() { s.relay.run(ctx) })
 	m := &matcher{svc: s}
 	s.wg.Go(func() { m.run(ctx) })
