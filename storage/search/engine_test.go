@@ -648,7 +648,7 @@ func TestEveryParameterAnswers(t *testing.T) {
 
 func TestSearchableTypes(t *testing.T) {
 	types := search.Definitions().Types()
-	if !sort.StringsAreSorted(types) || len(types) != 21 {
+	if !sort.StringsAreSorted(types) || len(types) != 22 {
 		t.Errorf("searchable types: %v", types)
 	}
 }
