@@ -127,7 +127,7 @@ func healthz(store *storage.Store, subs *subscriptions.Service) http.Handler {
 		defer cancel()
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
-		if err := store.Pool.Ping(ctx); err != nil {
+		if err := store.Ping(ctx); err != nil {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			w.Write([]byte(`{"status":"unavailable","database":"unreachable"}`))
 			return

@@ -72,7 +72,7 @@ func waitForLockWaiters(t *testing.T, ctx context.Context, n int) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		var waiting int
-		if err := srv.Store.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+		if err := srv.DB.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
 			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
 			t.Fatal(err)
 		}

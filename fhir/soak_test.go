@@ -23,6 +23,7 @@ import (
 	"github.com/careslot/careslot/app"
 	"github.com/careslot/careslot/storage"
 	"github.com/careslot/careslot/storage/storagetest"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // TestSoak drives one careslot with many clients doing what a busy clinic does at once:
@@ -98,6 +99,7 @@ func soakEnvInt(t *testing.T, name string, def int) int {
 // body says nothing, the log says why.
 type soakServer struct {
 	*app.App
+	db     *pgxpool.Pool // the test's own look at the tables
 	base   string
 	client *http.Client
 	logMu  sync.Mutex
@@ -122,9 +124,14 @@ func startSoakServer(t *testing.T) *soakServer {
 		t.Fatalf("start careslot: %v", err)
 	}
 	s.App = a
+	if s.db, err = pgxpool.New(context.Background(), db); err != nil {
+		ts.Listener.Close()
+		a.Close()
+		t.Fatal(err)
+	}
 	ts.Config.Handler = a.Handler
 	ts.Start()
-	t.Cleanup(func() { ts.Close(); a.Close() })
+	t.Cleanup(func() { ts.Close(); a.Close(); s.db.Close() })
 	s.client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 128}, Timeout: 60 * time.Second}
 	return s
 }
@@ -165,7 +172,7 @@ func watchIdleInTransaction(s *soakServer, deadline time.Time) <-chan []string {
 		var found []string
 		for time.Now().Before(deadline) {
 			time.Sleep(time.Second)
-			rows, err := s.Store.Pool.Query(context.Background(), `SELECT pid, now() - state_change, left(query, 200)
+			rows, err := s.db.Query(context.Background(), `SELECT pid, now() - state_change, left(query, 200)
 				FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'
 				AND state_change < now() - interval '2 seconds'`)
 			if err != nil {
@@ -987,7 +994,7 @@ func (w *soakWorld) impatient(rng *rand.Rand) {
 // checkSoakInvariants checks the data once every client has stopped.
 func checkSoakInvariants(t *testing.T, s *soakServer, w *soakWorld) {
 	ctx := context.Background()
-	pool := s.Store.Pool
+	pool := s.db
 	query := func(name, sql string) {
 		t.Helper()
 		rows, err := pool.Query(ctx, sql)
@@ -1082,7 +1089,7 @@ func checkSoakReferences(t *testing.T, s *soakServer) {
 	ctx := context.Background()
 	live := map[string]bool{}
 	contents := map[string][]byte{}
-	rows, err := s.Store.Pool.Query(ctx, `SELECT type, id, content FROM resources WHERE NOT deleted`)
+	rows, err := s.db.Query(ctx, `SELECT type, id, content FROM resources WHERE NOT deleted`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1121,7 +1128,7 @@ func checkSoakReferences(t *testing.T, s *soakServer) {
 // checkSoakHistoryThroughAPI compares, for the resources with the most versions, the
 // version in the ETag with the number of entries the history interaction lists.
 func checkSoakHistoryThroughAPI(t *testing.T, s *soakServer, w *soakWorld) {
-	rows, err := s.Store.Pool.Query(context.Background(),
+	rows, err := s.db.Query(context.Background(),
 		`SELECT type, id, version_id FROM resources WHERE type IN ('Patient', 'Observation', 'Appointment', 'Slot') ORDER BY version_id DESC LIMIT 40`)
 	if err != nil {
 		t.Fatal(err)

@@ -21,7 +21,7 @@ func TestBookingTakesSlot(t *testing.T) {
 		t.Errorf("slot history after booking: %d versions, want 2", len(entries))
 	}
 	var outbox int
-	if err := c.srv.Store.Pool.QueryRow(context.Background(), `SELECT count(*) FROM outbox WHERE type = 'Slot' AND id = $1`, s).Scan(&outbox); err != nil || outbox != 2 {
+	if err := c.srv.DB.QueryRow(context.Background(), `SELECT count(*) FROM outbox WHERE type = 'Slot' AND id = $1`, s).Scan(&outbox); err != nil || outbox != 2 {
 		t.Errorf("slot outbox rows: %d (%v), want 2", outbox, err)
 	}
 	r := c.srv.Do(t, "POST", "Appointment", c.appointment("booked", c.patients[1], 0, at(9, 0), at(9, 30), s))

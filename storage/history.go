@@ -37,7 +37,7 @@ type HistoryEntry struct {
 
 // History returns a page of versions newest first, and the cursor of the next page (nil on the last).
 func (s *Store) History(ctx context.Context, q HistoryQuery) ([]HistoryEntry, *HistoryCursor, error) {
-	return history(ctx, s.Pool, q)
+	return history(ctx, s.pool, q)
 }
 
 // History is Store.History inside the transaction, so a transaction Bundle's history

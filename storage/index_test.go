@@ -24,7 +24,7 @@ func countIndexRows(t *testing.T, st *storage.Store, rid int64) map[string]int {
 	out := map[string]int{}
 	for _, table := range []string{"search_string", "search_token", "search_reference", "search_date"} {
 		var n int
-		if err := st.Pool.QueryRow(context.Background(), "SELECT count(*) FROM "+table+" WHERE rid = $1", rid).Scan(&n); err != nil {
+		if err := storage.PoolOf(st).QueryRow(context.Background(), "SELECT count(*) FROM "+table+" WHERE rid = $1", rid).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		out[table] = n
@@ -51,7 +51,7 @@ func TestSearchIndexFollowsWrites(t *testing.T) {
 		t.Fatalf("index rows after create: %v", got)
 	}
 	var family string
-	st.Pool.QueryRow(ctx, `SELECT value FROM search_string WHERE rid = $1 AND sp = 'Patient.family'`, res.RID).Scan(&family)
+	storage.PoolOf(st).QueryRow(ctx, `SELECT value FROM search_string WHERE rid = $1 AND sp = 'Patient.family'`, res.RID).Scan(&family)
 	if family != "zoe" {
 		t.Errorf("Patient.family indexed as %q, want zoe", family)
 	}
@@ -68,7 +68,7 @@ func TestSearchIndexFollowsWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	var families []string
-	rows, _ := st.Pool.Query(ctx, `SELECT value FROM search_string WHERE rid = $1 AND sp = 'Patient.family'`, res.RID)
+	rows, _ := storage.PoolOf(st).Query(ctx, `SELECT value FROM search_string WHERE rid = $1 AND sp = 'Patient.family'`, res.RID)
 	for rows.Next() {
 		var v string
 		rows.Scan(&v)
@@ -118,13 +118,13 @@ func TestReindexRebuildsRows(t *testing.T) {
 	}
 	rows := func() int {
 		var n int
-		st.Pool.QueryRow(ctx, `SELECT count(*) FROM search_string WHERE sp = 'Patient.family' AND value = 'again'`).Scan(&n)
+		storage.PoolOf(st).QueryRow(ctx, `SELECT count(*) FROM search_string WHERE sp = 'Patient.family' AND value = 'again'`).Scan(&n)
 		return n
 	}
 	if rows() != 3 {
 		t.Fatalf("%d family rows before", rows())
 	}
-	st.Pool.Exec(ctx, `DELETE FROM search_string`)
+	storage.PoolOf(st).Exec(ctx, `DELETE FROM search_string`)
 	n, err := st.Reindex(ctx, nil)
 	if err != nil || n != 3 || rows() != 3 {
 		t.Errorf("reindex: %d resources, %v; %d family rows", n, err, rows())

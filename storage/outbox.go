@@ -23,7 +23,7 @@ type Change struct {
 // of one resource are serialised by its row lock, so their seq order is their commit
 // order; the relay that holds the "relay" lease is the only reader.
 func (s *Store) PendingChanges(ctx context.Context, limit int) ([]Change, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT seq, rid, type, id, version_id, action, created_at
+	rows, err := s.pool.Query(ctx, `SELECT seq, rid, type, id, version_id, action, created_at
 		FROM outbox WHERE dispatched_at IS NULL ORDER BY seq LIMIT $1`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("storage: pending changes: %w", err)
@@ -41,7 +41,7 @@ func (s *Store) PendingChanges(ctx context.Context, limit int) ([]Change, error)
 
 // MarkDispatched records that the broker confirmed the changes with these seqs.
 func (s *Store) MarkDispatched(ctx context.Context, seqs []int64) error {
-	if _, err := s.Pool.Exec(ctx, `UPDATE outbox SET dispatched_at = now() WHERE seq = ANY($1) AND dispatched_at IS NULL`, seqs); err != nil {
+	if _, err := s.pool.Exec(ctx, `UPDATE outbox SET dispatched_at = now() WHERE seq = ANY($1) AND dispatched_at IS NULL`, seqs); err != nil {
 		return fmt.Errorf("storage: mark dispatched: %w", err)
 	}
 	return nil
@@ -49,7 +49,7 @@ func (s *Store) MarkDispatched(ctx context.Context, seqs []int64) error {
 
 // PruneOutbox deletes up to limit rows sent before before, and says how many went.
 func (s *Store) PruneOutbox(ctx context.Context, before time.Time, limit int) (int64, error) {
-	tag, err := s.Pool.Exec(ctx, `DELETE FROM outbox WHERE seq IN (
+	tag, err := s.pool.Exec(ctx, `DELETE FROM outbox WHERE seq IN (
 		SELECT seq FROM outbox WHERE dispatched_at IS NOT NULL AND dispatched_at < $1 LIMIT $2)`, before, limit)
 	if err != nil {
 		return 0, fmt.Errorf("storage: prune outbox: %w", err)
@@ -72,7 +72,7 @@ const lagCountCap = 100000
 func (s *Store) OutboxLag(ctx context.Context) (OutboxLag, error) {
 	var lag OutboxLag
 	var oldest *time.Time
-	err := s.Pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM (SELECT 1 FROM outbox WHERE dispatched_at IS NULL LIMIT $1) p),
+	err := s.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM (SELECT 1 FROM outbox WHERE dispatched_at IS NULL LIMIT $1) p),
 		(SELECT created_at FROM outbox WHERE dispatched_at IS NULL ORDER BY seq LIMIT 1)`, lagCountCap).Scan(&lag.Pending, &oldest)
 	if err != nil {
 		return lag, fmt.Errorf("storage: outbox lag: %w", err)

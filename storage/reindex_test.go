@@ -48,7 +48,7 @@ func TestReindexDuringUpdate(t *testing.T) {
 	if err := <-reindexed; err != nil {
 		t.Fatal(err)
 	}
-	rows, err := st.Pool.Query(ctx, `SELECT value FROM search_string WHERE rid = $1 AND sp = 'Patient.family' ORDER BY value`, prev.RID)
+	rows, err := storage.PoolOf(st).Query(ctx, `SELECT value FROM search_string WHERE rid = $1 AND sp = 'Patient.family' ORDER BY value`, prev.RID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 // PlanReminder makes the reminder of an appointment due at due (pending again if it had
 // been sent or withdrawn for another time), or leaves it as it is when nothing moved.
 func (s *Store) PlanReminder(ctx context.Context, appointmentID, patientID string, start, due time.Time) error {
-	_, err := s.Pool.Exec(ctx, `INSERT INTO reminders (appointment_id, patient_id, start_at, due_at, state)
+	_, err := s.pool.Exec(ctx, `INSERT INTO reminders (appointment_id, patient_id, start_at, due_at, state)
 		VALUES ($1, $2, $3, $4, 'pending')
 		ON CONFLICT (appointment_id) DO UPDATE SET patient_id = EXCLUDED.patient_id, start_at = EXCLUDED.start_at,
 			due_at = EXCLUDED.due_at, state = 'pending', communication_id = NULL, updated_at = now()
@@ -27,7 +27,7 @@ func (s *Store) PlanReminder(ctx context.Context, appointmentID, patientID strin
 
 // WithdrawReminder withdraws the appointment's pending reminder.
 func (s *Store) WithdrawReminder(ctx context.Context, appointmentID string) error {
-	if _, err := s.Pool.Exec(ctx, `UPDATE reminders SET state = 'withdrawn', updated_at = now()
+	if _, err := s.pool.Exec(ctx, `UPDATE reminders SET state = 'withdrawn', updated_at = now()
 		WHERE appointment_id = $1 AND state = 'pending'`, appointmentID); err != nil {
 		return fmt.Errorf("storage: withdraw reminder: %w", err)
 	}
@@ -46,7 +46,7 @@ type Reminder struct {
 func (s *Store) Reminder(ctx context.Context, appointmentID string) (*Reminder, error) {
 	var r Reminder
 	var comm *string
-	err := s.Pool.QueryRow(ctx, `SELECT appointment_id, patient_id, start_at, due_at, state, communication_id
+	err := s.pool.QueryRow(ctx, `SELECT appointment_id, patient_id, start_at, due_at, state, communication_id
 		FROM reminders WHERE appointment_id = $1`, appointmentID).Scan(&r.AppointmentID, &r.PatientID, &r.Start, &r.Due, &r.State, &comm)
 	if err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {

@@ -53,7 +53,7 @@ func read(ctx context.Context, q Querier, typ, id string) (*Resource, error) {
 // Read returns the current version of typ/id: 404 if it never existed, 410 if deleted
 // (the returned Resource then still tells the deleted version).
 func (s *Store) Read(ctx context.Context, typ, id string) (*Resource, error) {
-	return read(ctx, s.Pool, typ, id)
+	return read(ctx, s.pool, typ, id)
 }
 
 // Read is Store.Read inside the transaction.
@@ -82,7 +82,7 @@ func vread(ctx context.Context, q Querier, typ, id string, version int) (*Resour
 
 // VRead returns one version of typ/id: 404 if there is no such version, 410 if that version is a deletion.
 func (s *Store) VRead(ctx context.Context, typ, id string, version int) (*Resource, error) {
-	return vread(ctx, s.Pool, typ, id, version)
+	return vread(ctx, s.pool, typ, id, version)
 }
 
 // Lock returns the current row of typ/id, deleted or not, locked until the transaction

@@ -208,7 +208,7 @@ func (t *Tx) ExpiredHolds(ctx context.Context, now time.Time, limit int) ([]stri
 
 // ExpiredHolds is Tx.ExpiredHolds outside a transaction, for the background sweep.
 func (s *Store) ExpiredHolds(ctx context.Context, now time.Time, limit int) ([]string, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT appointment_id FROM appointment_holds WHERE expires_at <= $1
+	rows, err := s.pool.Query(ctx, `SELECT appointment_id FROM appointment_holds WHERE expires_at <= $1
 		ORDER BY expires_at LIMIT $2`, now, limit)
 	if err != nil {
 		return nil, fmt.Errorf("storage: expired holds: %w", err)
@@ -341,7 +341,7 @@ type FreeSlot struct {
 // first, leaving out those that overlap an appointment (booked without a slot) of the
 // schedule's practitioners or of the patient.
 func (s *Store) FreeSlots(ctx context.Context, q FreeSlotQuery) ([]FreeSlot, error) {
-	rows, err := s.Pool.Query(ctx, `
+	rows, err := s.pool.Query(ctx, `
 		SELECT s.slot_id, s.schedule_id, lower(s.during), upper(s.during), s.status, s.service_types, s.specialties, sc.actors
 		FROM schedule_slots s JOIN schedules sc ON sc.schedule_id = s.schedule_id
 		WHERE s.status = 'free' AND s.during && tstzrange($1, $2) AND lower(s.during) >= $1 AND sc.active
@@ -407,7 +407,7 @@ func nonNil(s []string) []string {
 // clinic asks it to tell an empty database.
 func (s *Store) HasResources(ctx context.Context, typ string) (bool, error) {
 	var exists bool
-	err := s.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM resources WHERE type = $1 AND NOT deleted)`, typ).Scan(&exists)
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM resources WHERE type = $1 AND NOT deleted)`, typ).Scan(&exists)
 	if err != nil {
 		return false, fmt.Errorf("storage: %w", err)
 	}
@@ -417,7 +417,7 @@ func (s *Store) HasResources(ctx context.Context, typ string) (bool, error) {
 // Exclusive runs fn holding a session advisory lock on key, so that replicas starting
 // together (e.g. all seeding an empty database) take turns.
 func (s *Store) Exclusive(ctx context.Context, key string, fn func() error) error {
-	conn, err := s.Pool.Acquire(ctx)
+	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("storage: lock %q: %w", key, err)
 	}

@@ -28,7 +28,7 @@ const maxIncluded = 1000
 
 // Search runs q on the pool.
 func (s *Store) Search(ctx context.Context, q *search.Query) (*SearchResult, error) {
-	return runSearch(ctx, s.Pool, q)
+	return runSearch(ctx, s.pool, q)
 }
 
 // Search runs q inside the transaction, so it sees the transaction's own writes: the

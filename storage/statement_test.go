@@ -28,7 +28,7 @@ func indexedRows(t *testing.T, rid int64) map[string][]string {
 	}
 	out := map[string][]string{}
 	for table, cols := range columns {
-		rows, err := store.Pool.Query(context.Background(), `SELECT concat_ws('|', `+cols+`) FROM `+table+` WHERE rid = $1`, rid)
+		rows, err := storage.PoolOf(store).Query(context.Background(), `SELECT concat_ws('|', `+cols+`) FROM `+table+` WHERE rid = $1`, rid)
 		if err != nil {
 			t.Fatal(err)
 		}

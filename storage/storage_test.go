@@ -59,14 +59,14 @@ func put(t *testing.T, typ, id, body string) *storage.Resource {
 func count(t *testing.T, sql string, args ...any) int {
 	t.Helper()
 	var n int
-	if err := store.Pool.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
+	if err := storage.PoolOf(store).QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
 }
 
 func TestMigrateIsIdempotent(t *testing.T) {
-	if err := storage.Migrate(context.Background(), store.Pool); err != nil {
+	if err := storage.Migrate(context.Background(), storage.PoolOf(store)); err != nil {
 		t.Fatalf("second migrate: %v", err)
 	}
 	if n := count(t, `SELECT count(*) FROM schema_migrations WHERE name = '0001_core.sql'`); n != 1 {
@@ -242,7 +242,7 @@ func TestLargeContentCompressedWithLZ4(t *testing.T) {
 	put(t, "Basic", "lz4", `{"resourceType":"Basic","code":{"text":"`+text+`"}}`)
 	for _, table := range []string{"resources", "resource_versions"} {
 		var method string
-		err := store.Pool.QueryRow(context.Background(),
+		err := storage.PoolOf(store).QueryRow(context.Background(),
 			`SELECT coalesce(pg_column_compression(content), 'none') FROM `+table+` WHERE type = 'Basic' AND id = 'lz4'`).Scan(&method)
 		if err != nil {
 			t.Fatal(err)
@@ -262,10 +262,10 @@ func TestMigrateRefusesANewerSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if _, err := st.Pool.Exec(ctx, `INSERT INTO schema_migrations (name) VALUES ('9999_from_the_future.sql')`); err != nil {
+	if _, err := storage.PoolOf(st).Exec(ctx, `INSERT INTO schema_migrations (name) VALUES ('9999_from_the_future.sql')`); err != nil {
 		t.Fatal(err)
 	}
-	err = storage.Migrate(ctx, st.Pool)
+	err = storage.Migrate(ctx, storage.PoolOf(st))
 	if err == nil || !strings.Contains(err.Error(), "9999_from_the_future.sql") {
 		t.Fatalf("migrate over a newer schema: %v", err)
 	}

@@ -22,9 +22,10 @@ import (
 // defaultMaxConns is the pool size when DATABASE_URL does not set pool_max_conns.
 const defaultMaxConns = 20
 
-// Store is the careslot database.
+// Store is the careslot database. Its pool stays private: what others need of the
+// database is a method here, so every SQL statement lives in this package.
 type Store struct {
-	Pool *pgxpool.Pool
+	pool *pgxpool.Pool
 }
 
 // Open connects to databaseURL and applies pending migrations.
@@ -50,11 +51,25 @@ func Open(ctx context.Context, databaseURL string) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	return &Store{Pool: pool}, nil
+	return &Store{pool: pool}, nil
 }
 
 // Close releases the connections.
-func (s *Store) Close() { s.Pool.Close() }
+func (s *Store) Close() { s.pool.Close() }
+
+// Ping tells whether the database answers, for health checks.
+func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
+
+// HasData tells whether the database holds any resource, live or deleted, of a type
+// other than those ignored (e.g. what careslot writes itself at start).
+func (s *Store) HasData(ctx context.Context, ignoring ...string) (bool, error) {
+	var found bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM resources WHERE type <> ALL($1))`, append([]string{}, ignoring...)).Scan(&found)
+	if err != nil {
+		return false, fmt.Errorf("storage: look for data: %w", err)
+	}
+	return found, nil
+}
 
 // Resource is one stored version of a resource. Content is its JSON with id and meta set;
 // it is nil for a deleted version.
@@ -85,7 +100,7 @@ type Tx struct {
 
 // Begin starts a write transaction.
 func (s *Store) Begin(ctx context.Context) (*Tx, error) {
-	conn, err := s.Pool.Acquire(ctx)
+	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("storage: begin: %w", err)
 	}

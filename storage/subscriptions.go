@@ -39,7 +39,7 @@ func scanSubscription(row pgx.CollectableRow) (StoredSubscription, error) {
 
 // Subscriptions lists every live Subscription.
 func (s *Store) Subscriptions(ctx context.Context) ([]StoredSubscription, error) {
-	rows, err := s.Pool.Query(ctx, selectSubscription+` ORDER BY r.id`)
+	rows, err := s.pool.Query(ctx, selectSubscription+` ORDER BY r.id`)
 	if err != nil {
 		return nil, fmt.Errorf("storage: subscriptions: %w", err)
 	}
@@ -52,7 +52,7 @@ func (s *Store) Subscriptions(ctx context.Context) ([]StoredSubscription, error)
 
 // Subscription reads the live Subscription/id; nil when there is none (never created or deleted).
 func (s *Store) Subscription(ctx context.Context, id string) (*StoredSubscription, error) {
-	rows, err := s.Pool.Query(ctx, selectSubscription+` AND r.id = $1`, id)
+	rows, err := s.pool.Query(ctx, selectSubscription+` AND r.id = $1`, id)
 	if err != nil {
 		return nil, fmt.Errorf("storage: subscription: %w", err)
 	}
@@ -88,7 +88,7 @@ func (s *Store) RecordEvents(ctx context.Context, events []Event) ([]Event, erro
 		subs[i], seqs[i], rids[i], types[i], ids[i] = e.Subscription, e.Seq, e.RID, e.Type, e.ID
 		versions[i], actions[i], ats[i] = int32(e.VersionID), e.Action, e.At
 	}
-	rows, err := s.Pool.Query(ctx, `WITH input AS (
+	rows, err := s.pool.Query(ctx, `WITH input AS (
 			SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::int[], $7::text[], $8::timestamptz[])
 				WITH ORDINALITY AS t(subscription_id, seq, rid, type, id, version_id, action, at, ord)),
 		fresh AS (
@@ -131,7 +131,7 @@ func (s *Store) SubscriptionEvents(ctx context.Context, subscription string, sin
 	if until <= 0 {
 		until = 1<<63 - 1
 	}
-	rows, err := s.Pool.Query(ctx, `SELECT subscription_id, number, seq, rid, type, id, version_id, action, at
+	rows, err := s.pool.Query(ctx, `SELECT subscription_id, number, seq, rid, type, id, version_id, action, at
 		FROM subscription_events WHERE subscription_id = $1 AND number BETWEEN $2 AND $3 ORDER BY number LIMIT $4`,
 		subscription, since, until, limit)
 	if err != nil {
@@ -161,7 +161,7 @@ func (s *Store) Versions(ctx context.Context, keys []VersionKey) (map[VersionKey
 	for i, k := range keys {
 		rids[i], versions[i] = k.RID, int32(k.Version)
 	}
-	rows, err := s.Pool.Query(ctx, `SELECT v.rid, v.version_id, v.content
+	rows, err := s.pool.Query(ctx, `SELECT v.rid, v.version_id, v.content
 		FROM unnest($1::bigint[], $2::int[]) AS k(rid, version_id)
 		JOIN resource_versions v ON v.rid = k.rid AND v.version_id = k.version_id
 		WHERE v.content IS NOT NULL`, rids, versions)

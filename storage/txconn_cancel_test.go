@@ -76,7 +76,7 @@ func waitPoolIdle(t *testing.T) {
 		AND pid <> pg_backend_pid() AND (state LIKE 'idle in transaction%' OR state = 'active')`
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		acquired, inTx := store.Pool.Stat().AcquiredConns(), count(t, busy)
+		acquired, inTx := storage.PoolOf(store).Stat().AcquiredConns(), count(t, busy)
 		if acquired == 0 && inTx == 0 {
 			return
 		}

@@ -40,7 +40,7 @@ func scanUser(row pgx.Row) (User, error) {
 
 // CreateUser adds u.
 func (s *Store) CreateUser(ctx context.Context, u User) error {
-	_, err := s.Pool.Exec(ctx, `INSERT INTO users (id, username, password_hash, role, fhir_user) VALUES ($1, $2, $3, $4, nullif($5, ''))`,
+	_, err := s.pool.Exec(ctx, `INSERT INTO users (id, username, password_hash, role, fhir_user) VALUES ($1, $2, $3, $4, nullif($5, ''))`,
 		u.ID, u.Username, u.PasswordHash, u.Role, u.FHIRUser)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
@@ -54,17 +54,17 @@ func (s *Store) CreateUser(ctx context.Context, u User) error {
 
 // UserByName finds a user by username.
 func (s *Store) UserByName(ctx context.Context, username string) (User, error) {
-	return scanUser(s.Pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE username = $1`, username))
+	return scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE username = $1`, username))
 }
 
 // UserByID finds a user by id (the subject of their tokens).
 func (s *Store) UserByID(ctx context.Context, id string) (User, error) {
-	return scanUser(s.Pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+	return scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
 }
 
 // SetPasswordHash replaces a user's password hash.
 func (s *Store) SetPasswordHash(ctx context.Context, username, hash string) error {
-	tag, err := s.Pool.Exec(ctx, `UPDATE users SET password_hash = $2, updated_at = now() WHERE username = $1`, username, hash)
+	tag, err := s.pool.Exec(ctx, `UPDATE users SET password_hash = $2, updated_at = now() WHERE username = $1`, username, hash)
 	if err != nil {
 		return fmt.Errorf("set password of %s: %w", username, err)
 	}
@@ -76,7 +76,7 @@ func (s *Store) SetPasswordHash(ctx context.Context, username, hash string) erro
 
 // Users lists every user by username.
 func (s *Store) Users(ctx context.Context) ([]User, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT `+userColumns+` FROM users ORDER BY username`)
+	rows, err := s.pool.Query(ctx, `SELECT `+userColumns+` FROM users ORDER BY username`)
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
@@ -103,10 +103,10 @@ type Launch struct {
 
 // CreateLaunch stores l (and drops launches that expired).
 func (s *Store) CreateLaunch(ctx context.Context, l Launch) error {
-	if _, err := s.Pool.Exec(ctx, `DELETE FROM smart_launches WHERE expires_at < now()`); err != nil {
+	if _, err := s.pool.Exec(ctx, `DELETE FROM smart_launches WHERE expires_at < now()`); err != nil {
 		return fmt.Errorf("drop expired launches: %w", err)
 	}
-	_, err := s.Pool.Exec(ctx, `INSERT INTO smart_launches (id, user_id, patient, encounter, expires_at) VALUES ($1, $2, nullif($3, ''), nullif($4, ''), $5)`,
+	_, err := s.pool.Exec(ctx, `INSERT INTO smart_launches (id, user_id, patient, encounter, expires_at) VALUES ($1, $2, nullif($3, ''), nullif($4, ''), $5)`,
 		l.ID, l.UserID, l.Patient, l.Encounter, l.ExpiresAt)
 	if err != nil {
 		return fmt.Errorf("create launch: %w", err)
@@ -117,7 +117,7 @@ func (s *Store) CreateLaunch(ctx context.Context, l Launch) error {
 // LaunchByID finds a launch that has not expired; ErrNoUser when there is none.
 func (s *Store) LaunchByID(ctx context.Context, id string) (Launch, error) {
 	var l Launch
-	err := s.Pool.QueryRow(ctx, `SELECT id, user_id, coalesce(patient, ''), coalesce(encounter, ''), expires_at
+	err := s.pool.QueryRow(ctx, `SELECT id, user_id, coalesce(patient, ''), coalesce(encounter, ''), expires_at
 		FROM smart_launches WHERE id = $1 AND expires_at > now()`, id).Scan(&l.ID, &l.UserID, &l.Patient, &l.Encounter, &l.ExpiresAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return l, ErrNoUser
@@ -138,9 +138,9 @@ func (s *Store) PatientsOf(ctx context.Context, practitioner string, limit int) 
 	var rows pgx.Rows
 	var err error
 	if practitioner == "" {
-		rows, err = s.Pool.Query(ctx, `SELECT p.id, `+name+` FROM resources p WHERE p.type = 'Patient' AND NOT p.deleted ORDER BY p.id LIMIT $1`, limit)
+		rows, err = s.pool.Query(ctx, `SELECT p.id, `+name+` FROM resources p WHERE p.type = 'Patient' AND NOT p.deleted ORDER BY p.id LIMIT $1`, limit)
 	} else {
-		rows, err = s.Pool.Query(ctx, `SELECT p.id, `+name+` FROM resources p
+		rows, err = s.pool.Query(ctx, `SELECT p.id, `+name+` FROM resources p
 			WHERE p.type = 'Patient' AND NOT p.deleted AND EXISTS (
 				SELECT 1 FROM resource_links lp
 				JOIN resources a ON a.rid = lp.rid AND a.type = 'Appointment' AND NOT a.deleted
@@ -162,7 +162,7 @@ func (s *Store) PatientsOf(ctx context.Context, practitioner string, limit int) 
 // the patient (by their ids).
 func (s *Store) HasAppointmentWith(ctx context.Context, practitioner, patient string) (bool, error) {
 	var found bool
-	err := s.Pool.QueryRow(ctx, `SELECT EXISTS (
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (
 		SELECT 1 FROM resource_links lp
 		JOIN resources a ON a.rid = lp.rid AND a.type = 'Appointment' AND NOT a.deleted
 		JOIN resource_links ld ON ld.rid = a.rid AND ld.target_type = 'Practitioner' AND ld.target_id = $1
@@ -181,7 +181,7 @@ const FreeLoginFailures = 5
 // LoginLockedUntil tells until when a username's sign-ins are refused (zero: they are not).
 func (s *Store) LoginLockedUntil(ctx context.Context, username string) (time.Time, error) {
 	var until *time.Time
-	err := s.Pool.QueryRow(ctx, `SELECT locked_until FROM users WHERE username = $1 AND locked_until > now()`, username).Scan(&until)
+	err := s.pool.QueryRow(ctx, `SELECT locked_until FROM users WHERE username = $1 AND locked_until > now()`, username).Scan(&until)
 	if errors.Is(err, pgx.ErrNoRows) || until == nil {
 		return time.Time{}, nil
 	}
@@ -190,7 +190,7 @@ func (s *Store) LoginLockedUntil(ctx context.Context, username string) (time.Tim
 
 // RecordLoginFailure counts a wrong password for username (an unknown one is ignored).
 func (s *Store) RecordLoginFailure(ctx context.Context, username string) error {
-	_, err := s.Pool.Exec(ctx, `UPDATE users SET failed_logins = failed_logins + 1,
+	_, err := s.pool.Exec(ctx, `UPDATE users SET failed_logins = failed_logins + 1,
 		locked_until = CASE WHEN failed_logins + 1 > $2
 			THEN now() + interval '1 minute' * least(failed_logins + 1 - $2, 15) END
 		WHERE username = $1`, username, FreeLoginFailures)
@@ -202,7 +202,7 @@ func (s *Store) RecordLoginFailure(ctx context.Context, username string) error {
 
 // RecordLoginSuccess clears a username's failures.
 func (s *Store) RecordLoginSuccess(ctx context.Context, username string) error {
-	_, err := s.Pool.Exec(ctx, `UPDATE users SET failed_logins = 0, locked_until = NULL WHERE username = $1 AND failed_logins > 0`, username)
+	_, err := s.pool.Exec(ctx, `UPDATE users SET failed_logins = 0, locked_until = NULL WHERE username = $1 AND failed_logins > 0`, username)
 	if err != nil {
 		return fmt.Errorf("record a sign-in: %w", err)
 	}

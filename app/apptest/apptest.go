@@ -17,6 +17,7 @@ import (
 	"github.com/careslot/careslot/smart-auth/smarttest"
 	"github.com/careslot/careslot/storage/storagetest"
 	"github.com/careslot/careslot/subscriptions"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // Server is a running careslot.
@@ -27,6 +28,9 @@ type Server struct {
 	// Tokens is the test authorization server this careslot trusts (instead of Hydra):
 	// mint a token with Token, revoke one with Tokens.Revoke.
 	Tokens *smarttest.Issuer
+	// DB is a pool of the test's own on the server's database, for tests that look at
+	// tables directly: the store keeps its pool to itself.
+	DB *pgxpool.Pool
 }
 
 // Option adjusts the configuration before the server starts.
@@ -93,13 +97,20 @@ func start(databaseURL string, opts []Option) (*Server, func(), error) {
 		ts.Listener.Close()
 		return nil, nil, err
 	}
+	db, err := pgxpool.New(context.Background(), databaseURL)
+	if err != nil {
+		ts.Listener.Close()
+		a.Close()
+		return nil, nil, err
+	}
 	ts.Config.Handler = a.Handler
 	ts.Start()
 	stop := func() {
 		ts.Close()
 		a.Close()
+		db.Close()
 	}
-	return &Server{App: a, URL: cfg.BaseURL, HTTP: ts, Tokens: issuer}, stop, nil
+	return &Server{App: a, URL: cfg.BaseURL, HTTP: ts, Tokens: issuer, DB: db}, stop, nil
 }
 
 // Token mints an access token that this server accepts; an empty Audience is the server's

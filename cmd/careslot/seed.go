@@ -58,10 +58,9 @@ func seedIfEmpty(ctx context.Context, a *app.App, log *slog.Logger) error {
 // OperationDefinitions that careslot stores itself at start. A database with data of
 // its own but no practitioner yet, or one whose demo data was deleted, is not empty.
 func neverWritten(ctx context.Context, a *app.App) (bool, error) {
-	var written bool
-	err := a.Store.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM resources WHERE type <> 'OperationDefinition')`).Scan(&written)
+	written, err := a.Store.HasData(ctx, "OperationDefinition")
 	if err != nil {
-		return false, fmt.Errorf("look for existing data: %w", err)
+		return false, err
 	}
 	return !written, nil
 }

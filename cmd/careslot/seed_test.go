@@ -19,7 +19,7 @@ func TestSeedDemoClinic(t *testing.T) {
 	}
 	count := func(typ string) map[string]int {
 		t.Helper()
-		rows, err := srv.Store.Pool.Query(context.Background(),
+		rows, err := srv.DB.Query(context.Background(),
 			`SELECT coalesce(content->>'status', ''), count(*) FROM resources WHERE type = $1 AND NOT deleted GROUP BY 1`, typ)
 		if err != nil {
 			t.Fatal(err)
