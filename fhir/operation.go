@@ -1,9 +1,13 @@
 package fhir
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/careslot/careslot/fhir/fhirerr"
 	"github.com/gorilla/mux"
@@ -20,6 +24,57 @@ type Operation struct {
 	Definition json.RawMessage
 	// Handler serves the call; mux.Vars(r) gives "type" and "id" where present.
 	Handler HandlerFunc
+	// Aliases are parameter names taken besides the definition's in-parameters:
+	// careslot's own and Argonaut's names where IHE ITI Scheduling says otherwise.
+	Aliases []string
+}
+
+// generalParams are the parameters every interaction takes (R4 http.html#parameters).
+var generalParams = map[string]bool{"_format": true, "_pretty": true}
+
+// inParams lists the names of the definition's in-parameters.
+func (op *Operation) inParams() []string {
+	var def struct {
+		Parameter []struct{ Name, Use string } `json:"parameter"`
+	}
+	json.Unmarshal(op.Definition, &def)
+	var out []string
+	for _, p := range def.Parameter {
+		if p.Use == "in" {
+			out = append(out, p.Name)
+		}
+	}
+	return out
+}
+
+// accepts reports whether the operation takes a parameter called name.
+func (op *Operation) accepts(name string) bool {
+	return generalParams[name] || slices.Contains(op.Aliases, name) || slices.Contains(op.inParams(), name)
+}
+
+// refuseUnknown refuses a parameter the operation does not take, so that a client
+// using another guide's name learns it rather than getting an answer that ignored it.
+// Prefer: handling=lenient ignores them instead, as search does by default.
+func (op *Operation) refuseUnknown(r *http.Request, name, expression string) error {
+	if op.accepts(name) || preference(r, "handling") == "lenient" {
+		return nil
+	}
+	takes := "no parameters"
+	if in := op.inParams(); len(in) > 0 {
+		takes = strings.Join(in, ", ")
+	}
+	return fhirerr.New(fhirerr.ErrInvalid, fhirerr.CodeNotSupported, fmt.Sprintf(
+		"$%s does not take a parameter %q (it takes %s); send Prefer: handling=lenient to have unknown parameters ignored",
+		op.Name, name, takes), expression)
+}
+
+// opKey carries the operation being called to readParams, which checks a body's names.
+type opKey struct{}
+
+// calledOperation is the operation of the request, nil outside one.
+func calledOperation(ctx context.Context) *Operation {
+	op, _ := ctx.Value(opKey{}).(*Operation)
+	return op
 }
 
 // Register adds an operation; cmd/careslot wires the scheduling operations through it.
@@ -65,5 +120,16 @@ func (s *Server) operation(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return errorf(fhirerr.ErrNotFound, fhirerr.CodeNotSupported, "operation %s is not supported here", key)
 	}
-	return op.Handler(w, r)
+	query := r.URL.Query()
+	names := make([]string, 0, len(query))
+	for k := range query {
+		names = append(names, k)
+	}
+	sort.Strings(names) // the first unknown one is named, the same each time
+	for _, n := range names {
+		if err := op.refuseUnknown(r, n, n); err != nil {
+			return err
+		}
+	}
+	return op.Handler(w, r.WithContext(context.WithValue(r.Context(), opKey{}, op)))
 }

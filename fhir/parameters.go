@@ -68,9 +68,15 @@ func (s *Server) readParams(w http.ResponseWriter, r *http.Request) (*opParams, 
 			}
 		}
 	}
+	op := calledOperation(r.Context())
 	for i, param := range params.Parameter {
 		var name string
 		json.Unmarshal(param["name"], &name)
+		if op != nil {
+			if err := op.refuseUnknown(r, name, fmt.Sprintf("Parameters.parameter[%d].name", i)); err != nil {
+				return nil, err
+			}
+		}
 		for key, raw := range param {
 			switch {
 			case key == "resource":

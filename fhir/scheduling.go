@@ -22,7 +22,7 @@ import (
 // are in package resources; this is only their HTTP side.
 func (s *Server) SchedulingOperations() []*Operation {
 	return []*Operation{
-		{Name: "generate-slots", Types: []string{"Schedule"}, Instance: true, Handler: s.generateSlots,
+		{Name: "generate-slots", Types: []string{"Schedule"}, Instance: true, Handler: s.generateSlots, Aliases: []string{"slotLength"},
 			Definition: s.operationDefinition(opMeta{Name: "generate-slots", Title: "GenerateSlots", Types: []string{"Schedule"}, Instance: true, AffectsState: true,
 				Description: "Makes the free slots of a schedule between start and end from the availableTime of its PractitionerRoles, minus their notAvailable periods, within the schedule's planningHorizon. Idempotent: only where the schedule has no slot yet.",
 				Params: []opParam{
@@ -33,7 +33,7 @@ func (s *Server) SchedulingOperations() []*Operation {
 					{Name: "timezone", Use: "in", Min: 0, Max: "1", Type: "code", Doc: "IANA time zone of the roles' availableTime; UTC by default"},
 					{Name: "return", Use: "out", Min: 1, Max: "1", Type: "Bundle", Doc: "a collection of the slots made"},
 				}})},
-		{Name: "find", Types: []string{"Appointment"}, Type: true, Handler: s.findAppointments,
+		{Name: "find", Types: []string{"Appointment"}, Type: true, Handler: s.findAppointments, Aliases: []string{"provider", "visit-type", "_count"},
 			Definition: s.operationDefinition(opMeta{Name: "find", Title: "FindAppointments", Types: []string{"Appointment"}, Type: true,
 				Description: "Argonaut Scheduling $find: open slots between start and end as proposed Appointments, for a practitioner, specialty or service type, leaving out times the patient is already booked.",
 				Params: []opParam{
@@ -45,7 +45,7 @@ func (s *Server) SchedulingOperations() []*Operation {
 					{Name: "patient", Use: "in", Min: 0, Max: "1", Type: "Reference", Doc: "the patient the appointment is for"},
 					{Name: "return", Use: "out", Min: 1, Max: "1", Type: "Bundle", Doc: "a searchset of proposed Appointments"},
 				}})},
-		{Name: "hold", Types: []string{"Appointment"}, Type: true, Handler: s.holdAppointment,
+		{Name: "hold", Types: []string{"Appointment"}, Type: true, Handler: s.holdAppointment, Aliases: []string{"appointment-resource", "appointment-reference"},
 			Definition: s.operationDefinition(opMeta{Name: "hold", Title: "HoldAppointment", Types: []string{"Appointment"}, Type: true, AffectsState: true,
 				Description: "Argonaut Scheduling $hold: holds a proposed appointment's slot for 5 minutes (status pending, slot busy-tentative, the hold-expires extension). A hold that lapses is cancelled and its slot freed by itself.",
 				Params: []opParam{
@@ -53,7 +53,7 @@ func (s *Server) SchedulingOperations() []*Operation {
 					{Name: "appt-id", Use: "in", Min: 0, Max: "1", Type: "uri", Doc: "or the reference of a stored proposed Appointment"},
 					{Name: "return", Use: "out", Min: 1, Max: "1", Type: "Bundle", Doc: "a collection with the held Appointment"},
 				}})},
-		{Name: "book", Types: []string{"Appointment"}, Type: true, Handler: s.bookAppointment,
+		{Name: "book", Types: []string{"Appointment"}, Type: true, Handler: s.bookAppointment, Aliases: []string{"appointment-resource", "appointment-reference"},
 			Definition: s.operationDefinition(opMeta{Name: "book", Title: "BookAppointment", Types: []string{"Appointment"}, Type: true, AffectsState: true,
 				Description: "Argonaut Scheduling $book: books a proposed or held appointment (status booked, participants accepted, slot busy) under the same rules as any booking: 409 if the slot or anyone's time is taken.",
 				Params: []opParam{
