@@ -24,7 +24,10 @@ type Config struct {
 	BaseURL         string // CARESLOT_BASE_URL: the public URL of /fhir
 	DatabaseURL     string // DATABASE_URL
 	RequireCoverage bool   // CARESLOT_REQUIRE_COVERAGE: refuse bookings without active coverage
-	Auth            AuthConfig
+	// StatementTimeout (CARESLOT_STATEMENT_TIMEOUT) bounds each database statement; 0 is
+	// storage.DefaultStatementTimeout.
+	StatementTimeout time.Duration
+	Auth             AuthConfig
 	// Subscriptions runs the outbox relay and notification delivery when set; tests that
 	// do not need them leave it nil.
 	Subscriptions *subscriptions.Config
@@ -46,7 +49,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if err := storage.EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
 		return nil, err
 	}
-	store, err := storage.Open(ctx, cfg.DatabaseURL)
+	store, err := storage.OpenWith(ctx, cfg.DatabaseURL, storage.Options{StatementTimeout: cfg.StatementTimeout})
 	if err != nil {
 		return nil, err
 	}

@@ -79,6 +79,9 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) error {
 // searchParams reads the parameters of a search: the URL query, and for POST _search the
 // form body as well.
 func (s *Server) searchParams(w http.ResponseWriter, r *http.Request) (url.Values, error) {
+	if err := checkParamCount(r.URL.RawQuery); err != nil {
+		return nil, err
+	}
 	params, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
 		return nil, errorf(fhirerr.ErrInvalid, fhirerr.CodeInvalid, "the query string is malformed: %v", err)
@@ -97,6 +100,9 @@ func (s *Server) searchParams(w http.ResponseWriter, r *http.Request) (url.Value
 	if err != nil {
 		return nil, err
 	}
+	if err := checkParamCount(body); err != nil {
+		return nil, err
+	}
 	form, err := url.ParseQuery(body)
 	if err != nil {
 		return nil, errorf(fhirerr.ErrInvalid, fhirerr.CodeInvalid, "the form body is malformed: %v", err)
@@ -105,6 +111,15 @@ func (s *Server) searchParams(w http.ResponseWriter, r *http.Request) (url.Value
 		params[k] = append(params[k], vs...)
 	}
 	return params, nil
+}
+
+// checkParamCount refuses more than search.MaxParams parameters before they are parsed:
+// net/url refuses over 10,000 as a malformed query, which would not say which limit.
+func checkParamCount(query string) error {
+	if n := strings.Count(query, "&") + 1; n > search.MaxParams {
+		return errorf(fhirerr.ErrInvalid, fhirerr.CodeTooCostly, "the search sends %d parameters; at most %d are accepted", n, search.MaxParams)
+	}
+	return nil
 }
 
 // readFormBody reads a form body within the size limit (readBody wants FHIR JSON).

@@ -206,7 +206,8 @@ func checkArgs(args []any) error {
 }
 
 // searchError turns a value Postgres could not read (a tampered cursor, a number out of
-// range) into a 400; anything else stays an internal error.
+// range) into a 400, a search over statement_timeout into a 503 (mapPgError); anything
+// else stays an internal error.
 func searchError(err error) error {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && len(pe.Code) == 5 && pe.Code[:2] == "22" {

@@ -10,12 +10,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/careslot/careslot/fhir/fhirerr"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -28,11 +30,40 @@ type Store struct {
 	pool *pgxpool.Pool
 }
 
-// Open connects to databaseURL and applies pending migrations.
+// DefaultStatementTimeout bounds every statement when Options does not say otherwise.
+const DefaultStatementTimeout = 30 * time.Second
+
+// Options are how the database is used.
+type Options struct {
+	// StatementTimeout is Postgres's statement_timeout for every statement but the
+	// migrations (CARESLOT_STATEMENT_TIMEOUT); 0 is DefaultStatementTimeout. A statement
+	// that hits it is answered 503.
+	StatementTimeout time.Duration
+}
+
+// Open connects to databaseURL with the default Options and applies pending migrations.
 func Open(ctx context.Context, databaseURL string) (*Store, error) {
+	return OpenWith(ctx, databaseURL, Options{})
+}
+
+// OpenWith connects to databaseURL and applies pending migrations.
+func OpenWith(ctx context.Context, databaseURL string, opts Options) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("storage: parse DATABASE_URL: %w", err)
+	}
+	// statement_timeout in DATABASE_URL stands unless Options sets one.
+	if _, inURL := cfg.ConnConfig.RuntimeParams["statement_timeout"]; !inURL || opts.StatementTimeout > 0 {
+		if opts.StatementTimeout <= 0 {
+			opts.StatementTimeout = DefaultStatementTimeout
+		}
+		cfg.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(opts.StatementTimeout.Milliseconds(), 10)
+	}
+	// A request whose client has gone cancels its context; pgx's default then closes the
+	// socket, which Postgres does not notice while a query runs. A cancel request stops
+	// the query itself, and the connection stays usable.
+	cfg.ConnConfig.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.CancelRequestContextWatcherHandler{Conn: c, DeadlineDelay: 5 * time.Second}
 	}
 	// pgxpool's default (4 connections on a small machine) starves concurrent writers,
 	// whose transactions wait on the network, not the CPU; pool_max_conns in the URL overrides.
@@ -157,6 +188,11 @@ func mapPgError(err error) error {
 		switch pe.Code {
 		case "40001", "40P01": // serialization failure, deadlock
 			return fhirerr.Conflict("the resource was changed concurrently; retry the request").WithCause(err)
+		case "57014": // query_canceled: statement_timeout, or the request's context ended
+			return fhirerr.New(fhirerr.ErrUnavailable, fhirerr.CodeTooCostly,
+				"the request took longer than the server allows for one statement; narrow it or retry later").WithCause(err)
+		case "54001": // statement_too_complex (stack depth)
+			return fhirerr.New(fhirerr.ErrInvalid, fhirerr.CodeTooCostly, "the request is too complex for the database").WithCause(err)
 		}
 	}
 	return err

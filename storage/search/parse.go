@@ -49,6 +49,10 @@ func (r *Registry) Parse(typ string, params url.Values, opts ParseOptions) (*Que
 	if !r.Searchable(typ) {
 		return nil, fhirerr.New(fhirerr.ErrInvalid, fhirerr.CodeNotSupported, fmt.Sprintf("%s is not searchable on this server", typ))
 	}
+	params, err := merged(params)
+	if err != nil {
+		return nil, err
+	}
 	q := &Query{Type: typ, Count: opts.DefaultCount, BaseURL: opts.BaseURL}
 	p := parser{reg: r, opts: opts, q: q}
 	names := make([]string, 0, len(params))
@@ -62,6 +66,9 @@ func (r *Registry) Parse(typ string, params url.Values, opts ParseOptions) (*Que
 				return nil, err
 			}
 		}
+	}
+	if err := checkConditions(q); err != nil {
+		return nil, err
 	}
 	mergeDateRanges(q)
 	if q.Cursor != nil && len(q.Cursor.Keys) != len(q.Sort) {
@@ -163,10 +170,12 @@ func (p *parser) clause(typ, name, raw string, depth int) (*Clause, error) {
 		c.Missing = &b
 		return c, nil
 	}
+	seen := map[string]bool{}
 	for _, v := range splitEscaped(raw, ',') {
-		if v == "" {
+		if v == "" || seen[v] {
 			continue
 		}
+		seen[v] = true
 		val, err := p.value(c, name, v)
 		if err != nil {
 			return nil, err
