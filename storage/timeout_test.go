@@ -37,7 +37,7 @@ func TestSearchOverStatementTimeoutIs503(t *testing.T) {
 		t.Fatalf("got %v; want 503 too-costly", err)
 	}
 	var timeout string
-	if err := short.Pool.QueryRow(ctx, `SHOW statement_timeout`).Scan(&timeout); err != nil || timeout != "1ms" {
+	if err := storage.PoolOf(short).QueryRow(ctx, `SHOW statement_timeout`).Scan(&timeout); err != nil || timeout != "1ms" {
 		t.Errorf("statement_timeout is %q (%v), want 1ms", timeout, err)
 	}
 }
@@ -45,7 +45,7 @@ func TestSearchOverStatementTimeoutIs503(t *testing.T) {
 // TestDefaultStatementTimeout: every connection of the pool runs under the default.
 func TestDefaultStatementTimeout(t *testing.T) {
 	var timeout string
-	if err := store.Pool.QueryRow(context.Background(), `SHOW statement_timeout`).Scan(&timeout); err != nil || timeout != "30s" {
+	if err := storage.PoolOf(store).QueryRow(context.Background(), `SHOW statement_timeout`).Scan(&timeout); err != nil || timeout != "30s" {
 		t.Errorf("statement_timeout is %q (%v), want 30s", timeout, err)
 	}
 }
@@ -57,14 +57,14 @@ func TestCancelledContextStopsTheQuery(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(200*time.Millisecond, cancel)
 	start := time.Now()
-	_, err := store.Pool.Exec(ctx, `SELECT pg_sleep(20) /* cancel-me */`)
+	_, err := storage.PoolOf(store).Exec(ctx, `SELECT pg_sleep(20) /* cancel-me */`)
 	if err == nil || time.Since(start) > 5*time.Second {
 		t.Fatalf("the query ended after %s with %v; want it cancelled at once", time.Since(start), err)
 	}
 	var running int
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		err := store.Pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
+		err := storage.PoolOf(store).QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
 			WHERE query LIKE '%cancel-me%' AND state = 'active' AND pid <> pg_backend_pid()`).Scan(&running)
 		if err != nil {
 			t.Fatal(err)
