@@ -97,7 +97,9 @@ func (r *Rules) book(ctx context.Context, tx *storage.Tx, id string, old, appt *
 		return fhirerr.Conflict(fmt.Sprintf("the hold on Appointment/%s expired at %s; find and hold a slot again", id, formatInstant(old.HoldExpires)))
 	}
 	err := r.bookOnce(ctx, tx, id, old, appt, fresh)
-	if !errors.Is(err, fhirerr.ErrConflict) {
+	// Only a conflict the rules found is worth a second try here: one made from a
+	// database error (a deadlock) leaves an aborted transaction, where nothing more runs.
+	if !errors.Is(err, fhirerr.ErrConflict) || storage.Aborted(err) {
 		return err
 	}
 	released, rerr := r.releaseExpiredHolds(ctx, tx, id)

@@ -198,6 +198,13 @@ func mapPgError(err error) error {
 	return err
 }
 
+// Aborted tells whether err is PostgreSQL's refusal of a statement, after which the
+// transaction runs no other statement: only a new transaction can try again.
+func Aborted(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe)
+}
+
 // LockKey takes a transaction-scoped advisory lock on key, serialising transactions that
 // must not interleave (e.g. two conditional creates with the same condition).
 func (t *Tx) LockKey(ctx context.Context, key string) error {
