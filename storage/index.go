@@ -130,6 +130,7 @@ func (s *Store) Reindex(ctx context.Context, progress func(done int)) (int, erro
 		var last int64
 		n := 0
 		err := s.InTx(ctx, func(tx *Tx) error {
+			last, n = 0, 0 // InTx may run this again
 			// FOR SHARE: an update or delete open now finishes first, and this batch reads
 			// what it wrote; one starting later waits. Else the rows of content an update
 			// replaced could be written back beside the update's own.

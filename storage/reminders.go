@@ -66,6 +66,7 @@ func (s *Store) Reminder(ctx context.Context, appointmentID string) (*Reminder, 
 func (s *Store) SendDueReminder(ctx context.Context, now time.Time, body func(Reminder) ([]byte, error)) (bool, error) {
 	found := false
 	err := s.InTx(ctx, func(tx *Tx) error {
+		found = false // InTx may run this again
 		var r Reminder
 		err := tx.pg.QueryRow(ctx, `SELECT appointment_id, patient_id, start_at, due_at FROM reminders
 			WHERE state = 'pending' AND due_at <= $1 ORDER BY due_at LIMIT 1 FOR UPDATE SKIP LOCKED`, now).

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
@@ -138,8 +139,30 @@ func (s *Store) Begin(ctx context.Context) (*Tx, error) {
 	return &Tx{pg: &txConn{conn: conn}}, nil
 }
 
-// InTx runs fn in a transaction and commits it, or rolls it back if fn or a commit check fails.
+// maxTxAttempts bounds how often InTx runs a write that deadlocks or serialization
+// failures keep aborting, before their 409 reaches the client.
+const maxTxAttempts = 3
+
+// InTx runs fn in a transaction and commits it, or rolls it back if fn or a commit check
+// fails. A transaction that PostgreSQL aborted for a deadlock or a serialization failure
+// did nothing, and is run again from the start, up to maxTxAttempts times in all: fn must
+// expect to run more than once.
 func (s *Store) InTx(ctx context.Context, fn func(*Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.inTxOnce(ctx, fn)
+		if err == nil || !retryable(err) {
+			return err
+		}
+		if attempt == maxTxAttempts || !pause(ctx, attempt) {
+			if _, ok := fhirerr.As(err); ok {
+				return err
+			}
+			return mapPgError(err)
+		}
+	}
+}
+
+func (s *Store) inTxOnce(ctx context.Context, fn func(*Tx) error) error {
 	tx, err := s.Begin(ctx)
 	if err != nil {
 		return err
@@ -149,6 +172,27 @@ func (s *Store) InTx(ctx context.Context, fn func(*Tx) error) error {
 		return err
 	}
 	return tx.Commit(ctx)
+}
+
+// retryable tells whether err aborted a transaction that may succeed if run again.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+}
+
+// pause waits a few random milliseconds, more after each attempt, so that the
+// transactions that just collided do not start again in step. It reports false if ctx
+// ended meanwhile.
+func pause(ctx context.Context, attempt int) bool {
+	d := time.Duration(attempt) * (2*time.Millisecond + rand.N(8*time.Millisecond))
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // Commit checks references and deletions, then commits. The transaction is over either
