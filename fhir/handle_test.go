@@ -14,6 +14,7 @@ import (
 	"github.com/careslot/careslot/app"
 	"github.com/careslot/careslot/fhir"
 	"github.com/careslot/careslot/fhir/fhirerr"
+	"github.com/careslot/careslot/smart-auth/scope"
 	"github.com/careslot/careslot/storage/storagetest"
 )
 
@@ -47,10 +48,10 @@ func TestHandlerErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	a.FHIR.Register(&fhir.Operation{Name: "test-panic", Handler: func(http.ResponseWriter, *http.Request) error {
+	a.FHIR.Register(&fhir.Operation{Name: "test-panic", Needs: &fhir.Need{Interaction: scope.Read, Type: "Patient"}, Handler: func(http.ResponseWriter, *http.Request) error {
 		panic("test-panic went wrong")
 	}})
-	a.FHIR.Register(&fhir.Operation{Name: "test-refuse", Handler: func(http.ResponseWriter, *http.Request) error {
+	a.FHIR.Register(&fhir.Operation{Name: "test-refuse", Needs: &fhir.Need{Interaction: scope.Read, Type: "Patient"}, Handler: func(http.ResponseWriter, *http.Request) error {
 		return fhirerr.Conflict("try again later").WithCause(errors.New("the database said 40P01"))
 	}})
 	call := func(method, path, body string) *httptest.ResponseRecorder {

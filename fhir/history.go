@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/careslot/careslot/fhir/fhirerr"
+	"github.com/careslot/careslot/smart-auth/scope"
 	"github.com/careslot/careslot/storage"
 	"github.com/gorilla/mux"
 )
@@ -124,10 +125,32 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	if hq.ID != "" {
-		// An instance history of a resource that never existed is 404.
-		if res, err := s.reader(r.Context()).Read(r.Context(), hq.Type, hq.ID); res == nil && err != nil {
+	ctx := r.Context()
+	switch {
+	case hq.ID != "":
+		// An instance history of a resource that never existed is 404, and so is one of
+		// a resource the caller may not see.
+		if err := s.authorize(ctx, scope.Read, hq.Type, nil); err != nil {
 			return err
+		}
+		res, err := s.reader(ctx).Read(ctx, hq.Type, hq.ID)
+		if res != nil {
+			if err := s.authorize(ctx, scope.Read, hq.Type, res); err != nil {
+				return err
+			}
+		} else if err != nil {
+			return err
+		}
+	case hq.Type != "":
+		d := s.rules.Decide(ctx, scope.Search, hq.Type)
+		if !d.Allowed {
+			return fhirerr.Forbidden(d.Reason)
+		}
+		hq.Access = d.Access
+	default:
+		// The system history crosses every type: only for callers who see them all.
+		if d := s.rules.Decide(ctx, scope.Search, "Patient"); !d.Allowed || d.Access != nil {
+			return fhirerr.Forbidden("the history of the whole server is for callers who may see every resource")
 		}
 	}
 	entries, next, err := s.reader(r.Context()).History(r.Context(), hq)
@@ -151,9 +174,6 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) error {
 		bundle.Link = append(bundle.Link, BundleLink{Relation: "next", URL: path + "?" + nq.Encode()})
 	}
 	for _, e := range entries {
-		if s.rules.CanRead(r.Context(), &e.Resource) != nil {
-			continue
-		}
 		entry := BundleEntry{FullURL: s.cfg.BaseURL + "/" + e.Type + "/" + e.ID,
 			Request:  &EntryRequest{Method: e.Method, URL: e.Type + "/" + e.ID},
 			Response: &EntryResponse{Etag: versionTag(e.VersionID), LastModified: e.LastUpdated.UTC().Format(storage.LastUpdatedFormat)}}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/careslot/careslot/fhir/fhirerr"
+	"github.com/careslot/careslot/smart-auth/scope"
 	"github.com/gorilla/mux"
 )
 
@@ -27,6 +28,16 @@ type Operation struct {
 	// Aliases are parameter names taken besides the definition's in-parameters:
 	// careslot's own and Argonaut's names where IHE ITI Scheduling says otherwise.
 	Aliases []string
+	// Needs is what the caller must be allowed before the handler runs: the interaction
+	// on the type the operation reads or writes (the handler checks rows itself). An
+	// operation without it is refused to every caller: each declares what it needs.
+	Needs *Need
+}
+
+// Need is an interaction on a resource type, e.g. search on Slot for $find.
+type Need struct {
+	Interaction scope.Interaction
+	Type        string
 }
 
 // generalParams are the parameters every interaction takes (R4 http.html#parameters).
@@ -119,6 +130,12 @@ func (s *Server) operation(w http.ResponseWriter, r *http.Request) error {
 	op, ok := s.ops[key]
 	if !ok {
 		return errorf(fhirerr.ErrNotFound, fhirerr.CodeNotSupported, "operation %s is not supported here", key)
+	}
+	if op.Needs == nil {
+		return fhirerr.Forbidden("operation " + key + " declares no access rule and is refused")
+	}
+	if err := s.authorize(r.Context(), op.Needs.Interaction, op.Needs.Type, nil); err != nil {
+		return err
 	}
 	query := r.URL.Query()
 	names := make([]string, 0, len(query))

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/careslot/careslot/fhir/fhirerr"
+	"github.com/careslot/careslot/smart-auth/scope"
 	"github.com/careslot/careslot/storage"
 	"github.com/gorilla/mux"
 )
@@ -17,8 +18,11 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := s.authorize(r.Context(), scope.Read, typ, nil); err != nil {
+		return err
+	}
 	res, err := s.reader(r.Context()).Read(r.Context(), typ, mux.Vars(r)["id"])
-	return s.answerRead(w, r, res, err)
+	return s.answerRead(w, r, typ, res, err)
 }
 
 // vread answers GET [type]/[id]/_history/[vid].
@@ -31,18 +35,25 @@ func (s *Server) vread(w http.ResponseWriter, r *http.Request) error {
 	if err != nil || vid < 1 {
 		return errorf(fhirerr.ErrNotFound, fhirerr.CodeNotFound, "no such version")
 	}
+	if err := s.authorize(r.Context(), scope.Read, typ, nil); err != nil {
+		return err
+	}
 	res, err := s.reader(r.Context()).VRead(r.Context(), typ, mux.Vars(r)["id"], vid)
-	return s.answerRead(w, r, res, err)
+	return s.answerRead(w, r, typ, res, err)
 }
 
-func (s *Server) answerRead(w http.ResponseWriter, r *http.Request, res *storage.Resource, err error) error {
+// answerRead answers a read or vread; a resource the caller may not see, live or
+// deleted, is answered as one that does not exist (resources.Authorize).
+func (s *Server) answerRead(w http.ResponseWriter, r *http.Request, typ string, res *storage.Resource, err error) error {
+	if res != nil {
+		if err := s.authorize(r.Context(), scope.Read, typ, res); err != nil {
+			return err
+		}
+	}
 	if err != nil {
 		if res != nil && res.Deleted {
 			setVersionHeaders(w, res)
 		}
-		return err
-	}
-	if err := s.rules.CanRead(r.Context(), res); err != nil {
 		return err
 	}
 	setVersionHeaders(w, res)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/careslot/careslot/fhir/fhirerr"
 	"github.com/careslot/careslot/resources"
+	"github.com/careslot/careslot/smart-auth/scope"
 	"github.com/careslot/careslot/storage"
 	"github.com/gorilla/mux"
 )
@@ -22,7 +23,7 @@ import (
 // are in package resources; this is only their HTTP side.
 func (s *Server) SchedulingOperations() []*Operation {
 	return []*Operation{
-		{Name: "generate-slots", Types: []string{"Schedule"}, Instance: true, Handler: s.generateSlots, Aliases: []string{"slotLength"},
+		{Name: "generate-slots", Types: []string{"Schedule"}, Instance: true, Handler: s.generateSlots, Aliases: []string{"slotLength"}, Needs: &Need{scope.Create, "Slot"},
 			Definition: s.operationDefinition(opMeta{Name: "generate-slots", Title: "GenerateSlots", Types: []string{"Schedule"}, Instance: true, AffectsState: true,
 				Description: "Makes the free slots of a schedule between start and end from the availableTime of its PractitionerRoles, minus their notAvailable periods, within the schedule's planningHorizon. Idempotent: only where the schedule has no slot yet.",
 				Params: []opParam{
@@ -33,7 +34,7 @@ func (s *Server) SchedulingOperations() []*Operation {
 					{Name: "timezone", Use: "in", Min: 0, Max: "1", Type: "code", Doc: "IANA time zone of the roles' availableTime; UTC by default"},
 					{Name: "return", Use: "out", Min: 1, Max: "1", Type: "Bundle", Doc: "a collection of the slots made"},
 				}})},
-		{Name: "find", Types: []string{"Appointment"}, Type: true, Handler: s.findAppointments, Aliases: []string{"provider", "visit-type", "_count"},
+		{Name: "find", Types: []string{"Appointment"}, Type: true, Handler: s.findAppointments, Aliases: []string{"provider", "visit-type", "_count"}, Needs: &Need{scope.Search, "Slot"},
 			Definition: s.operationDefinition(opMeta{Name: "find", Title: "FindAppointments", Types: []string{"Appointment"}, Type: true,
 				Description: "Argonaut Scheduling $find: open slots between start and end as proposed Appointments, for a practitioner, specialty or service type, leaving out times the patient is already booked.",
 				Params: []opParam{
@@ -45,7 +46,7 @@ func (s *Server) SchedulingOperations() []*Operation {
 					{Name: "patient", Use: "in", Min: 0, Max: "1", Type: "Reference", Doc: "the patient the appointment is for"},
 					{Name: "return", Use: "out", Min: 1, Max: "1", Type: "Bundle", Doc: "a searchset of proposed Appointments"},
 				}})},
-		{Name: "hold", Types: []string{"Appointment"}, Type: true, Handler: s.holdAppointment, Aliases: []string{"appointment-resource", "appointment-reference"},
+		{Name: "hold", Types: []string{"Appointment"}, Type: true, Handler: s.holdAppointment, Aliases: []string{"appointment-resource", "appointment-reference"}, Needs: &Need{scope.Create, "Appointment"},
 			Definition: s.operationDefinition(opMeta{Name: "hold", Title: "HoldAppointment", Types: []string{"Appointment"}, Type: true, AffectsState: true,
 				Description: "Argonaut Scheduling $hold: holds a proposed appointment's slot for 5 minutes (status pending, slot busy-tentative, the hold-expires extension). A hold that lapses is cancelled and its slot freed by itself.",
 				Params: []opParam{
@@ -53,7 +54,7 @@ func (s *Server) SchedulingOperations() []*Operation {
 					{Name: "appt-id", Use: "in", Min: 0, Max: "1", Type: "uri", Doc: "or the reference of a stored proposed Appointment"},
 					{Name: "return", Use: "out", Min: 1, Max: "1", Type: "Bundle", Doc: "a collection with the held Appointment"},
 				}})},
-		{Name: "book", Types: []string{"Appointment"}, Type: true, Handler: s.bookAppointment, Aliases: []string{"appointment-resource", "appointment-reference"},
+		{Name: "book", Types: []string{"Appointment"}, Type: true, Handler: s.bookAppointment, Aliases: []string{"appointment-resource", "appointment-reference"}, Needs: &Need{scope.Update, "Appointment"},
 			Definition: s.operationDefinition(opMeta{Name: "book", Title: "BookAppointment", Types: []string{"Appointment"}, Type: true, AffectsState: true,
 				Description: "Argonaut Scheduling $book: books a proposed or held appointment (status booked, participants accepted, slot busy) under the same rules as any booking: 409 if the slot or anyone's time is taken.",
 				Params: []opParam{
@@ -81,6 +82,14 @@ func (s *Server) generateSlots(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	var made []*storage.Resource
 	err = s.inTx(ctx, func(tx *storage.Tx) error {
+		// Only who may change the schedule makes its slots (404 for one they may not see).
+		if sched, err := tx.Read(ctx, "Schedule", req.ScheduleID); sched != nil && !sched.Deleted {
+			if err := s.rules.Authorize(ctx, tx, scope.Update, "Schedule", sched); err != nil {
+				return err
+			}
+		} else if err != nil {
+			return err
+		}
 		made, err = s.rules.GenerateSlots(ctx, tx, req)
 		return err
 	})
@@ -164,6 +173,17 @@ func (s *Server) findAppointments(w http.ResponseWriter, r *http.Request) error 
 	req, err := s.findRequest(w, r)
 	if err != nil {
 		return err
+	}
+	if req.Patient != "" {
+		// $find leaves out the patient's booked times: only for who may see the patient.
+		ctx := r.Context()
+		res, err := s.reader(ctx).Read(ctx, "Patient", req.Patient)
+		if res != nil {
+			err = s.authorize(ctx, scope.Read, "Patient", res)
+		}
+		if err != nil {
+			return err
+		}
 	}
 	found, err := s.rules.FindAppointments(r.Context(), s.store, req)
 	if err != nil {
@@ -333,6 +353,10 @@ func (s *Server) prepareAppointment(ctx context.Context, tx *storage.Tx, id stri
 	if id != "" {
 		var err error
 		if prev, err = tx.Lock(ctx, "Appointment", id); err != nil {
+			return nil, err
+		}
+		// Before prepare tells anything of the stored appointment's state.
+		if err := s.rules.Authorize(ctx, tx, scope.Update, "Appointment", livePrev(prev)); err != nil {
 			return nil, err
 		}
 	}

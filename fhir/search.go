@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/careslot/careslot/fhir/fhirerr"
+	"github.com/careslot/careslot/smart-auth/scope"
 	"github.com/careslot/careslot/storage"
 	"github.com/careslot/careslot/storage/search"
 	"github.com/gorilla/mux"
@@ -56,6 +57,11 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) error {
 		}
 		q.Compartment = &search.Compartment{Type: comp, ID: mux.Vars(r)["id"]}
 	}
+	d := s.rules.Decide(r.Context(), scope.Search, typ)
+	if !d.Allowed {
+		return fhirerr.Forbidden(d.Reason)
+	}
+	q.Access = d.Access
 	// summarize reads _summary and _elements from the URL; a POST carries them in its body.
 	view := r.Clone(r.Context())
 	view.URL.RawQuery = params.Encode()
@@ -141,7 +147,6 @@ func (s *Server) parseOptions(strict bool) search.ParseOptions {
 
 // searchBundle renders a page as a searchset Bundle.
 func (s *Server) searchBundle(view *http.Request, typ string, params url.Values, q *search.Query, res *storage.SearchResult) (*Bundle, error) {
-	ctx := view.Context()
 	b := &Bundle{ResourceType: "Bundle", ID: storage.NewID(), Type: "searchset",
 		Meta: &BundleMeta{LastUpdated: time.Now().UTC().Format(storage.LastUpdatedFormat)}}
 	if res.Total >= 0 && q.Total != "none" {
@@ -157,9 +162,6 @@ func (s *Server) searchBundle(view *http.Request, typ string, params url.Values,
 	}
 	for i := range res.Matches {
 		m := &res.Matches[i]
-		if s.rules.CanRead(ctx, m) != nil {
-			continue
-		}
 		body, err := summarize(view, m.Content)
 		if err != nil {
 			return nil, err
@@ -168,9 +170,6 @@ func (s *Server) searchBundle(view *http.Request, typ string, params url.Values,
 	}
 	for i := range res.Included {
 		inc := &res.Included[i]
-		if s.rules.CanRead(ctx, inc) != nil {
-			continue
-		}
 		b.Entry = append(b.Entry, BundleEntry{FullURL: s.cfg.BaseURL + "/" + inc.Type + "/" + inc.ID, Resource: inc.Content, Search: &EntrySearch{Mode: "include"}})
 	}
 	if len(q.Ignored) > 0 {
@@ -230,6 +229,13 @@ func (s *Server) findMatches(ctx context.Context, tx *storage.Tx, typ string, pa
 	if err != nil {
 		return nil, err
 	}
+	// Only what the caller may see can match: a hidden resource neither matches nor
+	// makes a condition ambiguous.
+	d := s.rules.Decide(ctx, scope.Search, typ)
+	if !d.Allowed {
+		return nil, fhirerr.Forbidden(d.Reason)
+	}
+	q.Access = d.Access
 	q.Count = maxConditionalMatches
 	res, err := tx.Search(ctx, q)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/careslot/careslot/fhir/fhirerr"
 	"github.com/careslot/careslot/resources"
 	"github.com/careslot/careslot/storage"
+	"github.com/careslot/careslot/storage/search"
 	"github.com/gorilla/mux"
 )
 
@@ -209,6 +210,7 @@ type reader interface {
 	Read(ctx context.Context, typ, id string) (*storage.Resource, error)
 	VRead(ctx context.Context, typ, id string, version int) (*storage.Resource, error)
 	History(ctx context.Context, q storage.HistoryQuery) ([]storage.HistoryEntry, *storage.HistoryCursor, error)
+	Visible(ctx context.Context, a *search.Access, typ string, rid int64) (bool, error)
 }
 
 func (s *Server) reader(ctx context.Context) reader {

@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/careslot/careslot/fhir/fhirerr"
+	"github.com/careslot/careslot/smart-auth/scope"
 	"github.com/careslot/careslot/storage"
 	"github.com/careslot/careslot/subscriptions/subscription"
 	"github.com/gorilla/mux"
@@ -18,13 +19,13 @@ const maxEventsPage = 100
 // down catches up. They read what subscriptions wrote, through storage.
 func (s *Server) SubscriptionOperations() []*Operation {
 	return []*Operation{
-		{Name: "status", Types: []string{"Subscription"}, Instance: true, Handler: s.subscriptionStatus,
+		{Name: "status", Types: []string{"Subscription"}, Instance: true, Handler: s.subscriptionStatus, Needs: &Need{scope.Read, "Subscription"},
 			Definition: s.operationDefinition(opMeta{Name: "status", Title: "SubscriptionStatus", Types: []string{"Subscription"}, Instance: true,
 				Description: "Subscriptions Backport IG $status: the SubscriptionStatus (a Parameters resource) of a subscription: its status, topic and events-since-subscription-start.",
 				Params: []opParam{
 					{Name: "return", Use: "out", Min: 1, Max: "1", Type: "Bundle", Doc: "a searchset whose one entry is the SubscriptionStatus"},
 				}})},
-		{Name: "events", Types: []string{"Subscription"}, Instance: true, Handler: s.subscriptionEvents,
+		{Name: "events", Types: []string{"Subscription"}, Instance: true, Handler: s.subscriptionEvents, Needs: &Need{scope.Read, "Subscription"},
 			Definition: s.operationDefinition(opMeta{Name: "events", Title: "SubscriptionEvents", Types: []string{"Subscription"}, Instance: true,
 				Description: "Subscriptions Backport IG $events: the past events of a subscription, by event number, as a notification Bundle (type query-event); at most 100 per call.",
 				Params: []opParam{

@@ -8,6 +8,7 @@ import (
 
 	"github.com/careslot/careslot/fhir/fhirerr"
 	"github.com/careslot/careslot/resources"
+	"github.com/careslot/careslot/smart-auth/scope"
 	"github.com/careslot/careslot/storage"
 	"github.com/gorilla/mux"
 )
@@ -22,11 +23,35 @@ func (s *Server) write(ctx context.Context, tx *storage.Tx, prev *storage.Resour
 	if prev == nil || prev.Deleted {
 		action = resources.ActionCreate
 	}
+	i := scope.Update
+	if action == resources.ActionCreate {
+		i = scope.Create
+	}
+	// The caller must reach the resource as it is (404 when they may not see it, 403 when
+	// they may not change it) and as it will be: checked on the written row, in tx.
+	if err := s.rules.Authorize(ctx, tx, i, typ, livePrev(prev)); err != nil {
+		return nil, err
+	}
 	change := &resources.Change{Action: action, Type: typ, ID: id, Old: prev, New: body}
 	if err := s.rules.Check(ctx, tx, change); err != nil {
 		return nil, err
 	}
-	return tx.Write(ctx, prev, typ, id, change.New, method)
+	res, err := tx.Write(ctx, prev, typ, id, change.New, method)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.rules.AuthorizeWritten(ctx, tx, i, res); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// livePrev is prev when it is a live resource, else nil.
+func livePrev(prev *storage.Resource) *storage.Resource {
+	if prev == nil || prev.Deleted {
+		return nil
+	}
+	return prev
 }
 
 // create answers POST [type], honouring If-None-Exist.
@@ -156,6 +181,9 @@ func (s *Server) conditionalUpdate(w http.ResponseWriter, r *http.Request) error
 			}
 			prev, err := tx.Lock(ctx, typ, id)
 			if err == nil && prev != nil && !prev.Deleted {
+				if err := s.rules.Authorize(ctx, tx, scope.Update, typ, prev); err != nil {
+					return "", nil, err
+				}
 				err = errorf(fhirerr.ErrConflict, fhirerr.CodeConflict,
 					"%s/%s exists but does not match the search; refusing to overwrite it", typ, id)
 			}
@@ -271,6 +299,9 @@ const maxCascade = 1000
 func (s *Server) remove(ctx context.Context, tx *storage.Tx, prev *storage.Resource, cascade bool, seen map[int64]bool) (*storage.Resource, error) {
 	if prev.Deleted {
 		return prev, nil
+	}
+	if err := s.rules.Authorize(ctx, tx, scope.Delete, prev.Type, prev); err != nil {
+		return nil, err
 	}
 	seen[prev.RID] = true
 	if len(seen) > maxCascade {

@@ -2,12 +2,394 @@ package resources
 
 import (
 	"context"
+	"fmt"
+	"net/url"
+	"strings"
 
+	"github.com/careslot/careslot/fhir/fhirerr"
+	"github.com/careslot/careslot/smart-auth/caller"
+	"github.com/careslot/careslot/smart-auth/scope"
 	"github.com/careslot/careslot/storage"
+	"github.com/careslot/careslot/storage/search"
 )
 
-// CanRead decides whether the caller in ctx may see res. Until SMART authorisation
-// arrives every caller may; this is the one place that decision will be made.
-func (r *Rules) CanRead(ctx context.Context, res *storage.Resource) error {
+// The access policy: who may do what to which resource. It is the intersection of the
+// caller's role (what a patient, a practitioner, an admin may ever reach) and the
+// token's SMART scopes (what this app was granted), decided here and nowhere else:
+//   - Decide answers for a type (may this caller search Appointments, and which of them);
+//   - Authorize answers for one stored resource, and is what every interaction calls.
+// Every decision goes through decided, which an audit trail can observe (Rules.Observe).
+
+// The types of the directory, which every signed-in person may read.
+var directory = map[string]bool{"Practitioner": true, "PractitionerRole": true, "Organization": true,
+	"Location": true, "HealthcareService": true, "Schedule": true, "Slot": true}
+
+// conformance types describe the server itself; every signed-in caller may read them.
+var conformance = map[string]bool{"OperationDefinition": true, "SearchParameter": true, "StructureDefinition": true,
+	"CapabilityStatement": true}
+
+// adminOnly types are never reached through a person's role: the audit trail, and
+// subscriptions, whose notifications are sent with the server's own access.
+var adminOnly = map[string]bool{"AuditEvent": true, "Subscription": true}
+
+// patientWritable are the types a patient writes in their own compartment: their
+// Patient and Coverage, and booking, rescheduling and cancelling their appointments.
+var patientWritable = map[string]bool{"Patient": true, "Coverage": true, "Appointment": true, "AppointmentResponse": true}
+
+// Decision is the answer to one access question.
+type Decision struct {
+	Allowed bool
+	// Reason says why, for the audit trail and the refusal's diagnostics.
+	Reason string
+	// Access is what the caller may see or touch, by type (the interaction's for the
+	// type asked, read for the others: includes, chains); nil means everything.
+	Access *search.Access
+}
+
+// Event is one access decision as the audit trail sees it.
+type Event struct {
+	Caller      caller.Caller
+	Anonymous   bool // no caller: the server itself, or a server that requires no token
+	Interaction scope.Interaction
+	Type, ID    string // ID is empty for a type-level decision (a search, a create)
+	Allowed     bool
+	Reason      string
+}
+
+// Decide tells whether the caller in ctx may do interaction i on resources of typ at
+// all, and which of them. A request without a caller is the server itself (seeding, or
+// a careslot run without RequireToken) and may do everything.
+func (r *Rules) Decide(ctx context.Context, i scope.Interaction, typ string) Decision {
+	c, ok := caller.From(ctx)
+	if !ok {
+		return Decision{Allowed: true, Reason: "no caller: the server itself"}
+	}
+	p := newPolicy(c, r.cfg.BaseURL)
+	f, reason := p.filter(i, typ)
+	if len(f) == 0 {
+		return r.decided(ctx, c, i, typ, "", Decision{Reason: reason})
+	}
+	access := p.access(i, typ, f)
+	return r.decided(ctx, c, i, typ, "", Decision{Allowed: true, Reason: reason, Access: access})
+}
+
+// visibility tells whether a stored resource passes an access filter: the pool, or a
+// write transaction (which sees its own writes).
+type visibility interface {
+	Visible(ctx context.Context, a *search.Access, typ string, rid int64) (bool, error)
+}
+
+// Authorize decides whether the caller in ctx may do i on the stored resource res
+// (nil for a create or a type-level interaction). A resource the caller may not see
+// is refused exactly as a missing one (404), so a refusal tells nothing of what exists;
+// one they may see but not change gets 403.
+func (r *Rules) Authorize(ctx context.Context, db visibility, i scope.Interaction, typ string, res *storage.Resource) error {
+	d := r.Decide(ctx, i, typ)
+	if res == nil {
+		if !d.Allowed {
+			return fhirerr.Forbidden(d.Reason)
+		}
+		return nil
+	}
+	c, hasCaller := caller.From(ctx)
+	if !hasCaller {
+		return nil
+	}
+	seen := d
+	if i != scope.Read {
+		seen = r.Decide(ctx, scope.Read, typ)
+	}
+	visible := false
+	if seen.Allowed {
+		ok, err := db.Visible(ctx, seen.Access, typ, res.RID)
+		if err != nil {
+			return err
+		}
+		visible = ok
+	}
+	if !visible {
+		r.decided(ctx, c, i, typ, res.ID, Decision{Reason: fmt.Sprintf("%s/%s is not one the caller may see", typ, res.ID)})
+		return notKnown(typ, res.ID)
+	}
+	if i == scope.Read {
+		return nil
+	}
+	if !d.Allowed {
+		return fhirerr.Forbidden(d.Reason)
+	}
+	ok, err := db.Visible(ctx, d.Access, typ, res.RID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		reason := fmt.Sprintf("the caller may see %s/%s but not %s it", typ, res.ID, verb(i))
+		r.decided(ctx, c, i, typ, res.ID, Decision{Reason: reason})
+		return fhirerr.Forbidden(reason)
+	}
 	return nil
+}
+
+// AuthorizeWritten checks a resource just written in tx: the caller must be allowed to
+// write what it has become (a patient may not book an appointment for someone else,
+// nor move their own into another patient's compartment). tx sees the write's index rows.
+func (r *Rules) AuthorizeWritten(ctx context.Context, tx *storage.Tx, i scope.Interaction, res *storage.Resource) error {
+	c, ok := caller.From(ctx)
+	if !ok {
+		return nil
+	}
+	d := r.Decide(ctx, i, res.Type)
+	if !d.Allowed {
+		return fhirerr.Forbidden(d.Reason)
+	}
+	if d.Access.Unrestricted(res.Type) {
+		return nil
+	}
+	visible, err := tx.Visible(ctx, d.Access, res.Type, res.RID)
+	if err != nil {
+		return err
+	}
+	if !visible {
+		reason := fmt.Sprintf("the %s written is not one the caller may %s: it must stay within what their role and scopes reach", res.Type, verb(i))
+		r.decided(ctx, c, i, res.Type, res.ID, Decision{Reason: reason})
+		return fhirerr.Forbidden(reason)
+	}
+	return nil
+}
+
+// notKnown is the refusal of a resource the caller may not see: word for word what
+// storage answers for a resource that does not exist.
+func notKnown(typ, id string) error {
+	return fhirerr.NotFound(fmt.Sprintf("%s/%s is not known", typ, id))
+}
+
+func verb(i scope.Interaction) string {
+	switch i {
+	case scope.Create:
+		return "create"
+	case scope.Update:
+		return "update"
+	case scope.Delete:
+		return "delete"
+	case scope.Search:
+		return "search"
+	}
+	return "read"
+}
+
+// decided hands a decision to the observer, if any, and returns it.
+func (r *Rules) decided(ctx context.Context, c caller.Caller, i scope.Interaction, typ, id string, d Decision) Decision {
+	if r.Observe != nil {
+		r.Observe(ctx, Event{Caller: c, Interaction: i, Type: typ, ID: id, Allowed: d.Allowed, Reason: d.Reason})
+	}
+	return d
+}
+
+// policy is the access of one caller.
+type policy struct {
+	c       caller.Caller
+	scopes  scope.Set
+	baseURL string
+	// patient is the launch patient; self is the caller's own resource id of its role.
+	patient, self string
+}
+
+func newPolicy(c caller.Caller, baseURL string) *policy {
+	p := &policy{c: c, scopes: scope.ParseSet(c.Scopes), baseURL: baseURL, patient: c.Patient}
+	typ, id, _ := strings.Cut(c.FHIRUser, "/")
+	switch c.Role {
+	case caller.RolePatient:
+		if typ == "Patient" {
+			p.self = id
+		}
+		if p.patient == "" {
+			p.patient = p.self
+		}
+		if p.patient != p.self {
+			p.self, p.patient = "", "" // a token naming two patients reaches neither
+		}
+	case caller.RolePractitioner:
+		if typ == "Practitioner" {
+			p.self = id
+		}
+	}
+	return p
+}
+
+// access is the Access of a decision: typ with its filter f, every other type with
+// what the caller may read of it.
+func (p *policy) access(i scope.Interaction, typ string, f search.Filter) *search.Access {
+	a := &search.Access{Types: map[string]search.Filter{typ: f}, BaseURL: p.baseURL}
+	unrestricted := a.Unrestricted(typ)
+	for _, t := range search.Definitions().Types() {
+		if t == typ {
+			continue
+		}
+		rf, _ := p.filter(scope.Read, t)
+		a.Types[t] = rf
+		if !a.Unrestricted(t) {
+			unrestricted = false
+		}
+	}
+	if unrestricted && p.unrestrictedEverywhere(i) {
+		return nil
+	}
+	return a
+}
+
+// unrestrictedEverywhere reports whether the caller sees every type wholly, types the
+// search registry does not know included: an admin or backend with */ scopes.
+func (p *policy) unrestrictedEverywhere(i scope.Interaction) bool {
+	if !p.c.Unrestricted() {
+		return false
+	}
+	for _, s := range p.scopes {
+		if s.Type == "*" && len(s.Query) == 0 && s.Allows(scope.Read, "*") && p.contextCounts(s.Context) && s.Context != scope.Patient {
+			return true
+		}
+	}
+	return false
+}
+
+// contextCounts tells which scope contexts a caller's role may use: user/ and patient/
+// for people, system/ for backend clients.
+func (p *policy) contextCounts(ctx scope.Context) bool {
+	if p.c.Role == caller.RoleSystem {
+		return ctx == scope.System
+	}
+	return ctx == scope.User || ctx == scope.Patient
+}
+
+// filter is what the caller may do i to of typ: the role's reach intersected with each
+// scope context's grant, joined. Empty: nothing, and reason says why.
+func (p *policy) filter(i scope.Interaction, typ string) (search.Filter, string) {
+	write := i == scope.Create || i == scope.Update || i == scope.Delete
+	role, why := p.roleFilter(typ, write, i)
+	if len(role) == 0 {
+		return nil, why
+	}
+	var out search.Filter
+	granted := false
+	for _, ctx := range []scope.Context{scope.System, scope.User, scope.Patient} {
+		if !p.contextCounts(ctx) {
+			continue
+		}
+		g := p.scopes.For(ctx, i, typ)
+		if !g.Allowed {
+			continue
+		}
+		granted = true
+		within := role
+		if ctx == scope.Patient && !directory[typ] && !conformance[typ] {
+			if p.patient == "" {
+				continue // patient/ scopes without a launch patient reach nobody
+			}
+			within = intersect(role, search.Grant{Compartments: []search.Compartment{{Type: "Patient", ID: p.patient}}})
+		}
+		if g.Narrow == nil {
+			out = append(out, within...)
+			continue
+		}
+		for _, q := range g.Narrow {
+			clauses, ok := narrowing(typ, q)
+			if !ok {
+				continue // a scope whose query careslot cannot search grants nothing
+			}
+			out = append(out, intersect(within, search.Grant{Where: clauses})...)
+		}
+	}
+	if len(out) == 0 {
+		if !granted {
+			return nil, fmt.Sprintf("the token's scopes do not allow %s on %s", verb(i), typ)
+		}
+		return nil, fmt.Sprintf("the token's scopes reach no %s of this caller", typ)
+	}
+	return out, fmt.Sprintf("%s may %s %s", p.c.Role, verb(i), typ)
+}
+
+// roleFilter is what the caller's role may ever reach of typ, for reading or writing.
+func (p *policy) roleFilter(typ string, write bool, i scope.Interaction) (search.Filter, string) {
+	all := search.Filter{{}}
+	switch p.c.Role {
+	case caller.RoleAdmin, caller.RoleSystem:
+		return all, ""
+	case caller.RolePatient:
+		if p.self == "" {
+			return nil, "the patient's token names no Patient of theirs"
+		}
+		own := search.Filter{{Compartments: []search.Compartment{{Type: "Patient", ID: p.self}}}}
+		switch {
+		case adminOnly[typ]:
+		case write && patientWritable[typ]:
+			if typ == "Patient" && i != scope.Update {
+				break // a patient updates their record; creating or deleting patients is the clinic's
+			}
+			return own, ""
+		case write:
+		case directory[typ] || conformance[typ]:
+			return all, ""
+		case typ == "Patient" || search.Definitions().CompartmentParams("Patient", typ) != nil:
+			return own, ""
+		}
+		return nil, fmt.Sprintf("a patient may not %s %s", verb(i), typ)
+	case caller.RolePractitioner:
+		if p.self == "" {
+			return nil, "the practitioner's token names no Practitioner of theirs"
+		}
+		patients := search.Grant{PatientsOf: p.self}
+		mine := search.Grant{Compartments: []search.Compartment{{Type: "Practitioner", ID: p.self}}}
+		inPractitioner := search.Definitions().CompartmentParams("Practitioner", typ) != nil
+		record := typ == "Patient" || search.Definitions().CompartmentParams("Patient", typ) != nil
+		switch {
+		case adminOnly[typ]:
+		case typ == "Schedule" && write:
+			return search.Filter{mine}, ""
+		case typ == "Slot" && write:
+			clauses, ok := narrowing("Slot", url.Values{"schedule.actor": {"Practitioner/" + p.self}})
+			if ok {
+				return search.Filter{{Where: clauses}}, ""
+			}
+		case typ == "AppointmentResponse":
+			f := search.Filter{mine}
+			if clauses, ok := narrowing(typ, url.Values{"appointment.practitioner": {"Practitioner/" + p.self}}); ok {
+				f = append(f, search.Grant{Where: clauses})
+			}
+			if !write {
+				f = append(f, patients)
+			}
+			return f, ""
+		case write && (directory[typ] || conformance[typ]):
+		case directory[typ] || conformance[typ]:
+			return all, ""
+		case record && inPractitioner:
+			return search.Filter{patients, mine}, ""
+		case record:
+			return search.Filter{patients}, ""
+		}
+		return nil, fmt.Sprintf("a practitioner may not %s %s", verb(i), typ)
+	}
+	return nil, "the caller has no role"
+}
+
+// intersect is each grant of f narrowed by g as well.
+func intersect(f search.Filter, g search.Grant) search.Filter {
+	out := make(search.Filter, 0, len(f))
+	for _, h := range f {
+		h.Compartments = append(append([]search.Compartment(nil), h.Compartments...), g.Compartments...)
+		h.Where = append(append([]*search.Clause(nil), h.Where...), g.Where...)
+		if g.PatientsOf != "" {
+			h.PatientsOf = g.PatientsOf
+		}
+		out = append(out, h)
+	}
+	return out
+}
+
+// narrowing parses a scope's query (or a role's condition) as a search of typ: its
+// clauses, or !ok when careslot cannot search it.
+func narrowing(typ string, q url.Values) ([]*search.Clause, bool) {
+	parsed, err := search.Definitions().Parse(typ, q, search.ParseOptions{Strict: true, DefaultCount: 1, MaxCount: 1})
+	if err != nil || len(parsed.Clauses) == 0 || len(parsed.Include) > 0 || len(parsed.RevInclude) > 0 {
+		return nil, false
+	}
+	return parsed.Clauses, true
 }

@@ -48,6 +48,9 @@ type Config struct {
 // Rules checks changes against the rules of their resource type.
 type Rules struct {
 	cfg Config
+	// Observe, when set, is told every access decision that refuses (access.go), for
+	// the audit trail. It must not block.
+	Observe func(context.Context, Event)
 }
 
 // New makes the rules.

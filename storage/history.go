@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/careslot/careslot/storage/search"
 )
 
 // HistoryQuery selects versions for instance (Type and ID), type (Type) or system history.
@@ -17,6 +19,8 @@ type HistoryQuery struct {
 	AtFrom, AtTo time.Time
 	Count        int // page size
 	After        *HistoryCursor
+	// Access keeps the versions of the resources the caller may see; nil keeps all.
+	Access *search.Access
 }
 
 // HistoryCursor is where the next page of a history starts (exclusive); versions are
@@ -66,6 +70,12 @@ func history(ctx context.Context, db Querier, q HistoryQuery) ([]HistoryEntry, *
 		add("last_updated <= $%d", q.AtTo)
 		add(`NOT EXISTS (SELECT FROM resource_versions n WHERE n.rid = resource_versions.rid
 			AND n.version_id = resource_versions.version_id + 1 AND n.last_updated <= $%d)`, q.AtFrom)
+	}
+	if q.Access != nil && !q.Access.Unrestricted(q.Type) {
+		// A type history (or the system's) with types the caller may see only in part.
+		rids, more := q.Access.RIDsSQL(search.Definitions(), q.Type, len(args))
+		args = append(args, more...)
+		where = append(where, "rid IN ("+rids+")")
 	}
 	if c := q.After; c != nil {
 		args = append(args, c.LastUpdated, c.RID, c.VersionID)

@@ -170,7 +170,7 @@ func includeAll(ctx context.Context, db Querier, reg *search.Registry, q *search
 			if round > 0 && !inc.Iterate {
 				continue
 			}
-			inc.BaseURL = q.BaseURL
+			inc.BaseURL, inc.Access = q.BaseURL, q.Access
 			sql, args := inc.IncludeSQL(reg, from, maxIncluded)
 			if err := run(sql, args); err != nil {
 				return err
@@ -180,7 +180,7 @@ func includeAll(ctx context.Context, db Querier, reg *search.Registry, q *search
 			if round > 0 && !inc.Iterate {
 				continue
 			}
-			inc.BaseURL = q.BaseURL
+			inc.BaseURL, inc.Access = q.BaseURL, q.Access
 			sql, args := inc.RevIncludeSQL(reg, from, maxIncluded)
 			if err := run(sql, args); err != nil {
 				return err

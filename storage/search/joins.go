@@ -20,7 +20,7 @@ func (b *builder) chain(c *Clause) string {
 	x, t := b.alias("x"), b.alias("t")
 	var ors []string
 	for _, inner := range c.Chain {
-		ors = append(ors, "("+t+".type = "+b.arg(inner.Type)+" AND "+b.clause(inner, t)+")")
+		ors = append(ors, "("+t+".type = "+b.arg(inner.Type)+" AND "+b.clause(inner, t)+" AND "+b.visible(inner.Type, t)+")")
 	}
 	// The join is written in both collations (see targetJoin) so Postgres may go either way:
 	// from the references to the targets, or from matching targets back to the references.
@@ -34,8 +34,8 @@ func (b *builder) has(c *Clause, r string) string {
 	x, o := b.alias("x"), b.alias("o")
 	h := c.Has
 	return fmt.Sprintf("%s.id IN (SELECT %s.target_id COLLATE \"default\" FROM search_reference %s JOIN resources %s ON %s.rid = %s.rid"+
-		" WHERE %s.sp = %s AND %s.target_type = %s AND %s AND NOT %s.deleted AND %s)",
-		r, x, x, o, o, x, x, b.arg(key(h.Type, h.Param.Code)), x, b.arg(c.Type), b.local(x), o, b.clause(h.Clause, o))
+		" WHERE %s.sp = %s AND %s.target_type = %s AND %s AND NOT %s.deleted AND %s AND %s)",
+		r, x, x, o, o, x, x, b.arg(key(h.Type, h.Param.Code)), x, b.arg(c.Type), b.local(x), o, b.clause(h.Clause, o), b.visible(h.Type, o))
 }
 
 // near finds Locations within a distance of a point (haversine on a 6371 km sphere),
@@ -83,19 +83,22 @@ func (b *builder) compartment(typ string, comp *Compartment, r string) string {
 
 // IncludeSQL finds the resources that the resources rids refer to through inc.
 func (inc Include) IncludeSQL(reg *Registry, rids []int64, limit int) (string, []any) {
-	b := &builder{reg: reg, base: inc.BaseURL}
+	b := &builder{reg: reg, base: inc.BaseURL, access: inc.Access}
 	sql := "SELECT DISTINCT ON (t.rid) t.rid, t.type, t.id, t.version_id, t.last_updated, t.content" +
 		" FROM search_reference x JOIN resources t ON " + targetJoin("x", "t") +
 		" WHERE x.rid = ANY(" + b.arg(rids) + "::bigint[]) AND x.sp = ANY(" + b.arg(inc.keys(reg)) + "::text[]) AND " + b.local("x") + " AND NOT t.deleted"
 	if inc.Target != "" {
 		sql += " AND x.target_type = " + b.arg(inc.Target)
 	}
-	return sql + " ORDER BY t.rid LIMIT " + b.arg(limit), b.args
+	if inc.Access != nil {
+		sql += " AND " + b.visibleAnyType("t", inc.Target)
+	}
+	return b.withClause() + sql + " ORDER BY t.rid LIMIT " + b.arg(limit), b.args
 }
 
 // RevIncludeSQL finds the resources that refer to the resources rids through inc.
 func (inc Include) RevIncludeSQL(reg *Registry, rids []int64, limit int) (string, []any) {
-	b := &builder{reg: reg, base: inc.BaseURL}
+	b := &builder{reg: reg, base: inc.BaseURL, access: inc.Access}
 	sql := "SELECT DISTINCT ON (o.rid) o.rid, o.type, o.id, o.version_id, o.last_updated, o.content" +
 		" FROM resources m JOIN search_reference x ON x.target_id = m.id AND x.target_type = m.type" +
 		" JOIN resources o ON o.rid = x.rid" +
@@ -103,7 +106,10 @@ func (inc Include) RevIncludeSQL(reg *Registry, rids []int64, limit int) (string
 	if inc.Target != "" {
 		sql += " AND m.type = " + b.arg(inc.Target)
 	}
-	return sql + " ORDER BY o.rid LIMIT " + b.arg(limit), b.args
+	if inc.Access != nil {
+		sql += " AND " + b.visibleAnyType("o", inc.Source)
+	}
+	return b.withClause() + sql + " ORDER BY o.rid LIMIT " + b.arg(limit), b.args
 }
 
 // keys are the sp values of the include's parameter, or of every reference parameter of

@@ -28,6 +28,9 @@ type Query struct {
 	// server's Patient/1) matches only its own URL, and chains, _has, includes and
 	// compartments do not follow it. Empty: only relative references are local.
 	BaseURL string
+	// Access is what the caller may see (access.go): every row the query reads is
+	// filtered by it, matches, totals, chains, _has and includes alike. Nil: everything.
+	Access *Access
 }
 
 // Compartment narrows a search to the resources of one compartment, e.g. Patient/123.
@@ -154,4 +157,6 @@ type Include struct {
 	Iterate bool
 	// BaseURL is Query.BaseURL: which absolute references are local.
 	BaseURL string
+	// Access is Query.Access: the included resources the caller may see.
+	Access *Access
 }

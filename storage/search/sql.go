@@ -16,6 +16,7 @@ type builder struct {
 	args    []any
 	aliases int
 	with    []string // common table expressions, by where
+	access  *Access  // Query.Access: nil sees everything
 }
 
 func (b *builder) arg(v any) string {
@@ -39,7 +40,7 @@ type sortKey struct {
 // the cursor), at most limit rows, in the query's order (or reversed for a Before cursor,
 // which the caller puts back in order).
 func (q *Query) PageSQL(reg *Registry, limit int) (string, []any) {
-	b := &builder{reg: reg, base: q.BaseURL}
+	b := &builder{reg: reg, base: q.BaseURL, access: q.Access}
 	if sql, ok := b.pageByRID(q, limit); ok {
 		return sql, b.args
 	}
@@ -75,7 +76,8 @@ func (q *Query) PageSQL(reg *Registry, limit int) (string, []any) {
 // rids are chosen, ordered and cut there, and only they are read from resources. Otherwise a
 // family=s matching thousands would read thousands of resource rows to return 50.
 func (b *builder) pageByRID(q *Query, limit int) (string, bool) {
-	if len(q.Sort) > 0 || q.Compartment != nil || len(q.Clauses) == 0 {
+	// The page is cut in the index tables, before the access filter could drop a row.
+	if len(q.Sort) > 0 || q.Compartment != nil || len(q.Clauses) == 0 || !q.Access.Unrestricted(q.Type) {
 		return "", false
 	}
 	for _, c := range q.Clauses {
@@ -117,7 +119,7 @@ func (b *builder) pageByRID(q *Query, limit int) (string, bool) {
 
 // CountSQL counts every match of the query.
 func (q *Query) CountSQL(reg *Registry) (string, []any) {
-	b := &builder{reg: reg, base: q.BaseURL}
+	b := &builder{reg: reg, base: q.BaseURL, access: q.Access}
 	where := b.where(q)
 	return b.withClause() + "SELECT count(*) FROM resources r WHERE " + where, b.args
 }
@@ -165,6 +167,9 @@ func (b *builder) where(q *Query) string {
 	}
 	if q.Compartment != nil {
 		conds = append(conds, b.compartment(q.Type, q.Compartment, "r"))
+	}
+	if !b.access.Unrestricted(q.Type) {
+		conds = append(conds, b.visible(q.Type, "r"))
 	}
 	return strings.Join(conds, " AND ")
 }

@@ -1,0 +1,190 @@
+// The access filter: what a caller may see, as SQL that every query ANDs onto every
+// resources row it reads, so that matches, totals, chain targets, _has sources and
+// included resources all leave out what the caller may not see.
+
+package search
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Access is what one caller may see, by resource type; a type it does not list is
+// invisible. A nil *Access sees everything (the server itself, an administrator).
+// The access policy (package resources) decides it; this file only turns it into SQL.
+type Access struct {
+	Types map[string]Filter
+	// BaseURL is the server's FHIR base (Query.BaseURL), for the checks made outside a search.
+	BaseURL string
+}
+
+// Filter is who may see the resources of one type: a resource is visible when one of
+// the grants holds. No grant: none is.
+type Filter []Grant
+
+// Grant is one reason to see a resource: every condition it sets holds. A Grant that
+// sets none grants every resource of the type.
+type Grant struct {
+	// Compartments: the resources in each of these compartments, e.g. Patient/123 (and
+	// that resource itself).
+	Compartments []Compartment
+	// PatientsOf: the resources in the Patient compartment of each patient who has an
+	// appointment with Practitioner/PatientsOf (directly, or through one of their
+	// PractitionerRoles), and those patients themselves.
+	PatientsOf string
+	// Where narrows the grant to the resources that match these clauses (parsed for the
+	// type, e.g. a v2 scope's category=laboratory, or a Slot's schedule.actor).
+	Where []*Clause
+}
+
+// Unrestricted reports whether a sees every resource of typ.
+func (a *Access) Unrestricted(typ string) bool {
+	if a == nil {
+		return true
+	}
+	for _, g := range a.Types[typ] {
+		if len(g.Compartments) == 0 && g.PatientsOf == "" && len(g.Where) == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// Visible reports whether a lets anything of typ be seen.
+func (a *Access) Visible(typ string) bool {
+	return a == nil || len(a.Types[typ]) > 0
+}
+
+// visible is the condition that the resources row r, of type typ, is visible.
+func (b *builder) visible(typ, r string) string {
+	a := b.access
+	if a.Unrestricted(typ) {
+		return "true"
+	}
+	// The filter's own clauses (schedule.actor=…) are tested without the filter, or a
+	// chain in a filter would ask for the filter again.
+	b.access = nil
+	defer func() { b.access = a }()
+	var ors []string
+	for _, g := range a.Types[typ] {
+		conds := []string{"true"}
+		for _, comp := range g.Compartments {
+			conds = append(conds, b.compartment(typ, &comp, r))
+		}
+		if g.PatientsOf != "" {
+			conds = append(conds, b.patientsOfCompartment(typ, g.PatientsOf, r))
+		}
+		for _, c := range g.Where {
+			conds = append(conds, b.clause(c, r))
+		}
+		ors = append(ors, "("+strings.Join(conds, " AND ")+")")
+	}
+	if len(ors) == 0 {
+		return "false"
+	}
+	return "(" + strings.Join(ors, " OR ") + ")"
+}
+
+// patientsOfCompartment keeps the resources in the Patient compartment of a patient of
+// the practitioner (patientsOf), and those patients.
+func (b *builder) patientsOfCompartment(typ, practitioner, r string) string {
+	patients := b.patientsOf(practitioner)
+	if typ == "Patient" {
+		ps := b.alias("ps")
+		return r + ".id IN (SELECT " + ps + ".id COLLATE \"default\" FROM (" + patients + ") " + ps + "(id))"
+	}
+	sps := b.compartmentKeys("Patient", typ)
+	if len(sps) == 0 {
+		return "false"
+	}
+	x := b.alias("x")
+	return fmt.Sprintf(`%s.rid IN (SELECT %s.rid FROM search_reference %s WHERE %s.sp = ANY(%s::text[]) AND %s.target_type = 'Patient' AND %s.target_id IN (%s) AND %s)`,
+		r, x, x, x, b.arg(sps), x, x, patients, b.local(x))
+}
+
+// patientsOf is the SELECT of the ids of the patients who have an appointment with the
+// practitioner, named in the appointment as Practitioner/id or as one of their roles.
+func (b *builder) patientsOf(practitioner string) string {
+	a, p, role, rp := b.alias("a"), b.alias("p"), b.alias("pr"), b.alias("rp")
+	id := b.arg(practitioner)
+	return fmt.Sprintf(`SELECT %s.target_id FROM search_reference %s JOIN search_reference %s ON %s.rid = %s.rid`+
+		` WHERE %s.sp = 'Appointment.patient' AND %s.target_type = 'Patient' AND (`+
+		`(%s.sp = 'Appointment.practitioner' AND %s.target_type = 'Practitioner' AND %s.target_id = %s)`+
+		` OR (%s.sp = 'Appointment.actor' AND %s.target_type = 'PractitionerRole' AND %s.target_id IN`+
+		` (SELECT %s.id COLLATE "C" FROM resources %s JOIN search_reference %s ON %s.rid = %s.rid`+
+		` WHERE %s.sp = 'PractitionerRole.practitioner' AND %s.target_type = 'Practitioner' AND %s.target_id = %s AND NOT %s.deleted)))`,
+		p, a, p, p, a,
+		p, p,
+		a, a, a, id,
+		a, a, a,
+		role, role, rp, rp, role,
+		rp, rp, rp, id, role)
+}
+
+// compartmentKeys are the sp values of the reference parameters that put typ into a
+// compartment of compartmentType.
+func (b *builder) compartmentKeys(compartmentType, typ string) []string {
+	var sps []string
+	for _, code := range b.reg.CompartmentParams(compartmentType, typ) {
+		if p := b.reg.Param(typ, code); p != nil && p.Kind == KindReference {
+			sps = append(sps, key(typ, code))
+		}
+	}
+	return sps
+}
+
+// visibleAnyType is visible for a row r whose type is only known at run time (an
+// included resource): the condition of its type, for each type the access lists.
+func (b *builder) visibleAnyType(r string, only string) string {
+	a := b.access
+	if a == nil {
+		return "true"
+	}
+	if only != "" {
+		return "(" + r + ".type = " + b.arg(only) + " AND " + b.visible(only, r) + ")"
+	}
+	var whole, ors []string
+	types := make([]string, 0, len(a.Types))
+	for t := range a.Types {
+		types = append(types, t)
+	}
+	sort.Strings(types)
+	for _, t := range types {
+		if a.Unrestricted(t) {
+			whole = append(whole, t)
+		} else if len(a.Types[t]) > 0 {
+			ors = append(ors, "("+r+".type = "+b.arg(t)+" AND "+b.visible(t, r)+")")
+		}
+	}
+	if len(whole) > 0 {
+		ors = append(ors, r+".type = ANY("+b.arg(whole)+"::text[])")
+	}
+	if len(ors) == 0 {
+		return "false"
+	}
+	return "(" + strings.Join(ors, " OR ") + ")"
+}
+
+// VisibleSQL is the query that tells whether the resource rid, of type typ, is visible
+// under a: one boolean row.
+func (a *Access) VisibleSQL(reg *Registry, typ string, rid int64) (string, []any) {
+	b := &builder{reg: reg, base: a.BaseURL, access: a}
+	ridArg := b.arg(rid)
+	cond := b.visible(typ, "r")
+	return b.withClause() + "SELECT EXISTS (SELECT 1 FROM resources r WHERE r.rid = " + ridArg + " AND " + cond + ")", b.args
+}
+
+// RIDsSQL is the SELECT of the rids of the resources visible under a, with its
+// arguments numbered after the first offset ones, for queries written elsewhere
+// (history): only of type typ when typ is not empty.
+func (a *Access) RIDsSQL(reg *Registry, typ string, offset int) (string, []any) {
+	b := &builder{reg: reg, base: a.BaseURL, access: a, args: make([]any, offset)}
+	var cond string
+	if typ != "" {
+		cond = "r.type = " + b.arg(typ) + " AND " + b.visible(typ, "r")
+	} else {
+		cond = b.visibleAnyType("r", "")
+	}
+	return "SELECT r.rid FROM resources r WHERE " + cond, b.args[offset:]
+}
