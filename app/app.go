@@ -12,6 +12,7 @@ import (
 
 	"github.com/careslot/careslot/fhir"
 	"github.com/careslot/careslot/fhir/fhirerr"
+	"github.com/careslot/careslot/openapi"
 	"github.com/careslot/careslot/resources"
 	"github.com/careslot/careslot/smart-auth/discovery"
 	"github.com/careslot/careslot/storage"
@@ -73,9 +74,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		store.Close()
 		return nil, err
 	}
-	for _, op := range append(api.SchedulingOperations(), api.SubscriptionOperations()...) {
-		api.Register(op)
-	}
+	RegisterOperations(api)
 	if err := api.StoreOperationDefinitions(ctx); err != nil {
 		store.Close()
 		return nil, err
@@ -93,6 +92,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	mux.Handle("/fhir", fhirAPI)
 	mux.Handle("/fhir/metadata", discovery.CORS("GET, HEAD, OPTIONS", fhirAPI))
 	mux.Handle("GET /healthz", healthz(store, subs))
+	mux.Handle("GET /openapi.json", openapi.DocumentHandler())
 	if err := mountAuthorization(mux, cfg, discover, auth, store, log); err != nil {
 		stop()
 		store.Close()
@@ -107,6 +107,14 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		}
 	}
 	return &App{Store: store, Rules: rules, FHIR: api, Subscriptions: subs, Handler: mux, stop: stop}, nil
+}
+
+// RegisterOperations adds every extended operation careslot serves to api; the OpenAPI
+// generator (openapi/spec) describes the same set through it.
+func RegisterOperations(api *fhir.Server) {
+	for _, op := range append(api.SchedulingOperations(), api.SubscriptionOperations()...) {
+		api.Register(op)
+	}
 }
 
 // Close stops the background work (subscription workers, the JWKS cache) and releases

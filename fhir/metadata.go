@@ -69,6 +69,9 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// CapabilityStatement is what GET /metadata answers; package openapi describes the API from it.
+func (s *Server) CapabilityStatement() map[string]any { return s.capabilityStatement() }
+
 func (s *Server) capabilityStatement() map[string]any {
 	interactions := []code{{"read"}, {"vread"}, {"update"}, {"delete"}, {"history-instance"}, {"history-type"}, {"create"}}
 	var res []capabilityResource
