@@ -3,7 +3,9 @@
 // coverage and who may see which record. The fhir layer calls Check inside the write
 // transaction, before storage writes the change.
 //
-// It knows no HTTP; it must never import fhir or smartauth (only smart-auth/caller).
+// It serves no HTTP: its refusals are fhirerr errors, which the fhir layer renders, and
+// net/http gives it only the method name a write is stored with (history's
+// request.method). It must never import fhir or smartauth (only smart-auth/caller).
 package resources
 
 import (

@@ -2,8 +2,9 @@
 // JSONB, every version in a history table, the references between them, the search
 // index and the outbox of changes, all written in one short transaction per change.
 //
-// It knows SQL and nothing of HTTP or of the rules of each resource type; it must never
-// import fhir, resources or smartauth.
+// It knows SQL; of HTTP only the method each version was written with (history's
+// request.method), and nothing of the rules of each resource type. It must never import
+// fhir (but fhir/fhirerr), resources or smartauth.
 package storage
 
 import (
