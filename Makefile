@@ -71,10 +71,19 @@ bench: postgres rabbitmq
 		$(GO) run $$dir; \
 	done
 
-lint:
+# vet, gofmt and staticcheck (built from its own module in tools/staticcheck, at the
+# version pinned there; rebuilt only when that module changes).
+STATICCHECK := bin/staticcheck
+
+lint: $(STATICCHECK)
 	$(GO) vet ./...
 	@unformatted=$$(gofmt -l .); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	./$(STATICCHECK) ./...
+
+$(STATICCHECK): tools/staticcheck/go.mod tools/staticcheck/go.sum
+	$(GO) build -C tools/staticcheck -o ../../$(STATICCHECK) honnef.co/go/tools/cmd/staticcheck
+	@touch $(STATICCHECK)
 
 # Start the local RabbitMQ if it is not answering and switch its management plugin on
 # (tests create a virtual host each through its HTTP API). Needs root on a Debian-style

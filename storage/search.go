@@ -145,7 +145,7 @@ func includeAll(ctx context.Context, db Querier, reg *search.Registry, q *search
 		seen[m.RID] = true
 		from = append(from, m.RID)
 	}
-	for round := 0; round < 4 && len(from) > 0 && len(res.Included) < maxIncluded; round++ {
+	for round := 0; round < search.MaxIncludeIterations && len(from) > 0 && len(res.Included) < maxIncluded; round++ {
 		var added []int64
 		run := func(sql string, args []any) error {
 			rows, err := db.Query(ctx, sql, append([]any{searchMode}, args...)...)

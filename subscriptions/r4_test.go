@@ -144,9 +144,9 @@ func TestRestHookNotifiesMatchingCreatesUpdatesAndDeletes(t *testing.T) {
 	s.Must(t, 200, "PUT", "Patient/"+other, moved) // no longer matches: no notification
 	s.Must(t, 204, "DELETE", "Patient/"+smith, nil)
 
-	got := h.waitEvents(t, "event-notification", 4)
+	h.waitEvents(t, "event-notification", 4)
 	time.Sleep(500 * time.Millisecond)
-	got = h.events("event-notification")
+	got := h.events("event-notification")
 	var seen []string
 	for _, r := range got {
 		seen = append(seen, r.Header.Get("X-Careslot-Action")+" "+r.Header.Get("X-Careslot-Resource"))

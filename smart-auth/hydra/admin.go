@@ -28,7 +28,7 @@ type Admin struct {
 func NewAdmin(adminURL string) (*Admin, error) {
 	u, err := url.Parse(adminURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("Hydra's admin URL %q is not an absolute http(s) URL", adminURL)
+		return nil, fmt.Errorf("the admin URL of Hydra, %q, is not an absolute http(s) URL", adminURL)
 	}
 	cfg := hydraclient.NewConfiguration()
 	cfg.Servers = hydraclient.ServerConfigurations{{URL: strings.TrimRight(adminURL, "/")}}
@@ -76,7 +76,7 @@ func (a *Admin) Ready(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("Hydra's admin API at %s is not ready: %w", a.URL, errors.Join(ctx.Err(), err))
+			return fmt.Errorf("the admin API of Hydra at %s is not ready: %w", a.URL, errors.Join(ctx.Err(), err))
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -86,7 +86,7 @@ func (a *Admin) Ready(ctx context.Context) error {
 func describe(resp *http.Response, err error) error {
 	var apiErr *hydraclient.GenericOpenAPIError
 	if errors.As(err, &apiErr) && resp != nil {
-		return fmt.Errorf("Hydra answered %s: %s", resp.Status, strings.TrimSpace(string(apiErr.Body())))
+		return fmt.Errorf("hydra answered %s: %s", resp.Status, strings.TrimSpace(string(apiErr.Body())))
 	}
 	if resp != nil && resp.Body != nil {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))

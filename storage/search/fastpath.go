@@ -262,11 +262,11 @@ func appendChildren(out []fastValue, v any, hint string) []fastValue {
 		return out
 	case []any:
 		for _, e := range v {
-			switch e.(type) {
+			switch n := e.(type) {
 			case nil, []any:
 				continue
 			case json.Number:
-				if _, ok := engineNumber(e.(json.Number)); !ok {
+				if _, ok := engineNumber(n); !ok {
 					continue
 				}
 			}

@@ -36,8 +36,8 @@ var (
 	prefixes = map[string]bool{"eq": true, "ne": true, "gt": true, "lt": true, "ge": true, "le": true, "sa": true, "eb": true, "ap": true}
 )
 
-// maxIncludeIterations bounds how many rounds _include:iterate runs.
-const maxIncludeIterations = 4
+// MaxIncludeIterations bounds how many rounds _include:iterate runs.
+const MaxIncludeIterations = 4
 
 func badParam(name, format string, args ...any) *fhirerr.Error {
 	return fhirerr.Invalid(fmt.Sprintf("search parameter %s: ", name)+fmt.Sprintf(format, args...), name)

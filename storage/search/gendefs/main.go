@@ -118,9 +118,7 @@ func run(in, out string) error {
 			if len(p.Parts) == 0 && sp.Type != "special" {
 				return fmt.Errorf("%s: no expression for %s in %q", sp.URL, typ, sp.Expression)
 			}
-			for _, t := range sp.Target {
-				p.Targets = append(p.Targets, t)
-			}
+			p.Targets = append(p.Targets, sp.Target...)
 			for _, c := range sp.Component {
 				def, ok := byURL[c.Definition]
 				if !ok {
