@@ -87,6 +87,9 @@ func (v *Validator) Validate(body []byte) (string, error) {
 		return "", &fhirerr.Error{Kind: fhirerr.ErrInvalid, Code: fhirerr.CodeNotSupported,
 			Diagnostics: fmt.Sprintf("%q is not an R4 resource type", typ), Expression: []string{"resourceType"}}
 	}
+	if err := checkJSON(typ, body); err != nil {
+		return typ, err
+	}
 	reporter := errorreporter.NewOperationErrorReporter(fhirversion.R4)
 	_, err := v.unmarshaller.UnmarshalWithErrorReporter(body, reporter)
 	if err != nil {

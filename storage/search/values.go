@@ -132,14 +132,41 @@ var numberRE = regexp.MustCompile(`^[+-]?(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$`)
 // maxExponent bounds the exponent of a search number, far beyond any measured value.
 const maxExponent = 1000
 
+// MaxDecimalDigits is how many digits a decimal may have on either side of its point,
+// exponent applied. PostgreSQL's numeric holds 16,383 after the point and 131,072 before
+// (1e-16384 failed the INSERT with a 500); the search index stores bounds a few digits
+// finer than the value, so careslot keeps far inside both.
+const MaxDecimalDigits = 1000
+
+// CheckDecimal refuses a decimal (JSON number or search number) with more than
+// MaxDecimalDigits digits before or after its point, or that is not a number at all.
+func CheckDecimal(s string) error {
+	m := numberRE.FindStringSubmatch(s)
+	if m == nil {
+		return fmt.Errorf("%.40q is not a number", s)
+	}
+	exp := 0
+	if m[3] != "" {
+		var err error
+		if exp, err = strconv.Atoi(m[3]); err != nil || abs(exp) > 2*MaxDecimalDigits+len(m[1])+len(m[2]) {
+			return fmt.Errorf("%.40q is out of range: a decimal has at most %d digits before and after the point", s, MaxDecimalDigits)
+		}
+	}
+	whole := len(strings.TrimLeft(m[1], "0"))
+	if whole+exp > MaxDecimalDigits || len(m[2])-exp > MaxDecimalDigits {
+		return fmt.Errorf("%.40q is out of range: a decimal has at most %d digits before and after the point", s, MaxDecimalDigits)
+	}
+	return nil
+}
+
 // NumberRange is the value of a search number and the half-open range its precision
 // implies: 100 stands for [99.5, 100.5), 100.0 for [99.95, 100.05). Exact decimal
 // strings are returned so that Postgres compares numerics, not floats.
 func NumberRange(s string) (value, lo, hi string, err error) {
-	m := numberRE.FindStringSubmatch(s)
-	if m == nil {
-		return "", "", "", fmt.Errorf("%q is not a number", s)
+	if err := CheckDecimal(s); err != nil {
+		return "", "", "", err
 	}
+	m := numberRE.FindStringSubmatch(s)
 	exp := 0
 	if m[3] != "" {
 		var err error
