@@ -217,15 +217,19 @@ func asSent(query string) string {
 
 // TestHugeExponentsAre400 pins what FuzzParseQuery found: value-quantity=-0e999000000
 // made NumberRange compute 10^999000000 (the process hung and ran out of memory), and
-// 1e999999 a number of a million digits. Exponents beyond ±1000 are now a 400.
+// 1e999999 a number of a million digits. Numbers of more than 1,000 digits before or
+// after the point (search.MaxDecimalDigits) are now a 400.
 func TestHugeExponentsAre400(t *testing.T) {
 	reg := search.Definitions()
 	for _, c := range []struct {
 		value string
 		ok    bool
 	}{
-		{"1e1000", true},
-		{"-2.5e-1000", true},
+		{"1e999", true},
+		{"-2.5e-999", true},
+		{"1e-1000", true},
+		{"1e1000", false},
+		{"-2.5e-1000", false},
 		{"1e1001", false},
 		{"1e999999", false},
 		{"-0e999000000", false},
