@@ -37,7 +37,7 @@ func distinct(param string, n int) string {
 	return strings.Join(parts, "&")
 }
 
-func observation(value string) string {
+func hostileObservation(value string) string {
 	return `{"resourceType":"Observation","status":"final","code":{"text":"weight"},"valueQuantity":{"value":` + value + `,"unit":"kg"}}`
 }
 
@@ -69,7 +69,7 @@ func hostileRequests() []hostile {
 			short = short[:12] + "…"
 		}
 		cases = append(cases,
-			hostile{name: "Observation value " + short, method: "POST", path: "Observation", body: observation(v), status: 400, expression: "Observation.valueQuantity.value"},
+			hostile{name: "Observation value " + short, method: "POST", path: "Observation", body: hostileObservation(v), status: 400, expression: "Observation.valueQuantity.value"},
 			hostile{name: "Coverage valueMoney " + short, method: "POST", path: "Coverage", status: 400, expression: "Coverage.costToBeneficiary[0].valueMoney.value",
 				body: `{"resourceType":"Coverage","status":"active","beneficiary":{"reference":"Patient/hostile-p"},"payor":[{"reference":"Patient/hostile-p"}],` +
 					`"costToBeneficiary":[{"valueMoney":{"value":` + v + `,"currency":"USD"}}]}`},
