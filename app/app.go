@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/careslot/careslot/audit"
 	"github.com/careslot/careslot/fhir"
 	"github.com/careslot/careslot/fhir/fhirerr"
 	"github.com/careslot/careslot/openapi"
@@ -29,6 +30,7 @@ type Config struct {
 	// storage.DefaultStatementTimeout.
 	StatementTimeout time.Duration
 	Auth             AuthConfig
+	Audit            audit.Config // how AuditEvents are batched; zero is the defaults
 	// Subscriptions runs the outbox relay and notification delivery when set; tests that
 	// do not need them leave it nil.
 	Subscriptions *subscriptions.Config
@@ -40,7 +42,8 @@ type App struct {
 	Rules         *resources.Rules
 	FHIR          *fhir.Server
 	Subscriptions *subscriptions.Service // nil when Config.Subscriptions is
-	Handler       http.Handler           // everything careslot serves, by path
+	Audit         *audit.Recorder
+	Handler       http.Handler // everything careslot serves, by path
 
 	stop context.CancelFunc // ends the background work (the JWKS cache)
 }
@@ -65,6 +68,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		fhirCfg.Websocket = subs.WebsocketHandler()
 	}
 	rules := resources.New(rulesCfg)
+	rules.Observe = func(ctx context.Context, e resources.Event) {
+		if !e.Allowed {
+			audit.Denied(ctx, e.Reason)
+		}
+	}
 	discover := cfg.Auth.discovery(cfg.BaseURL)
 	if cfg.Auth.HydraPublicURL != "" {
 		fhirCfg.Security = discover.CapabilitySecurity()
@@ -86,7 +94,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		store.Close()
 		return nil, err
 	}
-	fhirAPI := auth.Middleware(api.Handler())
+	// The audit sits in front of authentication, so that it sees the refusals of bad tokens too.
+	recorder := audit.NewRecorder(store, log, cfg.Audit)
+	store.SetWriteAudit(recorder.WriteAudit)
+	fhirAPI := recorder.Middleware(auth.Middleware(api.Handler()))
 	mux := http.NewServeMux()
 	mux.Handle("/fhir/", fhirAPI)
 	mux.Handle("/fhir", fhirAPI)
@@ -95,6 +106,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	mux.Handle("GET /openapi.json", openapi.DocumentHandler())
 	if err := mountAuthorization(mux, cfg, discover, auth, store, log); err != nil {
 		stop()
+		recorder.Close(ctx)
 		store.Close()
 		return nil, err
 	}
@@ -102,11 +114,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if subs != nil {
 		if err := subs.Start(ctx); err != nil {
 			stop()
+			recorder.Close(ctx)
 			store.Close()
 			return nil, err
 		}
 	}
-	return &App{Store: store, Rules: rules, FHIR: api, Subscriptions: subs, Handler: mux, stop: stop}, nil
+	return &App{Store: store, Rules: rules, FHIR: api, Subscriptions: subs, Audit: recorder, Handler: mux, stop: stop}, nil
 }
 
 // RegisterOperations adds every extended operation careslot serves to api; the OpenAPI
@@ -117,13 +130,20 @@ func RegisterOperations(api *fhir.Server) {
 	}
 }
 
-// Close stops the background work (subscription workers, the JWKS cache) and releases
-// the database connections.
+// auditFlushTimeout bounds how long Close waits for the queued AuditEvents to be stored.
+const auditFlushTimeout = 30 * time.Second
+
+// Close stops the background work (subscription workers, the JWKS cache), stores the
+// AuditEvents still queued and releases the database connections. Stop serving first:
+// the AuditEvent of a request answered after Close can only go to the log.
 func (a *App) Close() {
 	if a.Subscriptions != nil {
 		a.Subscriptions.Stop()
 	}
 	a.stop()
+	ctx, cancel := context.WithTimeout(context.Background(), auditFlushTimeout)
+	defer cancel()
+	a.Audit.Close(ctx)
 	a.Store.Close()
 }
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/careslot/careslot/audit"
 	"github.com/careslot/careslot/fhir/fhirerr"
 	"github.com/careslot/careslot/smart-auth/scope"
 	"github.com/careslot/careslot/storage"
@@ -174,6 +175,7 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) error {
 		bundle.Link = append(bundle.Link, BundleLink{Relation: "next", URL: path + "?" + nq.Encode()})
 	}
 	for _, e := range entries {
+		audit.Touch(r.Context(), e.Type, e.ID, e.Content)
 		entry := BundleEntry{FullURL: s.cfg.BaseURL + "/" + e.Type + "/" + e.ID,
 			Request:  &EntryRequest{Method: e.Method, URL: e.Type + "/" + e.ID},
 			Response: &EntryResponse{Etag: versionTag(e.VersionID), LastModified: e.LastUpdated.UTC().Format(storage.LastUpdatedFormat)}}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/careslot/careslot/fhir/fhirerr"
+	"github.com/careslot/careslot/storage"
 	"github.com/careslot/careslot/storage/search"
 	"github.com/careslot/careslot/subscriptions/subscription"
 )
@@ -84,6 +85,13 @@ func (s *Server) capabilityStatement() map[string]any {
 			Interaction: typeInteractions, Versioning: "versioned-update", ReadHistory: true, UpdateCreate: true,
 			ConditionalCreate: true, ConditionalRead: "full-support", ConditionalUpdate: true, ConditionalDelete: "single",
 			ReferencePolicy: []string{"literal", "logical", "enforced", "local"}}
+		if t == storage.AuditType {
+			// careslot records AuditEvents itself; admins read and search them (guardAuditEvents).
+			cr.Interaction = slices.DeleteFunc(slices.Clone(typeInteractions), func(c code) bool {
+				return c.Code == "create" || c.Code == "update" || c.Code == "delete"
+			})
+			cr.UpdateCreate, cr.ConditionalCreate, cr.ConditionalUpdate, cr.ConditionalDelete = false, false, false, "not-supported"
+		}
 		if t == "Subscription" {
 			// The Backport IG: the profile careslot reads, and each topic it publishes.
 			cr.SupportedProfile = []string{subscription.ProfileSubscription}

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/careslot/careslot/audit"
 	"github.com/careslot/careslot/fhir/fhirerr"
 	"github.com/careslot/careslot/smart-auth/scope"
 	"github.com/careslot/careslot/storage"
@@ -56,6 +57,7 @@ func (s *Server) answerRead(w http.ResponseWriter, r *http.Request, typ string, 
 		}
 		return err
 	}
+	audit.Touch(r.Context(), res.Type, res.ID, res.Content)
 	setVersionHeaders(w, res)
 	if notModified(r, res) {
 		w.WriteHeader(http.StatusNotModified)

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/careslot/careslot/audit"
 	"github.com/careslot/careslot/fhir/fhirerr"
 	"github.com/careslot/careslot/smart-auth/scope"
 	"github.com/careslot/careslot/storage"
@@ -73,6 +74,12 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) error {
 	res, err := s.searcher(r.Context()).Search(r.Context(), q)
 	if err != nil {
 		return err
+	}
+	audit.Query(r.Context(), r.Method+" "+r.URL.Path+"?"+params.Encode())
+	for _, list := range [][]storage.Resource{res.Matches, res.Included} {
+		for i := range list {
+			audit.Touch(r.Context(), list[i].Type, list[i].ID, list[i].Content)
+		}
 	}
 	b, err := s.searchBundle(view, typ, params, q, res)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"github.com/careslot/careslot/audit"
 	"github.com/careslot/careslot/fhir/fhirerr"
 	"github.com/careslot/careslot/resources"
 	"github.com/careslot/careslot/storage"
@@ -77,6 +78,7 @@ func (s *Server) handle(h HandlerFunc) http.Handler {
 			}
 		}()
 		if err := h(w, r); err != nil {
+			audit.Failure(r.Context(), err)
 			s.fail(w, r, err)
 		}
 	})
@@ -113,25 +115,27 @@ func (s *Server) routes() {
 	}
 	r.Handle("", s.handle(s.bundle)).Methods(post)
 	r.Handle("/", s.handle(s.bundle)).Methods(post)
-	r.Handle("/_history", s.handle(s.history)).Methods(get)
-	r.Handle("/"+opPattern, s.handle(s.operation)).Methods(get, post)
+	// Every other interaction is audited when it concerns patient data (package audit).
+	const read, exec, create, update, remove = "R", "E", "C", "U", "D"
+	r.Handle("/_history", s.audited("history-system", read, s.history)).Methods(get)
+	r.Handle("/"+opPattern, s.audited("operation", exec, s.operation)).Methods(get, post)
 
-	r.Handle("/"+typePattern, s.handle(s.search)).Methods(get, head)
-	r.Handle("/"+typePattern+"/_search", s.handle(s.search)).Methods(post)
-	r.Handle("/"+typePattern, s.handle(s.create)).Methods(post)
-	r.Handle("/"+typePattern, s.handle(s.conditionalUpdate)).Methods(put)
-	r.Handle("/"+typePattern, s.handle(s.conditionalDelete)).Methods(del)
-	r.Handle("/"+typePattern+"/_history", s.handle(s.history)).Methods(get)
-	r.Handle("/"+typePattern+"/"+opPattern, s.handle(s.operation)).Methods(get, post)
+	r.Handle("/"+typePattern, s.audited("search-type", exec, s.search)).Methods(get, head)
+	r.Handle("/"+typePattern+"/_search", s.audited("search-type", exec, s.search)).Methods(post)
+	r.Handle("/"+typePattern, s.audited("create", create, s.create)).Methods(post)
+	r.Handle("/"+typePattern, s.audited("update", update, s.conditionalUpdate)).Methods(put)
+	r.Handle("/"+typePattern, s.audited("delete", remove, s.conditionalDelete)).Methods(del)
+	r.Handle("/"+typePattern+"/_history", s.audited("history-type", read, s.history)).Methods(get)
+	r.Handle("/"+typePattern+"/"+opPattern, s.audited("operation", exec, s.operation)).Methods(get, post)
 
-	r.Handle("/"+typePattern+"/"+idPattern, s.handle(s.read)).Methods(get, head)
-	r.Handle("/"+typePattern+"/"+idPattern, s.handle(s.update)).Methods(put)
-	r.Handle("/"+typePattern+"/"+idPattern, s.handle(s.delete)).Methods(del)
-	r.Handle("/"+typePattern+"/"+idPattern+"/_history", s.handle(s.history)).Methods(get)
-	r.Handle("/"+typePattern+"/"+idPattern+"/_history/{vid:[0-9]{1,9}}", s.handle(s.vread)).Methods(get, head)
-	r.Handle("/"+typePattern+"/"+idPattern+"/"+opPattern, s.handle(s.operation)).Methods(get, post)
+	r.Handle("/"+typePattern+"/"+idPattern, s.audited("read", read, s.read)).Methods(get, head)
+	r.Handle("/"+typePattern+"/"+idPattern, s.audited("update", update, s.update)).Methods(put)
+	r.Handle("/"+typePattern+"/"+idPattern, s.audited("delete", remove, s.delete)).Methods(del)
+	r.Handle("/"+typePattern+"/"+idPattern+"/_history", s.audited("history-instance", read, s.history)).Methods(get)
+	r.Handle("/"+typePattern+"/"+idPattern+"/_history/{vid:[0-9]{1,9}}", s.audited("vread", read, s.vread)).Methods(get, head)
+	r.Handle("/"+typePattern+"/"+idPattern+"/"+opPattern, s.audited("operation", exec, s.operation)).Methods(get, post)
 	// Compartment search: [base]/Patient/123/Appointment?… is Appointment?… within Patient/123's compartment.
-	r.Handle("/{compartment:Patient|Practitioner|Encounter}/"+idPattern+"/"+typePattern, s.handle(s.search)).Methods(get, head)
+	r.Handle("/{compartment:Patient|Practitioner|Encounter}/"+idPattern+"/"+typePattern, s.audited("search-type", exec, s.search)).Methods(get, head)
 
 	// Anything else under /fhir: a bad id, an unknown path, or a known path with the wrong method.
 	r.NotFoundHandler = s.handle(s.unknownPath)

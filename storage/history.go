@@ -59,6 +59,9 @@ func history(ctx context.Context, db Querier, q HistoryQuery) ([]HistoryEntry, *
 	}
 	if q.Type != "" {
 		add("type = $%d", q.Type)
+	} else {
+		// AuditEvents record accesses, not changes of data; AuditEvent/_history has them.
+		add("type <> $%d", AuditType)
 	}
 	if q.ID != "" {
 		add("id = $%d", q.ID)

@@ -28,10 +28,15 @@ func dropIndex(st *statement, rid string) {
 // The clauses are named after source, so that one statement can index several resources
 // (the subscription matcher's batches).
 func addIndex(st *statement, source string, rows *search.Rows) {
-	insert := func(table, columns string, arrays ...string) {
+	indexArrays(st, rows, func(table, columns string, arrays ...string) {
 		st.with(source+"_"+table, "INSERT INTO "+table+" (rid, "+columns+") SELECT "+source+".rid, v.* FROM "+source+
 			", unnest("+strings.Join(arrays, ", ")+") AS v")
-	}
+	})
+}
+
+// indexArrays passes insert, for each index table that has rows, the table, its columns
+// and one array parameter per column.
+func indexArrays(st *statement, rows *search.Rows, insert func(table, columns string, arrays ...string)) {
 	if n := len(rows.Strings); n > 0 {
 		sp, value, exact := make([]string, n), make([]string, n), make([]string, n)
 		for i, r := range rows.Strings {

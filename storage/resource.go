@@ -128,6 +128,7 @@ func (t *Tx) Write(ctx context.Context, prev *Resource, typ, id string, body []b
 	if err != nil {
 		return nil, err
 	}
+	t.audit(ctx, r, action)
 	if !resolved {
 		if t.written == nil {
 			t.written = map[int64]string{}
@@ -231,6 +232,9 @@ func (t *Tx) Delete(ctx context.Context, prev *Resource) (*Resource, error) {
 		return nil, fmt.Errorf("storage: delete %s/%s: %w", r.Type, r.ID, mapPgError(err))
 	}
 	t.deleted = append(t.deleted, r.RID)
+	gone := *r
+	gone.Content = prev.Content
+	t.audit(ctx, &gone, "delete")
 	return r, nil
 }
 

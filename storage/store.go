@@ -29,7 +29,8 @@ const defaultMaxConns = 20
 // Store is the careslot database. Its pool stays private: what others need of the
 // database is a method here, so every SQL statement lives in this package.
 type Store struct {
-	pool *pgxpool.Pool
+	pool       *pgxpool.Pool
+	writeAudit WriteAudit // audits each write in its transaction; nil audits none
 }
 
 // DefaultStatementTimeout bounds every statement when Options does not say otherwise.
@@ -129,6 +130,9 @@ type Tx struct {
 	pg      *txConn
 	written map[int64]string // "Type/id" by rid of resources whose references must resolve at commit
 	deleted []int64          // rids deleted here, which nothing live may reference at commit
+
+	writeAudit WriteAudit
+	audits     [][]byte // AuditEvents of the writes, stored with the COMMIT
 }
 
 // Begin starts a write transaction.
@@ -137,7 +141,7 @@ func (s *Store) Begin(ctx context.Context) (*Tx, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage: begin: %w", err)
 	}
-	return &Tx{pg: &txConn{conn: conn}}, nil
+	return &Tx{pg: &txConn{conn: conn}, writeAudit: s.writeAudit}, nil
 }
 
 // maxTxAttempts bounds how often InTx runs a write that deadlocks or serialization
@@ -206,6 +210,18 @@ func (t *Tx) Commit(ctx context.Context) error {
 	if err := t.checkLinks(ctx); err != nil {
 		t.pg.rollback(context.WithoutCancel(ctx))
 		return err
+	}
+	if len(t.audits) > 0 {
+		// The audit rows ride in the COMMIT's round trip: auditing a write costs no wait.
+		sql, args, err := appendAuditStatement(t.audits)
+		if err != nil {
+			t.pg.rollback(context.WithoutCancel(ctx))
+			return err
+		}
+		if err := t.pg.commitAfter(ctx, sql, args); err != nil {
+			return fmt.Errorf("storage: commit: %w", mapPgError(err))
+		}
+		return nil
 	}
 	if err := t.pg.commit(ctx); err != nil {
 		return fmt.Errorf("storage: commit: %w", mapPgError(err))

@@ -122,6 +122,49 @@ func (c *txConn) commit(ctx context.Context) error {
 	return nil
 }
 
+// commitAfter runs sql, then commits, in one round trip. If sql fails, COMMIT is not
+// run and the transaction is rolled back.
+func (c *txConn) commitAfter(ctx context.Context, sql string, args []any) error {
+	if c.beginErr != nil {
+		return c.beginErr
+	}
+	if !c.begun {
+		if _, err := c.Exec(ctx, sql, args...); err != nil {
+			c.rollback(context.WithoutCancel(ctx))
+			return err
+		}
+		return c.commit(ctx)
+	}
+	if c.finished {
+		return nil
+	}
+	c.finished = true
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+	defer cancel()
+	b := &pgx.Batch{}
+	b.Queue(sql, args...)
+	b.Queue("COMMIT")
+	br := c.conn.SendBatch(ctx, b)
+	_, err := br.Exec()
+	var tag pgconn.CommandTag
+	if err == nil {
+		tag, err = br.Exec()
+	}
+	if closeErr := br.Close(); err == nil {
+		err = closeErr
+	}
+	if err != nil {
+		// A failed statement leaves the transaction aborted, not ended; after a failed
+		// COMMIT this ROLLBACK is a harmless warning.
+		c.conn.Exec(ctx, "ROLLBACK")
+		return err
+	}
+	if tag.String() == "ROLLBACK" {
+		return pgx.ErrTxCommitRollback
+	}
+	return nil
+}
+
 // rollback abandons what was begun and not finished. If ROLLBACK fails the connection
 // is left in a transaction, and the pool closes it on release rather than reuse it.
 func (c *txConn) rollback(ctx context.Context) {
