@@ -11,7 +11,7 @@ TEST_TIMEOUT ?= 15m
 FUZZTIME     ?= 30s
 BENCHTIME    ?= 1s
 
-.PHONY: all build hydra run test fuzz bench lint postgres rabbitmq summary-elements openapi clean
+.PHONY: all build hydra run test fuzz bench lint postgres rabbitmq summary-elements openapi swagger-ui clean
 
 all: lint build test
 
@@ -29,7 +29,8 @@ $(HYDRA): tools/hydra/go.mod tools/hydra/go.sum
 
 # Hydra (in-memory database, a random system secret, stopped on exit) and careslot with
 # the demo clinic, its demo users (passwords printed at start) and the dev backend
-# client careslot-dev. careslot creates the careslot database if missing, migrates and
+# client careslot-dev, and Swagger UI's public client careslot-swagger (/swagger/, Authorize
+# with PKCE). careslot creates the careslot database if missing, migrates and
 # serves on CARESLOT_ADDR (default 127.0.0.1:8080).
 CARESLOT_ADDR ?= 127.0.0.1:8080
 CARESLOT_ROOT  = http://$(CARESLOT_ADDR)
@@ -43,7 +44,7 @@ run: build hydra postgres rabbitmq
 		./$(HYDRA) serve all --dev --config tools/hydra/hydra.yml > bin/hydra.log 2>&1 & hydra=$$!; \
 	trap 'kill $$hydra 2>/dev/null; wait $$hydra 2>/dev/null || true' EXIT INT TERM; \
 	echo "Hydra: public http://127.0.0.1:4444, admin http://127.0.0.1:4445 (log: bin/hydra.log)"; \
-	CARESLOT_ADDR=$(CARESLOT_ADDR) CARESLOT_DEMO_USERS=true \
+	CARESLOT_ADDR=$(CARESLOT_ADDR) CARESLOT_DEMO_USERS=true CARESLOT_SWAGGER_CLIENT=true \
 	CARESLOT_DEV_CLIENT_SECRET=$${CARESLOT_DEV_CLIENT_SECRET:-careslot-dev-secret} ./$(BIN) serve
 
 # Every package in a fresh database of its own; fuzz targets run their seed corpora
@@ -120,6 +121,25 @@ summary-elements:
 # committed; openapi/spec's test fails when it is out of date.
 openapi:
 	$(GO) run ./openapi/gen -out openapi/openapi.json
+
+# Refresh the vendored Swagger UI (openapi/swagger-ui, embedded in the binary) from the
+# npm package swagger-ui-dist at the pinned version, checked against its pinned sha512.
+# Only the minified bundle, its stylesheet, the OAuth2 redirect page, icons and licences
+# are kept; the page and its initializer are careslot's own (openapi/swagger.go).
+SWAGGER_UI_VERSION   := 5.35.0
+SWAGGER_UI_INTEGRITY := sha512-U06rpMtW9V3XPGOBeamTUSr0Z09jMX4IJuANpE/EZbAhw0G8CgwrzU4YmXkn/h0wCDNsXdGarTNNHC3sU8yVUQ==
+SWAGGER_UI_FILES     := swagger-ui-bundle.js swagger-ui-bundle.js.LICENSE.txt swagger-ui.css \
+	oauth2-redirect.html oauth2-redirect.js favicon-16x16.png favicon-32x32.png LICENSE NOTICE
+swagger-ui:
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	(cd "$$tmp" && npm pack --silent swagger-ui-dist@$(SWAGGER_UI_VERSION) >/dev/null); \
+	got="sha512-$$(openssl dgst -sha512 -binary "$$tmp/swagger-ui-dist-$(SWAGGER_UI_VERSION).tgz" | base64 -w0)"; \
+	[ "$$got" = "$(SWAGGER_UI_INTEGRITY)" ] || { echo "swagger-ui-dist $(SWAGGER_UI_VERSION): checksum $$got, want $(SWAGGER_UI_INTEGRITY)"; exit 1; }; \
+	tar xzf "$$tmp/swagger-ui-dist-$(SWAGGER_UI_VERSION).tgz" -C "$$tmp"; \
+	rm -rf openapi/swagger-ui && mkdir -p openapi/swagger-ui; \
+	for f in $(SWAGGER_UI_FILES); do cp "$$tmp/package/$$f" openapi/swagger-ui/; done; \
+	echo "$(SWAGGER_UI_VERSION)" > openapi/swagger-ui/VERSION; \
+	echo "vendored swagger-ui-dist $(SWAGGER_UI_VERSION) in openapi/swagger-ui"
 
 clean:
 	rm -rf bin

@@ -104,6 +104,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	mux.Handle("/fhir/metadata", discovery.CORS("GET, HEAD, OPTIONS", fhirAPI))
 	mux.Handle("GET /healthz", healthz(store, subs))
 	mux.Handle("GET /openapi.json", openapi.DocumentHandler())
+	mux.Handle("GET /swagger", openapi.SwaggerHandler(cfg.BaseURL))
+	mux.Handle("GET /swagger/", openapi.SwaggerHandler(cfg.BaseURL))
 	if err := mountAuthorization(mux, cfg, discover, auth, store, log); err != nil {
 		stop()
 		recorder.Close(ctx)

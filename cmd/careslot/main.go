@@ -73,6 +73,9 @@ type config struct {
 	// DevClientSecret (CARESLOT_DEV_CLIENT_SECRET) registers the backend client
 	// careslot-dev with Hydra at start, with this secret; unset registers nothing.
 	DevClientSecret string
+	// SwaggerClient (CARESLOT_SWAGGER_CLIENT, set by make run) registers Swagger UI's
+	// public client careslot-swagger with Hydra at start, so that /swagger/ can sign in.
+	SwaggerClient bool
 	// Subscriptions is what serve runs the outbox relay and notification delivery with.
 	Subscriptions subscriptions.Config
 }
@@ -100,6 +103,9 @@ func configFromEnv() (config, error) {
 	cfg.DevClientSecret = os.Getenv("CARESLOT_DEV_CLIENT_SECRET")
 	cfg.DemoPassword = os.Getenv("CARESLOT_DEMO_PASSWORD")
 	var err error
+	if cfg.SwaggerClient, err = envBool("CARESLOT_SWAGGER_CLIENT", false); err != nil {
+		return cfg, err
+	}
 	if cfg.DemoUsers, err = envBool("CARESLOT_DEMO_USERS", false); err != nil {
 		return cfg, err
 	}
@@ -242,6 +248,11 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	if cfg.DevClientSecret != "" {
 		if err := registerDevClient(ctx, cfg, log); err != nil {
+			return stoppedOr(ctx, err)
+		}
+	}
+	if cfg.SwaggerClient {
+		if err := registerSwaggerClient(ctx, cfg, log); err != nil {
 			return stoppedOr(ctx, err)
 		}
 	}

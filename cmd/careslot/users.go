@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/careslot/careslot/app"
+	"github.com/careslot/careslot/openapi"
 	"github.com/careslot/careslot/smart-auth/hydra"
 	"github.com/careslot/careslot/smart-auth/signin"
 	"github.com/careslot/careslot/storage"
@@ -185,5 +186,26 @@ func registerDevClient(ctx context.Context, cfg config, log *slog.Logger) error 
 		return fmt.Errorf("register %s: %w", devClientID, err)
 	}
 	log.Info("registered the backend client", "client_id", devClientID, "scope", client.GetScope())
+	return nil
+}
+
+// registerSwaggerClient registers the public client that Swagger UI's Authorize signs in
+// as (authorization code with PKCE, no secret), redirected back to /swagger/ of this
+// careslot, with the scopes an app may ask for; waiting up to a minute for Hydra.
+func registerSwaggerClient(ctx context.Context, cfg config, log *slog.Logger) error {
+	admin, err := hydra.NewAdmin(cfg.Auth.HydraAdminURL)
+	if err != nil {
+		return err
+	}
+	wait, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := admin.Ready(wait); err != nil {
+		return fmt.Errorf("register %s: %w", openapi.SwaggerClientID, err)
+	}
+	client := openapi.SwaggerClient(cfg.BaseURL)
+	if err := admin.EnsureClient(ctx, client); err != nil {
+		return fmt.Errorf("register %s: %w", openapi.SwaggerClientID, err)
+	}
+	log.Info("registered the Swagger UI client", "client_id", openapi.SwaggerClientID, "redirect_uris", client.RedirectUris)
 	return nil
 }
