@@ -96,20 +96,20 @@ func history(ctx context.Context, db Querier, q HistoryQuery) ([]HistoryEntry, *
 	sql += fmt.Sprintf(" ORDER BY last_updated DESC, rid DESC, version_id DESC LIMIT $%d", len(args))
 	rows, err := db.Query(ctx, sql, args...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("storage: history: %w", err)
+		return nil, nil, fmt.Errorf("storage: history: %w", mapPgError(err))
 	}
 	defer rows.Close()
 	var out []HistoryEntry
 	for rows.Next() {
 		var e HistoryEntry
 		if err := rows.Scan(&e.RID, &e.Type, &e.ID, &e.VersionID, &e.LastUpdated, &e.Method, &e.Content, &e.Created); err != nil {
-			return nil, nil, fmt.Errorf("storage: history: %w", err)
+			return nil, nil, fmt.Errorf("storage: history: %w", mapPgError(err))
 		}
 		e.Deleted = e.Method == "DELETE"
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, nil, fmt.Errorf("storage: history: %w", err)
+		return nil, nil, fmt.Errorf("storage: history: %w", mapPgError(err))
 	}
 	if len(out) <= q.Count {
 		return out, nil, nil

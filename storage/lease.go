@@ -17,7 +17,7 @@ type Lease struct {
 
 // TryLease takes the lease named name, or returns nil when another session holds it.
 func (s *Store) TryLease(ctx context.Context, name string) (*Lease, error) {
-	conn, err := s.pool.Acquire(ctx)
+	conn, err := s.acquire(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("storage: lease %s: %w", name, err)
 	}

@@ -35,7 +35,7 @@ var matchTables = append([]string{"resources"}, indexTables...)
 // NewMatcher opens the matcher's connection (taken out of the pool for good: its
 // temporary tables must never serve another query) and creates its tables.
 func (s *Store) NewMatcher(ctx context.Context) (*Matcher, error) {
-	pc, err := s.pool.Acquire(ctx)
+	pc, err := s.acquire(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("storage: matcher: %w", err)
 	}

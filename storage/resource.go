@@ -71,7 +71,7 @@ func vread(ctx context.Context, q Querier, typ, id string, version int) (*Resour
 		return nil, fhirerr.NotFound(fmt.Sprintf("%s/%s has no version %d", typ, id, version))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("storage: vread: %w", err)
+		return nil, fmt.Errorf("storage: vread: %w", mapPgError(err))
 	}
 	if method == http.MethodDelete {
 		r.Deleted = true

@@ -417,7 +417,7 @@ func (s *Store) HasResources(ctx context.Context, typ string) (bool, error) {
 // Exclusive runs fn holding a session advisory lock on key, so that replicas starting
 // together (e.g. all seeding an empty database) take turns.
 func (s *Store) Exclusive(ctx context.Context, key string, fn func() error) error {
-	conn, err := s.pool.Acquire(ctx)
+	conn, err := s.acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("storage: lock %q: %w", key, err)
 	}

@@ -137,11 +137,36 @@ type Tx struct {
 
 // Begin starts a write transaction.
 func (s *Store) Begin(ctx context.Context) (*Tx, error) {
-	conn, err := s.pool.Acquire(ctx)
+	conn, err := s.acquire(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("storage: begin: %w", err)
+		return nil, fmt.Errorf("storage: begin: %w", mapPgError(err))
 	}
 	return &Tx{pg: &txConn{conn: conn}, writeAudit: s.writeAudit}, nil
+}
+
+// fullServerWait bounds how long acquire waits while the server has all the connections
+// it allows.
+const fullServerWait = 10 * time.Second
+
+// acquire takes a connection of the pool. When the pool must open one and the server
+// refuses it for having max_connections already (every replica, tool and test process
+// shares them), it waits for one of the pool's own to come back rather than fail the
+// request, up to fullServerWait; then the refusal is a 503.
+func (s *Store) acquire(ctx context.Context) (*pgxpool.Conn, error) {
+	deadline := time.Now().Add(fullServerWait)
+	for attempt := 1; ; attempt++ {
+		conn, err := s.pool.Acquire(ctx)
+		if err == nil || !serverFull(err) || time.Now().After(deadline) || !pause(ctx, min(attempt, 5)) {
+			return conn, err
+		}
+	}
+}
+
+// serverFull tells whether err is the server's refusal of a new connection for having
+// as many as it allows (too_many_connections, also when only reserved slots are left).
+func serverFull(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "53300"
 }
 
 // maxTxAttempts bounds how often InTx runs a write that deadlocks or serialization
@@ -252,6 +277,9 @@ func mapPgError(err error) error {
 		case "57014": // query_canceled: statement_timeout, or the request's context ended
 			return fhirerr.New(fhirerr.ErrUnavailable, fhirerr.CodeTooCostly,
 				"the request took longer than the server allows for one statement; narrow it or retry later").WithCause(err)
+		case "53300": // too_many_connections
+			return fhirerr.New(fhirerr.ErrUnavailable, fhirerr.CodeTransient,
+				"the database has no connection free; retry later").WithCause(err)
 		case "54001": // statement_too_complex (stack depth)
 			return fhirerr.New(fhirerr.ErrInvalid, fhirerr.CodeTooCostly, "the request is too complex for the database").WithCause(err)
 		}

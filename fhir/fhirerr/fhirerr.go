@@ -32,6 +32,7 @@ const (
 	CodeBusinessRule    = "business-rule"
 	CodeProcessing      = "processing"
 	CodeException       = "exception"
+	CodeTransient       = "transient"
 	CodeInformational   = "informational"
 	CodeTooCostly       = "too-costly"
 )
