@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"github.com/careslot/careslot/subscriptions/brokertest"
 	"io"
 	"net"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/careslot/careslot/storage/storagetest"
+	"github.com/careslot/careslot/subscriptions/brokertest"
 )
 
 // freeAddr returns a loopback address nobody listens on.
@@ -58,9 +58,21 @@ func binary(t *testing.T) string {
 
 // process is a running `careslot serve`.
 type process struct {
-	cmd  *exec.Cmd
-	base string      // its FHIR base URL
-	logs chan string // its stderr, line by line, closed when it exits
+	cmd    *exec.Cmd
+	base   string        // its FHIR base URL
+	logs   chan string   // its stderr, line by line, closed when it exits
+	ready  chan struct{} // closed when it logs that it serves
+	exited chan struct{} // closed when its stderr ends: it has exited
+
+	mu   sync.Mutex
+	tail []string // its last lines of stderr, for a failure's message
+}
+
+// lastLines returns the last lines the process wrote to stderr.
+func (p *process) lastLines() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return strings.Join(p.tail, "\n")
 }
 
 // startServe starts `careslot serve` on databaseURL and waits until it answers.
@@ -85,32 +97,65 @@ func launchServe(t *testing.T, databaseURL string, env ...string) *process {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &process{cmd: cmd, base: "http://" + addr + "/fhir", logs: make(chan string, 100000)}
+	p := &process{cmd: cmd, base: "http://" + addr + "/fhir", logs: make(chan string, 100000),
+		ready: make(chan struct{}), exited: make(chan struct{})}
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
+			line := sc.Text()
+			p.mu.Lock()
+			p.tail = append(p.tail, line)
+			if len(p.tail) > 20 {
+				p.tail = p.tail[1:]
+			}
+			p.mu.Unlock()
+			if strings.Contains(line, `"msg":"careslot serving"`) {
+				close(p.ready)
+			}
 			select {
-			case p.logs <- sc.Text():
+			case p.logs <- line:
 			default: // a test that does not read the logs must not block the server
 			}
 		}
 		close(p.logs)
+		close(p.exited)
 	}()
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	return p
 }
 
-// waitUp waits until the process answers.
+// upWithin bounds a start-up: creating and migrating the database, and seeding the demo
+// clinic, which replicas starting together do one after the other, under the race
+// detector on a loaded machine.
+const upWithin = 3 * time.Minute
+
+// waitUp waits until the process says it serves, then until it answers; it fails at once
+// if the process exits first.
 func (p *process) waitUp(t *testing.T) {
 	t.Helper()
-	client := &http.Client{Timeout: 5 * time.Second}
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if resp, err := client.Get(p.base + "/metadata"); err == nil {
+	timeout := time.After(upWithin)
+	select {
+	case <-p.ready:
+	case <-p.exited:
+		t.Fatalf("careslot at %s exited before serving:\n%s", p.base, p.lastLines())
+	case <-timeout:
+		t.Fatalf("careslot at %s did not serve within %s:\n%s", p.base, upWithin, p.lastLines())
+	}
+	client := &http.Client{Timeout: 10 * time.Second}
+	for {
+		resp, err := client.Get(p.base + "/metadata")
+		if err == nil {
 			resp.Body.Close()
 			return
 		}
+		select {
+		case <-p.exited:
+			t.Fatalf("careslot at %s exited: %v\n%s", p.base, err, p.lastLines())
+		case <-timeout:
+			t.Fatalf("careslot at %s never answered: %v", p.base, err)
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
-	t.Fatalf("careslot at %s never answered", p.base)
 }
 
 // TestServeMigratesServesAndStopsOnSIGTERM runs the real binary the way `make run` does.
