@@ -18,6 +18,8 @@ type opParam struct {
 	Max  string `json:"max"`
 	Doc  string `json:"documentation,omitempty"`
 	Type string `json:"type,omitempty"`
+	// SearchType says how a string parameter is read (token: code or system|code).
+	SearchType string `json:"searchType,omitempty"`
 }
 
 // opMeta describes an operation for its OperationDefinition.

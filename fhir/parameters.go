@@ -134,6 +134,14 @@ func (p *opParams) addValue(name, key string, raw json.RawMessage) error {
 			c, _ := list[0].(map[string]any)
 			p.values[name] = append(p.values[name], codingToken(c))
 		}
+	case "valueIdentifier":
+		var id struct{ System, Value string }
+		json.Unmarshal(raw, &id)
+		tok := id.Value
+		if id.System != "" {
+			tok = id.System + "|" + id.Value
+		}
+		p.values[name] = append(p.values[name], tok)
 	case "valueDuration", "valueQuantity":
 		var q struct {
 			Value json.Number `json:"value"`
@@ -201,6 +209,16 @@ func (p *opParams) get(name string) (string, error) {
 		return vs[0], nil
 	}
 	return "", fhirerr.Invalid(fmt.Sprintf("parameter %s is given %d times; it takes one value", name, len(vs)))
+}
+
+// all returns every value of names, in the order given: a parameter that may repeat,
+// its values in order of preference, and its aliases after it.
+func (p *opParams) all(names ...string) []string {
+	var out []string
+	for _, n := range names {
+		out = append(out, p.values[n]...)
+	}
+	return out
 }
 
 // first returns the value of the first of names that is present.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -34,17 +35,26 @@ func (s *Server) SchedulingOperations() []*Operation {
 					{Name: "timezone", Use: "in", Min: 0, Max: "1", Type: "code", Doc: "IANA time zone of the roles' availableTime; UTC by default"},
 					{Name: "return", Use: "out", Min: 1, Max: "1", Type: "Bundle", Doc: "a collection of the slots made"},
 				}})},
-		{Name: "find", Types: []string{"Appointment"}, Type: true, Handler: s.findAppointments, Aliases: []string{"provider", "visit-type", "_count"}, Needs: &Need{scope.Search, "Slot"},
+		{Name: "find", Types: []string{"Appointment"}, Type: true, Handler: s.findAppointments, Aliases: []string{"provider", "service-type", "patient"}, Needs: &Need{scope.Search, "Slot"},
 			Definition: s.operationDefinition(opMeta{Name: "find", Title: "FindAppointments", Types: []string{"Appointment"}, Type: true,
-				Description: "Argonaut Scheduling $find: open slots between start and end as proposed Appointments, for a practitioner, specialty or service type, leaving out times the patient is already booked.",
+				Description: "IHE ITI-115 Find Potential Appointments (the R4 successor of Argonaut Scheduling $find): open slots between start and end as proposed Appointments. " +
+					"Different parameters combine with AND, repeated values of one parameter with OR, in order of preference; results come best preference first, then earliest. " +
+					"Times the patients are already booked are left out. careslot's own names are taken as aliases: provider (practitioner), service-type (visit-type), patient (patient-reference).",
 				Params: []opParam{
-					{Name: "start", Use: "in", Min: 1, Max: "1", Type: "dateTime", Doc: "earliest start"},
+					{Name: "start", Use: "in", Min: 1, Max: "1", Type: "dateTime", Doc: "earliest start (a date means its midnight UTC)"},
 					{Name: "end", Use: "in", Min: 1, Max: "1", Type: "dateTime", Doc: "latest start (exclusive)"},
-					{Name: "practitioner", Use: "in", Min: 0, Max: "1", Type: "Reference", Doc: "Practitioner/[id] or PractitionerRole/[id] (also accepted as provider)"},
-					{Name: "specialty", Use: "in", Min: 0, Max: "1", Type: "Coding", Doc: "specialty of the slot or schedule (code or system|code)"},
-					{Name: "service-type", Use: "in", Min: 0, Max: "1", Type: "Coding", Doc: "service type of the slot (also accepted as visit-type)"},
-					{Name: "patient", Use: "in", Min: 0, Max: "1", Type: "Reference", Doc: "the patient the appointment is for"},
-					{Name: "return", Use: "out", Min: 1, Max: "1", Type: "Bundle", Doc: "a searchset of proposed Appointments"},
+					{Name: "specialty", Use: "in", Min: 0, Max: "*", Type: "string", SearchType: "token", Doc: "specialty of the slot or its schedule (code or system|code); several in order of preference"},
+					{Name: "visit-type", Use: "in", Min: 0, Max: "*", Type: "string", SearchType: "token", Doc: "service type of the slot (code or system|code); several in order of preference (alias: service-type)"},
+					{Name: "practitioner", Use: "in", Min: 0, Max: "*", Type: "Reference", Doc: "Practitioner/[id] or PractitionerRole/[id] among the schedule's actors; several in order of preference (alias: provider)"},
+					{Name: "organization", Use: "in", Min: 0, Max: "*", Type: "Reference", Doc: "Organization/[id]: schedules of the organization, its PractitionerRoles (and their practitioners), the Locations it manages and the HealthcareServices it provides; several in order of preference"},
+					{Name: "location-string", Use: "in", Min: 0, Max: "*", Type: "string", SearchType: "string", Doc: "start of a part of a Location's address (line, city, district, state, postal code, country), any case: schedules of those Locations and of the roles and services given there; several in order of preference"},
+					{Name: "location-reference", Use: "in", Min: 0, Max: "*", Type: "Reference", Doc: "Location/[id]: schedules of the location and of the PractitionerRoles and HealthcareServices given there; several in order of preference"},
+					{Name: "patient-reference", Use: "in", Min: 0, Max: "*", Type: "Reference", Doc: "Patient/[id] the appointment is for: a participant, and times the patient is booked are left out (alias: patient)"},
+					{Name: "patient-resource", Use: "in", Min: 0, Max: "*", Type: "Patient", Doc: "a Patient not stored yet, made a participant by identifier and name (a stored one's id counts as patient-reference)"},
+					{Name: "insurance-reference", Use: "in", Min: 0, Max: "*", Type: "Reference", Doc: "Coverage/[id] that pays: checked as the insurance rule does (active, an Organization payor, the patient's), only slots within its period, and carried as supportingInformation"},
+					{Name: "referral-identifier", Use: "in", Min: 0, Max: "1", Type: "Identifier", Doc: "identifier of the referral's ServiceRequest (system|value in a query), carried as basedOn"},
+					{Name: "_count", Use: "in", Min: 0, Max: "1", Type: "integer", Doc: "at most this many appointments (at most 500); total counts them all"},
+					{Name: "return", Use: "out", Min: 1, Max: "1", Type: "Bundle", Doc: "a searchset of proposed Appointments, best preference first, with total"},
 				}})},
 		{Name: "hold", Types: []string{"Appointment"}, Type: true, Handler: s.holdAppointment, Aliases: []string{"appointment-resource", "appointment-reference"}, Needs: &Need{scope.Create, "Appointment"},
 			Definition: s.operationDefinition(opMeta{Name: "hold", Title: "HoldAppointment", Types: []string{"Appointment"}, Type: true, AffectsState: true,
@@ -168,34 +178,48 @@ func tokenConcept(tok string) (map[string]any, error) {
 	return map[string]any{"coding": []any{coding}}, nil
 }
 
-// findAppointments answers Appointment/$find with a searchset of proposed Appointments.
+// findAppointments answers Appointment/$find with a searchset of proposed Appointments,
+// best preference first; total counts every match, beyond _count too (ITI-115).
 func (s *Server) findAppointments(w http.ResponseWriter, r *http.Request) error {
 	req, err := s.findRequest(w, r)
 	if err != nil {
 		return err
 	}
-	if req.Patient != "" {
-		// $find leaves out the patient's booked times: only for who may see the patient.
-		ctx := r.Context()
-		res, err := s.reader(ctx).Read(ctx, "Patient", req.Patient)
+	// $find leaves out the patients' booked times and checks their coverages: only for
+	// who may see them. Unknown or hidden ones are 404 alike.
+	ctx := r.Context()
+	for _, read := range append(prefixed("Patient", req.Patients), prefixed("Coverage", req.Coverages)...) {
+		typ, id, _ := strings.Cut(read, "/")
+		res, err := s.reader(ctx).Read(ctx, typ, id)
 		if res != nil {
-			err = s.authorize(ctx, scope.Read, "Patient", res)
+			err = s.authorize(ctx, scope.Read, typ, res)
 		}
 		if err != nil {
 			return err
 		}
 	}
-	found, err := s.rules.FindAppointments(r.Context(), s.store, req)
+	found, total, err := s.rules.FindAppointments(ctx, s.store, req)
 	if err != nil {
 		return err
 	}
-	out := Bundle{ResourceType: "Bundle", ID: storage.NewID(), Type: "searchset", Total: ptr(len(found)), Timestamp: nowInstant()}
+	out := Bundle{ResourceType: "Bundle", ID: storage.NewID(), Type: "searchset", Total: ptr(total), Timestamp: nowInstant()}
 	for _, appt := range found {
 		out.Entry = append(out.Entry, BundleEntry{FullURL: "urn:uuid:" + storage.NewID(), Resource: marshal(appt), Search: &EntrySearch{Mode: "match"}})
 	}
 	writeJSON(w, r, http.StatusOK, marshal(out))
 	return nil
 }
+
+func prefixed(typ string, ids []string) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = typ + "/" + id
+	}
+	return out
+}
+
+// maxFindValues bounds the values one $find parameter may list.
+const maxFindValues = 20
 
 func (s *Server) findRequest(w http.ResponseWriter, r *http.Request) (resources.FindRequest, error) {
 	var req resources.FindRequest
@@ -206,47 +230,112 @@ func (s *Server) findRequest(w http.ResponseWriter, r *http.Request) (resources.
 	if req.Start, req.End, err = p.period(); err != nil {
 		return req, err
 	}
-	_, actor, err := p.first("practitioner", "provider")
+	// refs reads a repeatable reference parameter (and its aliases) as Type/id of one of types.
+	refs := func(types []string, names ...string) ([]string, error) {
+		var out []string
+		for _, v := range p.all(names...) {
+			if v == "" {
+				return nil, fhirerr.Invalid(fmt.Sprintf("parameter %s must be a literal reference to a %s on this server (an identifier alone is not looked up)", names[0], types[0]), names[0])
+			}
+			ref, err := s.localReference(v, types[0], names[0])
+			if err != nil {
+				return nil, err
+			}
+			if typ, _, _ := strings.Cut(ref, "/"); !slices.Contains(types, typ) {
+				return nil, fhirerr.Invalid(fmt.Sprintf("parameter %s must refer to a %s, not %s", names[0], strings.Join(types, " or "), ref), names[0])
+			}
+			out = append(out, ref)
+		}
+		return out, nil
+	}
+	// texts reads a repeatable text parameter (and its aliases).
+	texts := func(names ...string) ([]string, error) {
+		vs := p.all(names...)
+		for _, v := range vs {
+			if v == "" || !storableText(v) {
+				return nil, fhirerr.Invalid(fmt.Sprintf("parameter %s is not valid UTF-8 text without NUL bytes", names[0]), names[0])
+			}
+		}
+		return vs, nil
+	}
+	if req.Actors, err = refs([]string{"Practitioner", "PractitionerRole"}, "practitioner", "provider"); err != nil {
+		return req, err
+	}
+	if req.Specialties, err = texts("specialty"); err != nil {
+		return req, err
+	}
+	if req.ServiceTypes, err = texts("visit-type", "service-type"); err != nil {
+		return req, err
+	}
+	if req.Organizations, err = refs([]string{"Organization"}, "organization"); err != nil {
+		return req, err
+	}
+	if req.Addresses, err = texts("location-string"); err != nil {
+		return req, err
+	}
+	if req.Locations, err = refs([]string{"Location"}, "location-reference"); err != nil {
+		return req, err
+	}
+	patients, err := refs([]string{"Patient"}, "patient-reference", "patient")
 	if err != nil {
 		return req, err
 	}
-	if actor != "" {
-		if req.Actor, err = s.localReference(actor, "Practitioner", "practitioner"); err != nil {
-			return req, err
+	for _, ref := range patients {
+		req.Patients = append(req.Patients, strings.TrimPrefix(ref, "Patient/"))
+	}
+	if len(p.values["patient-resource"]) > 0 {
+		return req, fhirerr.Invalid("patient-resource takes a Patient resource, in a Parameters body", "patient-resource")
+	}
+	for i, raw := range p.resources["patient-resource"] {
+		var doc map[string]any
+		if err := json.Unmarshal(raw, &doc); err != nil || doc["resourceType"] != "Patient" {
+			return req, fhirerr.Invalid(fmt.Sprintf("patient-resource %d must be a Patient", i+1), "patient-resource")
 		}
+		// A Patient that is stored is the patient-reference to it.
+		if id, _ := doc["id"].(string); id != "" {
+			if res, err := s.store.Read(r.Context(), "Patient", id); err != nil {
+				return req, err
+			} else if res != nil && !res.Deleted {
+				req.Patients = append(req.Patients, id)
+				continue
+			}
+		}
+		req.NewPatients = append(req.NewPatients, doc)
 	}
-	if req.Specialty, err = p.get("specialty"); err != nil {
-		return req, err
-	}
-	name, serviceType, err := p.first("service-type", "visit-type")
+	coverages, err := refs([]string{"Coverage"}, "insurance-reference")
 	if err != nil {
 		return req, err
 	}
-	req.ServiceType = serviceType
-	for param, v := range map[string]string{"specialty": req.Specialty, name: req.ServiceType} {
-		if !storableText(v) {
-			return req, fhirerr.Invalid(fmt.Sprintf("parameter %s is not valid UTF-8 text without NUL bytes", param))
-		}
+	for _, ref := range coverages {
+		req.Coverages = append(req.Coverages, strings.TrimPrefix(ref, "Coverage/"))
 	}
-	patient, err := p.get("patient")
-	if err != nil {
+	if referral, err := p.get("referral-identifier"); err != nil {
 		return req, err
+	} else if referral != "" {
+		sys, value, hasSystem := strings.Cut(referral, "|")
+		if !hasSystem {
+			sys, value = "", referral
+		}
+		if value == "" || !storableText(referral) || (hasSystem && !r4URI.MatchString(sys)) {
+			return req, fhirerr.Invalid("referral-identifier must be an Identifier (system|value in a query)", "referral-identifier")
+		}
+		req.Referral = map[string]any{"value": value}
+		if sys != "" {
+			req.Referral["system"] = sys
+		}
 	}
-	if patient != "" {
-		ref, err := s.localReference(patient, "Patient", "patient")
-		if err != nil {
-			return req, err
+	for name, n := range map[string]int{"practitioner": len(req.Actors), "specialty": len(req.Specialties), "visit-type": len(req.ServiceTypes),
+		"organization": len(req.Organizations), "location-string": len(req.Addresses), "location-reference": len(req.Locations),
+		"patient-reference": len(req.Patients) + len(req.NewPatients), "insurance-reference": len(req.Coverages)} {
+		if n > maxFindValues {
+			return req, fhirerr.Invalid(fmt.Sprintf("parameter %s is given %d times; $find takes at most %d", name, n, maxFindValues), name)
 		}
-		if !strings.HasPrefix(ref, "Patient/") {
-			return req, fhirerr.Invalid("patient must be a Patient reference")
-		}
-		req.Patient = strings.TrimPrefix(ref, "Patient/")
 	}
 	if c, err := p.get("_count"); err != nil {
 		return req, err
 	} else if c != "" {
 		if req.Limit, err = strconv.Atoi(c); err != nil || req.Limit < 1 {
-			return req, fhirerr.Invalid("_count must be a positive integer")
+			return req, fhirerr.Invalid("_count must be a positive integer", "_count")
 		}
 	}
 	return req, nil

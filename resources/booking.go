@@ -19,6 +19,7 @@ type appointment struct {
 	Slots        []string  // ids of the referenced slots
 	Participants []participant
 	HoldExpires  time.Time // when a $hold lapses; zero when not held
+	Coverages    []string  // Coverage ids named in supportingInformation: the ones that pay
 }
 
 // participant is one Appointment.participant.
@@ -58,6 +59,11 @@ func parseAppointment(doc map[string]any) (*appointment, error) {
 		}
 		part.Type, part.ID, _ = splitReference(part.Ref)
 		a.Participants = append(a.Participants, part)
+	}
+	for _, info := range objects(doc, "supportingInformation") {
+		if typ, id, ok := splitReference(str(info, "reference")); ok && typ == "Coverage" {
+			a.Coverages = append(a.Coverages, id)
+		}
 	}
 	for _, ext := range objects(doc, "extension") {
 		if str(ext, "url") == HoldExpiresURL {

@@ -2,6 +2,7 @@ package resources
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -54,9 +55,14 @@ func (r *Rules) checkCoverage(ctx context.Context, tx *storage.Tx, appt *appoint
 		if p.Type != "Patient" || p.declined() {
 			continue
 		}
-		coverages, err := tx.CoveragesOf(ctx, p.Ref)
+		coverages, err := r.payingCoverages(ctx, tx, appt, p.Ref)
 		if err != nil {
 			return err
+		}
+		if len(appt.Coverages) > 0 && !anyCovers(coverages, appt.Start) {
+			return fhirerr.Unprocessable(fhirerr.CodeBusinessRule,
+				fmt.Sprintf("none of the Coverages in supportingInformation is %s's, active, with an Organization payor and a period covering %s",
+					p.Ref, appt.Start.UTC().Format("2006-01-02")), "Appointment.supportingInformation")
 		}
 		if !anyCovers(coverages, appt.Start) {
 			return fhirerr.Unprocessable(fhirerr.CodeBusinessRule,
@@ -67,6 +73,32 @@ func (r *Rules) checkCoverage(ctx context.Context, tx *storage.Tx, appt *appoint
 		}
 	}
 	return nil
+}
+
+// payingCoverages are the Coverage resources that may pay for patient's part of the
+// appointment: those it names in supportingInformation (as $find's insurance-reference
+// puts them there) that are the patient's, or else any of the patient's.
+func (r *Rules) payingCoverages(ctx context.Context, tx *storage.Tx, appt *appointment, patient string) ([][]byte, error) {
+	if len(appt.Coverages) == 0 {
+		return tx.CoveragesOf(ctx, patient)
+	}
+	var out [][]byte
+	for _, id := range appt.Coverages {
+		res, err := tx.Read(ctx, "Coverage", id)
+		if errors.Is(err, fhirerr.ErrNotFound) || errors.Is(err, fhirerr.ErrGone) {
+			continue // a dangling reference is refused at commit
+		}
+		if err != nil {
+			return nil, err
+		}
+		if res == nil || res.Deleted {
+			continue
+		}
+		if doc, err := decode(res.Content); err == nil && reference(doc, "beneficiary") == patient {
+			out = append(out, res.Content)
+		}
+	}
+	return out, nil
 }
 
 // anyCovers reports whether one of the Coverage resources is in force at t.

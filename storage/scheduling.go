@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -321,15 +322,31 @@ func collectSlots(rows pgx.Rows) ([]SlotIndex, error) {
 	return out, nil
 }
 
-// FreeSlotQuery selects open slots for $find; empty fields do not filter.
+// FreeSlotQuery selects open slots for $find. Each list is a condition that a slot must
+// meet with any one of its values, in order of preference; an empty list does not filter.
 type FreeSlotQuery struct {
-	From, To    time.Time
-	Actor       string // a reference among the schedule's actors, e.g. Practitioner/1
-	Specialty   string // a token of the slot's or the schedule's specialty
-	ServiceType string // a token of the slot's service type
-	Patient     string // a patient id: leave out slots that overlap the patient's appointments
-	Limit       int
+	From, To     time.Time
+	Actors       []string // references among the schedule's actors, e.g. Practitioner/1
+	Specialties  []string // tokens of the slot's or the schedule's specialty
+	ServiceTypes []string // tokens of the slot's service type
+	// Places are further conditions (an organization, an address, a location): each holds
+	// when a schedule actor is among its Refs, and ranks the slot by the least matching Rank.
+	Places   []RankedActors
+	Patients []string // patient ids: leave out slots that overlap their appointments
+	// Periods, when given, keep slots that start within one of them (a coverage's period).
+	Periods []Period
+	Limit   int
 }
+
+// RankedActors are references that stand for one condition of $find, each with the
+// preference of the value it came from (0 is the first).
+type RankedActors struct {
+	Refs  []string
+	Ranks []int32
+}
+
+// Period is a half-open span of time [From, To).
+type Period struct{ From, To time.Time }
 
 // FreeSlot is an open slot with its schedule's actors.
 type FreeSlot struct {
@@ -337,33 +354,134 @@ type FreeSlot struct {
 	Actors []string
 }
 
-// FreeSlots returns free slots of active schedules that start within [From, To), earliest
-// first, leaving out those that overlap an appointment (booked without a slot) of the
-// schedule's practitioners or of the patient.
-func (s *Store) FreeSlots(ctx context.Context, q FreeSlotQuery) ([]FreeSlot, error) {
-	rows, err := s.pool.Query(ctx, `
-		SELECT s.slot_id, s.schedule_id, lower(s.during), upper(s.during), s.status, s.service_types, s.specialties, sc.actors
-		FROM schedule_slots s JOIN schedules sc ON sc.schedule_id = s.schedule_id
-		WHERE s.status = 'free' AND s.during && tstzrange($1, $2) AND lower(s.during) >= $1 AND sc.active
-		  AND ($3 = '' OR sc.actors @> ARRAY[$3::text])
-		  AND ($4 = '' OR $4 = ANY(s.specialties) OR $4 = ANY(sc.specialties))
-		  AND ($5 = '' OR $5 = ANY(s.service_types))
-		  AND NOT EXISTS (SELECT 1 FROM appointment_times t
-		                  WHERE t.during && s.during
-		                    AND ((t.actor_type = 'Patient' AND t.actor_id = $7)
-		                      OR (t.actor_type = 'Practitioner' AND 'Practitioner/' || t.actor_id = ANY(sc.actors))))
-		ORDER BY lower(s.during), s.slot_id
-		LIMIT $6`, q.From, q.To, q.Actor, q.Specialty, q.ServiceType, q.Limit, q.Patient)
-	if err != nil {
-		return nil, fmt.Errorf("storage: free slots: %w", err)
+// FreeSlots returns free slots of active schedules that start within [From, To) and meet
+// every condition of q, by preference (specialty, service type, actor, then each of
+// Places, in turn) and then earliest first, leaving out those that overlap an appointment (booked
+// without a slot) of the schedule's practitioners or of the patients. total counts every
+// slot that matches, beyond Limit too.
+func (s *Store) FreeSlots(ctx context.Context, q FreeSlotQuery) (slots []FreeSlot, total int, err error) {
+	var froms, tos []time.Time
+	for _, p := range q.Periods {
+		froms, tos = append(froms, p.From), append(tos, p.To)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (FreeSlot, error) {
+	args := []any{q.From, q.To, nonNil(q.Actors), nonNil(q.Specialties), nonNil(q.ServiceTypes), q.Limit, nonNil(q.Patients),
+		nonNilTimes(froms), nonNilTimes(tos)}
+	// Each place is ranked by its best matching actor. A Practitioner stands for a place
+	// only in a schedule that names no PractitionerRole: the index adds a role's
+	// practitioner to the actors, and the role says where it works.
+	var placeRanks, placeFilters, placeOrder strings.Builder
+	for i, p := range q.Places {
+		args = append(args, nonNil(p.Refs), nonNilRanks(p.Ranks))
+		fmt.Fprintf(&placeRanks, `,
+		    (SELECT min(o.r) FROM unnest($%d::text[], $%d::int[]) AS o(a, r)
+		     WHERE o.a = ANY(sc.actors) AND (o.a NOT LIKE 'Practitioner/%%'
+		       OR NOT EXISTS (SELECT 1 FROM unnest(sc.actors) x WHERE x LIKE 'PractitionerRole/%%'))) AS place%d_rank`, len(args)-1, len(args), i)
+		fmt.Fprintf(&placeFilters, " AND place%d_rank IS NOT NULL", i)
+		fmt.Fprintf(&placeOrder, "place%d_rank, ", i)
+	}
+	rows, err := s.pool.Query(ctx, `
+		SELECT slot_id, schedule_id, lower(during), upper(during), status, service_types, specialties, actors, count(*) OVER ()
+		FROM (
+		  SELECT s.slot_id, s.schedule_id, s.during, s.status, s.service_types, s.specialties, sc.actors,
+		    (SELECT min(array_position($4::text[], x)) FROM unnest(s.specialties || sc.specialties) x) AS specialty_rank,
+		    (SELECT min(array_position($5::text[], x)) FROM unnest(s.service_types) x) AS service_rank,
+		    (SELECT min(array_position($3::text[], x)) FROM unnest(sc.actors) x) AS actor_rank`+placeRanks.String()+`
+		  FROM schedule_slots s JOIN schedules sc ON sc.schedule_id = s.schedule_id
+		  WHERE s.status = 'free' AND s.during && tstzrange($1, $2) AND lower(s.during) >= $1 AND sc.active
+		    AND (cardinality($8::timestamptz[]) = 0 OR EXISTS (SELECT 1 FROM unnest($8::timestamptz[], $9::timestamptz[]) AS p(f, t)
+		                                                     WHERE lower(s.during) >= p.f AND lower(s.during) < p.t))
+		    AND NOT EXISTS (SELECT 1 FROM appointment_times t
+		                    WHERE t.during && s.during
+		                      AND ((t.actor_type = 'Patient' AND t.actor_id = ANY($7::text[]))
+		                        OR (t.actor_type = 'Practitioner' AND 'Practitioner/' || t.actor_id = ANY(sc.actors))))
+		) f
+		WHERE (cardinality($4::text[]) = 0 OR specialty_rank IS NOT NULL)
+		  AND (cardinality($5::text[]) = 0 OR service_rank IS NOT NULL)
+		  AND (cardinality($3::text[]) = 0 OR actor_rank IS NOT NULL)`+placeFilters.String()+`
+		ORDER BY specialty_rank, service_rank, actor_rank, `+placeOrder.String()+`lower(during), slot_id
+		LIMIT $6`, args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("storage: free slots: %w", err)
+	}
+	slots, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (FreeSlot, error) {
 		var f FreeSlot
-		err := row.Scan(&f.ID, &f.ScheduleID, &f.Start, &f.End, &f.Status, &f.ServiceTypes, &f.Specialties, &f.Actors)
+		err := row.Scan(&f.ID, &f.ScheduleID, &f.Start, &f.End, &f.Status, &f.ServiceTypes, &f.Specialties, &f.Actors, &total)
 		return f, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("storage: free slots: %w", err)
+		return nil, 0, fmt.Errorf("storage: free slots: %w", err)
+	}
+	return slots, total, nil
+}
+
+func nonNilRanks(r []int32) []int32 {
+	if r == nil {
+		return []int32{}
+	}
+	return r
+}
+
+func nonNilTimes(t []time.Time) []time.Time {
+	if t == nil {
+		return []time.Time{}
+	}
+	return t
+}
+
+// OrganizationActors returns what stands for an organization (Organization/[id]) as a
+// schedule actor: itself, its PractitionerRoles and their practitioners, the Locations
+// it manages and the HealthcareServices it provides.
+func (s *Store) OrganizationActors(ctx context.Context, org string) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT $1::text
+		UNION SELECT type || '/' || id FROM resources
+		  WHERE NOT deleted AND ((type = 'PractitionerRole' AND content -> 'organization' ->> 'reference' = $1)
+		     OR (type = 'Location' AND content -> 'managingOrganization' ->> 'reference' = $1)
+		     OR (type = 'HealthcareService' AND content -> 'providedBy' ->> 'reference' = $1))
+		UNION SELECT content -> 'practitioner' ->> 'reference' FROM resources
+		  WHERE NOT deleted AND type = 'PractitionerRole' AND content -> 'organization' ->> 'reference' = $1
+		    AND content -> 'practitioner' ->> 'reference' IS NOT NULL`, org)
+	return collectStrings(rows, err, "organization actors")
+}
+
+// LocationActors returns what stands for a location (Location/[id]) as a schedule actor:
+// itself, the PractitionerRoles (and their practitioners) and HealthcareServices given at it.
+func (s *Store) LocationActors(ctx context.Context, loc string) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `
+		WITH here AS (SELECT type, id, content FROM resources
+		  WHERE NOT deleted AND type IN ('PractitionerRole', 'HealthcareService')
+		    AND content -> 'location' @> jsonb_build_array(jsonb_build_object('reference', $1::text)))
+		SELECT $1::text
+		UNION SELECT type || '/' || id FROM here
+		UNION SELECT content -> 'practitioner' ->> 'reference' FROM here
+		  WHERE type = 'PractitionerRole' AND content -> 'practitioner' ->> 'reference' IS NOT NULL`, loc)
+	return collectStrings(rows, err, "location actors")
+}
+
+// LocationsByAddress returns the Locations (as Location/[id]) with an address part (a
+// line, city, district, state, postal code, country or the text) that starts with text,
+// ignoring case, as an R4 string search does.
+func (s *Store) LocationsByAddress(ctx context.Context, text string) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT 'Location/' || id FROM resources
+		WHERE NOT deleted AND type = 'Location' AND jsonb_typeof(content -> 'address') = 'object' AND (
+		  EXISTS (SELECT 1 FROM jsonb_each(content -> 'address') a(k, v)
+		          WHERE a.k IN ('city', 'district', 'state', 'postalCode', 'country', 'text') AND jsonb_typeof(a.v) = 'string'
+		            AND starts_with(lower(a.v #>> '{}'), lower($1)))
+		  OR EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(content -> 'address' -> 'line') = 'array'
+		                                                   THEN content -> 'address' -> 'line' ELSE '[]' END) l
+		             WHERE jsonb_typeof(l) = 'string' AND starts_with(lower(l #>> '{}'), lower($1))))
+		ORDER BY id`, text)
+	return collectStrings(rows, err, "locations by address")
+}
+
+func collectStrings(rows pgx.Rows, err error, what string) ([]string, error) {
+	if err != nil {
+		return nil, fmt.Errorf("storage: %s: %w", what, err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("storage: %s: %w", what, err)
 	}
 	return out, nil
 }
