@@ -144,7 +144,22 @@ func (t *Tx) Write(ctx context.Context, prev *Resource, typ, id string, body []b
 // KEY SHARE until commit (a Delete waits for it); if not, the check waits for commit
 // (checkLinks), as the target may yet be written in the same transaction.
 func (t *Tx) writeRow(ctx context.Context, r *Resource, insert bool, method, action string, links []Link) (resolved bool, err error) {
-	st := &statement{}
+	st, sql, targets := writeStatement(r, insert, method, action, links)
+	var found int
+	err = t.pg.QueryRow(ctx, sql, st.args...).Scan(&r.RID, &found)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, conflictf("%s/%s was created concurrently; retry the request", r.Type, r.ID)
+	}
+	if err != nil {
+		return false, fmt.Errorf("storage: write %s/%s: %w", r.Type, r.ID, mapPgError(err))
+	}
+	return found == targets, nil
+}
+
+// writeStatement is the statement of writeRow, its SQL, and how many distinct targets
+// its references have (the statement answers the rid and how many of them are live).
+func writeStatement(r *Resource, insert bool, method, action string, links []Link) (st *statement, sql string, targetCount int) {
+	st = &statement{}
 	typ, id, version, updated, content := st.param(r.Type), st.param(r.ID), st.param(r.VersionID), st.param(r.LastUpdated), st.param(r.Content)
 	rid := ""
 	if insert {
@@ -181,15 +196,7 @@ func (t *Tx) writeRow(ctx context.Context, r *Resource, insert bool, method, act
 		}
 		addIndex(st, "cur", reg.Extract(r.Type, r.Content))
 	}
-	var found int
-	err = t.pg.QueryRow(ctx, st.sql("SELECT rid, "+live+" FROM cur"), st.args...).Scan(&r.RID, &found)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, conflictf("%s/%s was created concurrently; retry the request", r.Type, r.ID)
-	}
-	if err != nil {
-		return false, fmt.Errorf("storage: write %s/%s: %w", r.Type, r.ID, mapPgError(err))
-	}
-	return found == len(targets.types), nil
+	return st, st.sql("SELECT rid, " + live + " FROM cur"), len(targets.types)
 }
 
 // targetList is the distinct targets of some links, as parallel arrays.
@@ -215,6 +222,19 @@ func (t *Tx) Delete(ctx context.Context, prev *Resource) (*Resource, error) {
 		return prev, nil
 	}
 	r := &Resource{RID: prev.RID, Type: prev.Type, ID: prev.ID, VersionID: prev.VersionID + 1, LastUpdated: now(), Deleted: true}
+	st, sql := deleteStatement(r)
+	if _, err := t.pg.Exec(ctx, sql, st.args...); err != nil {
+		return nil, fmt.Errorf("storage: delete %s/%s: %w", r.Type, r.ID, mapPgError(err))
+	}
+	t.deleted = append(t.deleted, r.RID)
+	gone := *r
+	gone.Content = prev.Content
+	t.audit(ctx, &gone, "delete")
+	return r, nil
+}
+
+// deleteStatement is the statement of Delete, which writes the deletion version r.
+func deleteStatement(r *Resource) (*statement, string) {
 	st := &statement{}
 	rid, version, updated := st.param(r.RID), st.param(r.VersionID), st.param(r.LastUpdated)
 	// FOR UPDATE waits for the transactions that refer to the resource (FOR KEY SHARE),
@@ -228,14 +248,7 @@ func (t *Tx) Delete(ctx context.Context, prev *Resource) (*Resource, error) {
 	st.with("drop_links", `DELETE FROM resource_links WHERE rid = `+rid)
 	dropIndex(st, rid)
 	st.with("box", `INSERT INTO outbox (rid, type, id, version_id, action) SELECT rid, type, id, `+version+`, 'delete' FROM cur`)
-	if _, err := t.pg.Exec(ctx, st.sql("SELECT 1"), st.args...); err != nil {
-		return nil, fmt.Errorf("storage: delete %s/%s: %w", r.Type, r.ID, mapPgError(err))
-	}
-	t.deleted = append(t.deleted, r.RID)
-	gone := *r
-	gone.Content = prev.Content
-	t.audit(ctx, &gone, "delete")
-	return r, nil
+	return st, st.sql("SELECT 1")
 }
 
 // VRead is Store.VRead inside the transaction.

@@ -1,0 +1,14 @@
+-- GET Patient?gender:not=male
+
+-- page
+SELECT r.rid, r.type, r.id, r.version_id, r.last_updated, r.content FROM resources r WHERE r.type = $1 AND NOT r.deleted AND NOT EXISTS (SELECT 1 FROM search_token x1 WHERE x1.rid = r.rid AND x1.sp = $2 AND x1.code = $3) ORDER BY r.rid ASC LIMIT $4
+-- $1 = "Patient"
+-- $2 = "Patient.gender"
+-- $3 = "male"
+-- $4 = 51
+
+-- count
+SELECT count(*) FROM resources r WHERE r.type = $1 AND NOT r.deleted AND NOT EXISTS (SELECT 1 FROM search_token x1 WHERE x1.rid = r.rid AND x1.sp = $2 AND x1.code = $3)
+-- $1 = "Patient"
+-- $2 = "Patient.gender"
+-- $3 = "male"
