@@ -9,6 +9,7 @@ import (
 // A needs-action answer is no answer yet: it leaves a proposed request proposed, so it
 // does not take the slot or the time (only tentative or a partial acceptance does).
 func TestNeedsActionAnswerLeavesRequestProposed(t *testing.T) {
+	t.Parallel()
 	c := newClinic(t, apptest.New(t), 1)
 	s := c.slot(t, 0, at(9, 0), 30)
 	id := c.create(t, c.request("proposed", c.patients[0], 0, s))

@@ -31,6 +31,7 @@ func participantStatus(appt map[string]any, ref string) string {
 }
 
 func TestDoctorAcceptsRequest(t *testing.T) {
+	t.Parallel()
 	c := newClinic(t, apptest.New(t), 1)
 	s := c.slot(t, 0, at(9, 0), 30)
 	for _, status := range []string{"proposed", "pending"} {
@@ -57,6 +58,7 @@ func TestDoctorAcceptsRequest(t *testing.T) {
 }
 
 func TestDoctorDeclinesRequest(t *testing.T) {
+	t.Parallel()
 	c := newClinic(t, apptest.New(t), 1)
 	s := c.slot(t, 0, at(9, 0), 30)
 	id := c.create(t, c.request("pending", c.patients[0], 0, s))
@@ -75,6 +77,7 @@ func TestDoctorDeclinesRequest(t *testing.T) {
 }
 
 func TestTentativeAndPartialAnswers(t *testing.T) {
+	t.Parallel()
 	c := newClinic(t, apptest.New(t), 1)
 	s := c.slot(t, 0, at(9, 0), 30)
 	doc := c.request("proposed", c.patients[0], 0, s)
@@ -107,6 +110,7 @@ func TestTentativeAndPartialAnswers(t *testing.T) {
 }
 
 func TestAcceptingIntoAConflictIsRefused(t *testing.T) {
+	t.Parallel()
 	c := newClinic(t, apptest.New(t), 2)
 	// Two proposed requests for the same doctor at the same time (the second without a
 	// slot: the doctor's schedule cannot hold two at once); the second acceptance must fail.

@@ -12,6 +12,7 @@ import (
 // An appointment that names one slot twice takes it once; it used to write the slot
 // twice from one stale version and answer 500.
 func TestBookingNamesASlotTwice(t *testing.T) {
+	t.Parallel()
 	c := newClinic(t, apptest.New(t), 1)
 	s := c.slot(t, 0, at(9, 0), 30)
 	id := c.create(t, c.appointment("booked", c.patients[0], 0, at(9, 0), at(9, 30), s, s))
@@ -39,6 +40,7 @@ func lapsedHold(t *testing.T, c *clinic, patient string, start time.Time) string
 // A booking refused for a slot that is not free is retried once after lapsed holds are
 // released; the retry must refuse it too, not treat the slot as already held.
 func TestRetryAfterLapsedHoldKeepsSlotChecks(t *testing.T) {
+	t.Parallel()
 	c := newClinic(t, apptest.New(t), 2)
 	lapsedHold(t, c, c.patients[0], at(8, 0))
 	blocked := c.slot(t, 0, at(10, 0), 30)
@@ -72,6 +74,7 @@ func TestRetryAfterLapsedHoldKeepsSlotChecks(t *testing.T) {
 
 // A booked slot cannot be moved to another schedule (another doctor's calendar).
 func TestBookedSlotKeepsItsSchedule(t *testing.T) {
+	t.Parallel()
 	c := newClinic(t, apptest.New(t), 1)
 	s := c.slot(t, 0, at(9, 0), 30)
 	c.create(t, c.appointment("booked", c.patients[0], 0, at(9, 0), at(9, 30), s))
@@ -96,6 +99,7 @@ func TestBookedSlotKeepsItsSchedule(t *testing.T) {
 // Replacing the doctor of a booked appointment that keeps its slot would book the new
 // doctor into the old doctor's slot: refused like a new booking of that slot.
 func TestChangingTheDoctorKeepsSlotOwnerRule(t *testing.T) {
+	t.Parallel()
 	c := newClinic(t, apptest.New(t), 1)
 	s := c.slot(t, 0, at(9, 0), 30)
 	id := c.create(t, c.appointment("booked", c.patients[0], 0, at(9, 0), at(9, 30), s))
@@ -125,6 +129,7 @@ func TestChangingTheDoctorKeepsSlotOwnerRule(t *testing.T) {
 // PostgreSQL keeps instants to the microsecond: a slot or an appointment whose end is
 // after its start only by nanoseconds is an empty range there, which was a 500.
 func TestEndAfterStartOnlyByNanoseconds(t *testing.T) {
+	t.Parallel()
 	c := newClinic(t, apptest.New(t), 1)
 	slot := map[string]any{"resourceType": "Slot", "schedule": ref("Schedule", c.schedules[0]), "status": "free",
 		"start": "2030-01-07T09:00:00.0000001Z", "end": "2030-01-07T09:00:00.0000002Z"}

@@ -10,6 +10,7 @@ import (
 )
 
 func TestBookingTakesSlot(t *testing.T) {
+	t.Parallel()
 	c := newClinic(t, apptest.New(t), 2)
 	s := c.slot(t, 0, at(9, 0), 30)
 	first := c.create(t, c.appointment("booked", c.patients[0], 0, at(9, 0), at(9, 30), s))
@@ -45,6 +46,7 @@ func TestBookingTakesSlot(t *testing.T) {
 }
 
 func TestBookingSlotNeedsPatientAndPractitioner(t *testing.T) {
+	t.Parallel()
 	c := newClinic(t, apptest.New(t), 1)
 	s := c.slot(t, 0, at(9, 0), 30)
 	doc := c.appointment("booked", c.patients[0], 0, at(9, 0), at(9, 30), s)
@@ -67,6 +69,7 @@ func TestBookingSlotNeedsPatientAndPractitioner(t *testing.T) {
 }
 
 func TestOverlapRules(t *testing.T) {
+	t.Parallel()
 	c := newClinic(t, apptest.New(t), 3)
 	p0, p1, p2 := c.patients[0], c.patients[1], c.patients[2]
 	base := c.create(t, c.appointment("booked", p0, 0, at(9, 0), at(10, 0)))
@@ -87,17 +90,19 @@ func TestOverlapRules(t *testing.T) {
 		{"waitlist does not hold time", c.appointment("waitlist", p1, 0, at(9, 0), at(10, 0)), 201, ""},
 		{"other practitioner and patient at the same time", c.appointment("booked", p2, 1, at(9, 0), at(10, 0)), 201, ""},
 	}
+	// In order: a case booked stays booked for the cases after it.
 	for _, tc := range cases {
-		r := c.srv.Do(t, "POST", "Appointment", tc.body)
-		if r.Status != tc.want {
-			t.Errorf("%s: %d, want %d: %s", tc.name, r.Status, tc.want, r.Body)
-			continue
-		}
-		if tc.want == 409 {
-			if _, text := diagnostics(t, r); !strings.Contains(text, tc.mentioning) {
-				t.Errorf("%s: refusal %q does not mention %s", tc.name, text, tc.mentioning)
+		t.Run(tc.name, func(t *testing.T) {
+			r := c.srv.Do(t, "POST", "Appointment", tc.body)
+			if r.Status != tc.want {
+				t.Fatalf("%d, want %d: %s", r.Status, tc.want, r.Body)
 			}
-		}
+			if tc.want == 409 {
+				if _, text := diagnostics(t, r); !strings.Contains(text, tc.mentioning) {
+					t.Errorf("refusal %q does not mention %s", text, tc.mentioning)
+				}
+			}
+		})
 	}
 	// Cancelling the base appointment frees the practitioner's and the patient's time.
 	doc := c.read(t, "Appointment", base)
@@ -116,6 +121,7 @@ func TestOverlapRules(t *testing.T) {
 }
 
 func TestLifecycleOverHTTP(t *testing.T) {
+	t.Parallel()
 	c := newClinic(t, apptest.New(t), 1)
 	s := c.slot(t, 0, at(9, 0), 30)
 	id := c.create(t, c.appointment("proposed", c.patients[0], 0, at(9, 0), at(9, 30), s))
@@ -171,6 +177,7 @@ func TestLifecycleOverHTTP(t *testing.T) {
 }
 
 func TestCancelNoshowEnteredInErrorFreeSlot(t *testing.T) {
+	t.Parallel()
 	c := newClinic(t, apptest.New(t), 1)
 	for i, end := range []string{"cancelled", "noshow", "entered-in-error"} {
 		start := at(9+i, 0)
@@ -200,6 +207,7 @@ func TestCancelNoshowEnteredInErrorFreeSlot(t *testing.T) {
 }
 
 func TestReschedule(t *testing.T) {
+	t.Parallel()
 	c := newClinic(t, apptest.New(t), 2)
 	a, b, taken := c.slot(t, 0, at(9, 0), 30), c.slot(t, 0, at(10, 0), 30), c.slot(t, 0, at(11, 0), 30)
 	id := c.create(t, c.appointment("booked", c.patients[0], 0, at(9, 0), at(9, 30), a))
@@ -230,6 +238,7 @@ func TestReschedule(t *testing.T) {
 }
 
 func TestSlotRules(t *testing.T) {
+	t.Parallel()
 	c := newClinic(t, apptest.New(t), 1)
 	s := c.slot(t, 0, at(9, 0), 30)
 	overlapping := map[string]any{"resourceType": "Slot", "schedule": ref("Schedule", c.schedules[0]), "status": "free",
@@ -261,6 +270,7 @@ func TestSlotRules(t *testing.T) {
 // A patient's appointments are plain searches, and the slot changes the booking rules
 // make are indexed like any write.
 func TestBookingsAreSearchable(t *testing.T) {
+	t.Parallel()
 	c := newClinic(t, apptest.New(t), 1)
 	p := c.patients[0]
 	s := c.slot(t, 0, at(11, 0), 30)
@@ -278,6 +288,7 @@ func TestBookingsAreSearchable(t *testing.T) {
 }
 
 func TestSlotMustBelongToAParticipant(t *testing.T) {
+	t.Parallel()
 	c := newClinic(t, apptest.New(t), 1)
 	theirs := c.slot(t, 1, at(11, 0), 30)
 	// Doctor 0 cannot be booked into doctor 1's slot.

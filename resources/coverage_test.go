@@ -8,6 +8,7 @@ import (
 )
 
 func TestCoverageRule(t *testing.T) {
+	t.Parallel()
 	c := newClinic(t, apptest.New(t), 0)
 	patient := func(coverages ...map[string]any) string {
 		p := c.create(t, map[string]any{"resourceType": "Patient"})
@@ -42,17 +43,19 @@ func TestCoverageRule(t *testing.T) {
 		{"one good among bad", patient(lapsed, openEnded), 201},
 	}
 	for i, tc := range cases {
-		start := at(8+i, 0)
-		r := c.srv.Do(t, "POST", "Appointment", c.appointment("booked", tc.patient, 0, start, start.Add(30*60e9)))
-		if r.Status != tc.want {
-			t.Errorf("%s: %d, want %d: %s", tc.name, r.Status, tc.want, r.Body)
-			continue
-		}
-		if tc.want == 422 {
-			if code, text := diagnostics(t, r); code != "business-rule" || !strings.Contains(text, "Coverage") || !strings.Contains(text, "Patient/"+tc.patient) {
-				t.Errorf("%s: refusal does not say it is the insurance: %s %s", tc.name, code, text)
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // each at an hour of its own with a patient of its own
+			start := at(8+i, 0)
+			r := c.srv.Do(t, "POST", "Appointment", c.appointment("booked", tc.patient, 0, start, start.Add(30*60e9)))
+			if r.Status != tc.want {
+				t.Fatalf("%d, want %d: %s", r.Status, tc.want, r.Body)
 			}
-		}
+			if tc.want == 422 {
+				if code, text := diagnostics(t, r); code != "business-rule" || !strings.Contains(text, "Coverage") || !strings.Contains(text, "Patient/"+tc.patient) {
+					t.Errorf("refusal does not say it is the insurance: %s %s", code, text)
+				}
+			}
+		})
 	}
 	// A proposed appointment needs no coverage until it is booked.
 	uninsured := patient()
@@ -66,6 +69,7 @@ func TestCoverageRule(t *testing.T) {
 
 // The operator's switch: with CARESLOT_REQUIRE_COVERAGE=false the rule is off.
 func TestCoverageRuleSwitchedOff(t *testing.T) {
+	t.Parallel()
 	c := newClinic(t, apptest.New(t, apptest.WithoutCoverageCheck()), 0)
 	p := c.create(t, map[string]any{"resourceType": "Patient"})
 	c.srv.Must(t, 201, "POST", "Appointment", c.appointment("booked", p, 0, at(9, 0), at(9, 30)))

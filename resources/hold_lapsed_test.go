@@ -12,6 +12,7 @@ import (
 // TestLapsedHoldCannotBeBookedByUpdate: once a hold has lapsed, booking it by a plain
 // update is refused like $book refuses it, even before the sweep has cancelled it.
 func TestLapsedHoldCannotBeBookedByUpdate(t *testing.T) {
+	t.Parallel()
 	c := newClinic(t, apptest.New(t), 1)
 	s := c.slot(t, 0, at(11, 0), 30)
 	expires := time.Now().Add(time.Second).Truncate(time.Second)
@@ -34,6 +35,7 @@ func TestLapsedHoldCannotBeBookedByUpdate(t *testing.T) {
 // TestBookCancelledHoldSaysCancelled: $book of a hold its client cancelled says so, not
 // that it expired at a time still to come.
 func TestBookCancelledHoldSaysCancelled(t *testing.T) {
+	t.Parallel()
 	c := newClinic(t, apptest.New(t), 1)
 	s := c.slot(t, 0, at(12, 0), 30)
 	hold := c.appointment("pending", c.patients[0], 0, at(12, 0), at(12, 30), s)

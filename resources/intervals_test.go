@@ -10,6 +10,7 @@ import (
 // candidate with every taken interval would, over random overlapping existing slots and
 // candidates added as they are found free.
 func TestTakenTimesMatchesPairwise(t *testing.T) {
+	t.Parallel()
 	rnd := rand.New(rand.NewSource(3))
 	base := time.Date(2030, 1, 7, 0, 0, 0, 0, time.UTC)
 	span := func() interval {

@@ -12,6 +12,7 @@ var allStatuses = []string{"proposed", "pending", "booked", "arrived", "fulfille
 // TestTransitions checks every pair of R4 appointment statuses against the life cycle
 // written out independently here.
 func TestTransitions(t *testing.T) {
+	t.Parallel()
 	allowed := map[[2]string]bool{}
 	for _, pair := range [][2]string{
 		{"proposed", "pending"}, {"proposed", "booked"}, {"proposed", "waitlist"}, {"proposed", "cancelled"}, {"proposed", "entered-in-error"},

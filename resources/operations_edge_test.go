@@ -11,6 +11,7 @@ import (
 // $generate-slots reads availableTime in, not a UTC day: in Los Angeles a day off on
 // 2030-01-09 used to leave slots from 16:00 that day and block the evening before.
 func TestGenerateSlotsReadsDayOffInTheTimezone(t *testing.T) {
+	t.Parallel()
 	c := newClinic(t, apptest.New(t), 0)
 	c.create(t, map[string]any{"resourceType": "PractitionerRole", "active": true,
 		"practitioner":  ref("Practitioner", c.doctors[0]),
@@ -41,6 +42,7 @@ func TestGenerateSlotsReadsDayOffInTheTimezone(t *testing.T) {
 // A Schedule written before its PractitionerRole in one transaction Bundle is still
 // indexed: its slots used to be invisible to $find for good.
 func TestScheduleBeforeItsRoleInOneTransaction(t *testing.T) {
+	t.Parallel()
 	c := newClinic(t, apptest.New(t), 0)
 	entry := func(fullURL string, res map[string]any) map[string]any {
 		return map[string]any{"fullUrl": fullURL, "resource": res,
@@ -63,6 +65,7 @@ func TestScheduleBeforeItsRoleInOneTransaction(t *testing.T) {
 // A PractitionerRole's period is when the doctor holds the role: no slots outside it
 // (a doctor who left on the 8th used to keep getting slots).
 func TestGenerateSlotsKeepsToTheRolePeriod(t *testing.T) {
+	t.Parallel()
 	c := newClinic(t, apptest.New(t), 0)
 	c.create(t, map[string]any{"resourceType": "PractitionerRole", "active": true,
 		"practitioner":  ref("Practitioner", c.doctors[0]),

@@ -56,6 +56,7 @@ func bundleResources(t *testing.T, r *apptest.Response) []map[string]any {
 }
 
 func TestGenerateSlots(t *testing.T) {
+	t.Parallel()
 	c := newClinic(t, apptest.New(t), 0)
 	withRole(t, c, 0)
 	week := params("start", "2030-01-07", "end", "2030-01-14", "slot-length", 30)
@@ -115,27 +116,32 @@ func TestGenerateSlots(t *testing.T) {
 }
 
 func TestGenerateSlotsRefusals(t *testing.T) {
+	t.Parallel()
 	c := newClinic(t, apptest.New(t), 0)
 	cases := []struct {
+		name string
 		path string
 		body any
 		want int
 	}{
-		{"Schedule/" + c.schedules[1] + "/$generate-slots", params("start", "2030-01-07", "end", "2030-01-14", "slot-length", 30), 422}, // no role
-		{"Schedule/nope/$generate-slots", params("start", "2030-01-07", "end", "2030-01-14", "slot-length", 30), 404},
-		{"Schedule/" + c.schedules[0] + "/$generate-slots", params("start", "2030-01-07", "end", "2030-01-14"), 400},
-		{"Schedule/" + c.schedules[0] + "/$generate-slots", params("start", "2030-01-14", "end", "2030-01-07", "slot-length", 30), 400},
-		{"Schedule/" + c.schedules[0] + "/$generate-slots", params("start", "soon", "end", "2030-01-07", "slot-length", 30), 400},
-		{"Schedule/" + c.schedules[0] + "/$generate-slots", params("start", "2030-01-07", "end", "2030-01-14", "slot-length", 0), 400},
-		{"Schedule/" + c.schedules[0] + "/$generate-slots", params("start", "2030-01-07", "end", "2030-01-14", "slot-length", 30, "timezone", "Mars/Base"), 400},
-		{"Schedule/" + c.schedules[0] + "/$generate-slots", `{"resourceType":"Patient"}`, 400},
-		{"Schedule/" + c.schedules[0] + "/$generate-slots", `{not json`, 400},
+		{"no PractitionerRole", "Schedule/" + c.schedules[1] + "/$generate-slots", params("start", "2030-01-07", "end", "2030-01-14", "slot-length", 30), 422}, // no role
+		{"unknown schedule", "Schedule/nope/$generate-slots", params("start", "2030-01-07", "end", "2030-01-14", "slot-length", 30), 404},
+		{"no slot-length", "Schedule/" + c.schedules[0] + "/$generate-slots", params("start", "2030-01-07", "end", "2030-01-14"), 400},
+		{"end before start", "Schedule/" + c.schedules[0] + "/$generate-slots", params("start", "2030-01-14", "end", "2030-01-07", "slot-length", 30), 400},
+		{"start not a date", "Schedule/" + c.schedules[0] + "/$generate-slots", params("start", "soon", "end", "2030-01-07", "slot-length", 30), 400},
+		{"slot-length 0", "Schedule/" + c.schedules[0] + "/$generate-slots", params("start", "2030-01-07", "end", "2030-01-14", "slot-length", 0), 400},
+		{"unknown timezone", "Schedule/" + c.schedules[0] + "/$generate-slots", params("start", "2030-01-07", "end", "2030-01-14", "slot-length", 30, "timezone", "Mars/Base"), 400},
+		{"not Parameters", "Schedule/" + c.schedules[0] + "/$generate-slots", `{"resourceType":"Patient"}`, 400},
+		{"not JSON", "Schedule/" + c.schedules[0] + "/$generate-slots", `{not json`, 400},
 	}
 	withRole(t, c, 0)
 	for _, tc := range cases {
-		if r := c.srv.Do(t, "POST", tc.path, tc.body); r.Status != tc.want {
-			t.Errorf("%s %v: %d, want %d: %s", tc.path, tc.body, r.Status, tc.want, r.Body)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if r := c.srv.Do(t, "POST", tc.path, tc.body); r.Status != tc.want {
+				t.Errorf("%s %v: %d, want %d: %s", tc.path, tc.body, r.Status, tc.want, r.Body)
+			}
+		})
 	}
 	if r := c.srv.Do(t, "GET", "Schedule/"+c.schedules[0]+"/$generate-slots?start=2030-01-07&end=2030-01-14&slot-length=30", nil); r.Status != 405 {
 		t.Errorf("GET $generate-slots: %d", r.Status)
@@ -143,6 +149,7 @@ func TestGenerateSlotsRefusals(t *testing.T) {
 }
 
 func TestFind(t *testing.T) {
+	t.Parallel()
 	c := newClinic(t, apptest.New(t), 2)
 	role := withRole(t, c, 0)
 	c.srv.Must(t, 200, "POST", "Schedule/"+c.schedules[0]+"/$generate-slots", params("start", "2030-01-07", "end", "2030-01-14", "slot-length", 30))
@@ -195,6 +202,7 @@ func TestFind(t *testing.T) {
 }
 
 func TestHoldAndBook(t *testing.T) {
+	t.Parallel()
 	c := newClinic(t, apptest.New(t), 2)
 	s := c.slot(t, 0, at(9, 0), 30)
 	offer := bundleResources(t, c.srv.Must(t, 200, "GET", "Appointment/$find?start=2030-01-07&end=2030-01-08&patient="+c.patients[0], nil))
@@ -244,6 +252,7 @@ func TestHoldAndBook(t *testing.T) {
 }
 
 func TestHoldExpires(t *testing.T) {
+	t.Parallel()
 	c := newClinic(t, apptest.New(t), 2)
 	s := c.slot(t, 0, at(9, 0), 30)
 	// A hold that lapses in a few seconds, as $hold makes with a shorter time. Instants
@@ -286,6 +295,7 @@ func TestHoldExpires(t *testing.T) {
 }
 
 func TestOperationDefinitionsInCapabilityStatement(t *testing.T) {
+	t.Parallel()
 	srv := apptest.New(t)
 	cs := srv.Must(t, 200, "GET", "metadata", nil).JSON(t)
 	ops := map[string]string{}
@@ -319,6 +329,7 @@ func TestOperationDefinitionsInCapabilityStatement(t *testing.T) {
 // TestOperationDefinitionsStableAcrossServers: two servers on one database, reached by
 // different base URLs, agree on the stored OperationDefinitions and do not rewrite them.
 func TestOperationDefinitionsStableAcrossServers(t *testing.T) {
+	t.Parallel()
 	db := storagetest.NewDatabase(t)
 	first := apptest.NewOnDatabase(t, db)
 	second := apptest.NewOnDatabase(t, db)
