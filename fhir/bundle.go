@@ -254,6 +254,9 @@ func (s *Server) transaction(w http.ResponseWriter, r *http.Request, entries []B
 	if err := rewriteEntries(entries, ids); err != nil {
 		return err
 	}
+	if err := checkUnresolved(entries); err != nil {
+		return err
+	}
 	order := make([]int, len(entries))
 	for i := range order {
 		order[i] = i

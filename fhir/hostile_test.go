@@ -62,6 +62,16 @@ func hostileRequests() []hostile {
 		{name: "contained in contained (dom-2)", method: "POST", path: "Patient",
 			body:   `{"resourceType":"Patient","contained":[{"resourceType":"Patient","id":"a","contained":[{"resourceType":"Patient","id":"b"}]}]}`,
 			status: 400, expression: "Patient.contained[0].contained"},
+		{name: "Appointment.start in year 0000", method: "POST", path: "Appointment", status: 400, expression: "Appointment.start",
+			body: `{"resourceType":"Appointment","status":"proposed","start":"0000-01-01T10:00:00Z","end":"0001-01-01T11:00:00Z","participant":[{"actor":{"reference":"Patient/hostile-p"},"status":"accepted"}]}`},
+		{name: "Appointment.start in year 0000 at +01:00", method: "POST", path: "Appointment", status: 400, expression: "Appointment.start",
+			body: `{"resourceType":"Appointment","status":"booked","start":"0000-12-31T10:00:00+01:00","end":"0001-01-01T11:00:00Z","participant":[{"actor":{"reference":"Patient/hostile-p"},"status":"accepted"}]}`},
+		{name: "birthDate in year 0000", method: "POST", path: "Patient", body: `{"resourceType":"Patient","birthDate":"0000-01-01"}`, status: 400, expression: "Patient.birthDate"},
+		{name: "effectiveDateTime in year 0000", method: "POST", path: "Observation", status: 400, expression: "Observation.effectiveDateTime",
+			body: `{"resourceType":"Observation","status":"final","code":{"text":"x"},"effectiveDateTime":"0000"}`},
+		{name: "transaction reference to a urn:uuid of no entry", method: "POST", path: "", status: 422, expression: "Bundle.entry[0].resource.subject.reference",
+			body: `{"resourceType":"Bundle","type":"transaction","entry":[{"fullUrl":"urn:uuid:0b8e5a3c-1111-4c8e-9f3a-000000000001","request":{"method":"POST","url":"Observation"},` +
+				`"resource":{"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"urn:uuid:0b8e5a3c-2222-4c8e-9f3a-000000000002"}}}]}`},
 	}
 	for _, v := range tiny {
 		short := v

@@ -91,9 +91,12 @@ func (v *Validator) Validate(body []byte) (string, error) {
 		return typ, err
 	}
 	reporter := errorreporter.NewOperationErrorReporter(fhirversion.R4)
-	_, err := v.unmarshaller.UnmarshalWithErrorReporter(body, reporter)
+	parsed, err := v.unmarshaller.UnmarshalWithErrorReporter(body, reporter)
 	if err != nil {
 		return typ, structureError(typ, err)
+	}
+	if err := checkYears(typ, parsed.ProtoReflect()); err != nil {
+		return typ, err
 	}
 	if issues := reporter.Outcome.R4Outcome.GetIssue(); len(issues) > 0 {
 		first := issues[0]
