@@ -32,10 +32,11 @@ type AuthConfig struct {
 	// Issuer (CARESLOT_OAUTH_ISSUER) is the iss of Hydra's tokens; default HydraPublicURL
 	// with a trailing slash, as Hydra writes it.
 	Issuer string
-	// RequireToken refuses requests without a token everywhere but the public paths
-	// (smartauth.Public). Off until the access policy lands (issue 9): until then a
-	// request without a token is served as before, and only bad tokens are refused.
-	RequireToken bool
+	// Anonymous serves requests without a token, with the server's own access to
+	// everything. Only for measuring what a token costs (the benchmarks): careslot serve
+	// never sets it, and without it every request but the public paths
+	// (smartauth.Public) needs a valid token.
+	Anonymous bool
 
 	// Keys and Revocation replace Hydra's JWKS and introspection, for tests (smarttest).
 	Keys       token.Keys
@@ -46,7 +47,7 @@ type AuthConfig struct {
 // the background until ctx ends.
 func authentication(ctx context.Context, cfg Config) (smartauth.Authentication, error) {
 	a := smartauth.Authentication{}
-	if cfg.Auth.RequireToken {
+	if !cfg.Auth.Anonymous {
 		a.Required = smartauth.RequiredOutsidePublic
 	}
 	keys, revocation, issuer := cfg.Auth.Keys, cfg.Auth.Revocation, cfg.Auth.issuer()

@@ -65,25 +65,25 @@ func TestBadTokensGet401(t *testing.T) {
 	s.Must(t, http.StatusOK, "GET", "Patient/auth-p1", nil)
 }
 
-// Until the access policy lands, a request without a token is served as before, and a
-// good token is accepted.
-func TestTokensOptionalUntilRequired(t *testing.T) {
+// A good token is accepted, whatever the case of its scheme.
+func TestGoodTokenAccepted(t *testing.T) {
 	s := apptest.New(t)
 	s.Must(t, http.StatusCreated, "PUT", "Patient/auth-p1", patientBody)
-	s.Must(t, http.StatusOK, "GET", "Patient/auth-p1", nil)
 	raw := s.Token(t, smarttest.Patient(s.URL, "auth-p1", "patient/*.rs"))
 	s.Must(t, http.StatusOK, "GET", "Patient/auth-p1", nil, apptest.Bearer(raw)...)
 	// The scheme is case-insensitive.
 	s.Must(t, http.StatusOK, "GET", "Patient/auth-p1", nil, "Authorization", "bearer "+raw)
 }
 
+// A token is required by default: a request without one gets 401 everywhere but the
+// public paths.
 func TestTokenRequired(t *testing.T) {
-	s := apptest.New(t, apptest.WithTokenRequired())
-	r := s.Do(t, "GET", "Patient/auth-p1", nil)
+	s := apptest.New(t)
+	r := s.Do(t, "GET", "Patient/auth-p1", nil, apptest.Anonymous()...)
 	if r.Status != http.StatusUnauthorized || r.Header.Get("WWW-Authenticate") != `Bearer realm="careslot"` {
 		t.Fatalf("no token: %d %q", r.Status, r.Header.Get("WWW-Authenticate"))
 	}
-	s.Must(t, http.StatusOK, "GET", "metadata", nil)
+	s.Must(t, http.StatusOK, "GET", "metadata", nil, apptest.Anonymous()...)
 	resp, err := http.Get(strings.TrimSuffix(s.URL, "/fhir") + "/healthz")
 	if err != nil {
 		t.Fatal(err)

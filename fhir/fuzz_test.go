@@ -80,7 +80,7 @@ func FuzzBundle(f *testing.F) {
 		srv.Must(f, http.StatusCreated, http.MethodPut, path, anchors[path])
 	}
 	stored := readAnchors(f, srv, anchors)
-	client := srv.HTTP.Client()
+	client := srv.Client
 
 	f.Add(uint8(0), []byte(`{"resourceType":"Bundle","type":"transaction","entry":[{"request":{"method":"DELETE","url":"Patient/fuzz-anchor"}}]}`))
 	f.Fuzz(func(t *testing.T, route uint8, body []byte) {

@@ -58,7 +58,7 @@ func TestHandlerErrors(t *testing.T) {
 		req := httptest.NewRequest(method, path, strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/fhir+json")
 		rec := httptest.NewRecorder()
-		a.Handler.ServeHTTP(rec, req)
+		a.FHIR.Handler().ServeHTTP(rec, req) // as the server itself: no token, no caller
 		return rec
 	}
 

@@ -184,7 +184,7 @@ func TestPreferInSeveralHeaderFields(t *testing.T) {
 		req.Header.Set("Content-Type", "application/fhir+json")
 		req.Header.Add("Prefer", "handling=strict")
 		req.Header.Add("Prefer", "return=minimal")
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := srv.Client.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -205,7 +205,7 @@ func TestPreferInSeveralHeaderFields(t *testing.T) {
 	req, _ := http.NewRequest("GET", srv.URL+"/Patient?r2-unknown=1", nil)
 	req.Header.Add("Prefer", "return=minimal")
 	req.Header.Add("Prefer", "handling=strict")
-	r, err := http.DefaultClient.Do(req)
+	r, err := srv.Client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

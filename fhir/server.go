@@ -145,6 +145,28 @@ func (s *Server) routes() {
 	s.router = r
 }
 
+// Route is one path the FHIR router serves, as a template ({type}, {id}…), with its methods.
+type Route struct {
+	Path    string
+	Methods []string
+}
+
+// Routes lists what the router serves, for tests that walk every route (each must
+// refuse a caller without a token, but the public ones).
+func (s *Server) Routes() []Route {
+	var out []Route
+	s.router.Walk(func(route *mux.Route, _ *mux.Router, _ []*mux.Route) error {
+		path, err := route.GetPathTemplate()
+		if err != nil {
+			return nil
+		}
+		methods, _ := route.GetMethods()
+		out = append(out, Route{Path: path, Methods: methods})
+		return nil
+	})
+	return out
+}
+
 // unknownPath answers a path that matches no interaction: 400 for a malformed id, 404 otherwise.
 func (s *Server) unknownPath(w http.ResponseWriter, r *http.Request) error {
 	switch r.Method {

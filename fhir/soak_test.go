@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/careslot/careslot/app"
+	"github.com/careslot/careslot/smart-auth/smarttest"
 	"github.com/careslot/careslot/storage"
 	"github.com/careslot/careslot/storage/storagetest"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -102,6 +103,7 @@ type soakServer struct {
 	db     *pgxpool.Pool // the test's own look at the tables
 	base   string
 	client *http.Client
+	token  string // the clinic back end's (system/*.*), trusted through smarttest's key
 	logMu  sync.Mutex
 	log    bytes.Buffer
 }
@@ -117,7 +119,10 @@ func startSoakServer(t *testing.T) *soakServer {
 	db := storagetest.NewDatabase(t)
 	ts := httptest.NewUnstartedServer(nil)
 	s := &soakServer{base: "http://" + ts.Listener.Addr().String() + "/fhir"}
-	cfg := app.Config{DatabaseURL: db, BaseURL: s.base, RequireCoverage: true}
+	issuer := smarttest.Shared(t)
+	cfg := app.Config{DatabaseURL: db, BaseURL: s.base, RequireCoverage: true,
+		Auth: app.AuthConfig{Issuer: smarttest.IssuerURL, Keys: issuer.Keys(), Revocation: issuer.Revocation()}}
+	s.token = issuer.MustMint(t, smarttest.System(s.base, "soak", "system/*.*"))
 	a, err := app.New(context.Background(), cfg, slog.New(slog.NewTextHandler(s, &slog.HandlerOptions{Level: slog.LevelError})))
 	if err != nil {
 		ts.Listener.Close()
@@ -232,6 +237,7 @@ func (s *soakServer) doCtx(ctx context.Context, method, path string, body any, h
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/fhir+json")
 	}
+	req.Header.Set("Authorization", "Bearer "+s.token)
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}

@@ -44,7 +44,7 @@ func bookIntoDeadlock(t *testing.T, c *clinic, hour int, body func(start time.Ti
 	}
 	done := make(chan answered, 1)
 	go func() {
-		resp, err := http.Post(c.srv.URL+"/"+path, "application/fhir+json", bytes.NewReader(b))
+		resp, err := c.srv.Client.Post(c.srv.URL+"/"+path, "application/fhir+json", bytes.NewReader(b))
 		if err != nil {
 			done <- answered{err: err}
 			return

@@ -33,7 +33,10 @@ func race(t *testing.T, servers []*apptest.Server, bodies []map[string]any) map[
 		go func() {
 			defer wg.Done()
 			<-start
-			resp, err := client.Post(srv.URL+"/Appointment", "application/fhir+json", bytes.NewReader(b))
+			req, _ := http.NewRequest(http.MethodPost, srv.URL+"/Appointment", bytes.NewReader(b))
+			req.Header.Set("Content-Type", "application/fhir+json")
+			req.Header.Set("Authorization", "Bearer "+srv.SystemToken)
+			resp, err := client.Do(req)
 			status := -1
 			if err == nil {
 				io.Copy(io.Discard, resp.Body)

@@ -2,6 +2,7 @@ package subscriptions_test
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +19,7 @@ func TestWebsocketBindThenPings(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	wsURL := "ws" + strings.TrimPrefix(s.URL, "http") + "/websocket"
-	c, _, err := websocket.Dial(ctx, wsURL, nil)
+	c, _, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + s.SystemToken}}})
 	if err != nil {
 		t.Fatal(err)
 	}

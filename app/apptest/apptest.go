@@ -12,8 +12,10 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/careslot/careslot/app"
+	"github.com/careslot/careslot/smart-auth/caller"
 	"github.com/careslot/careslot/smart-auth/smarttest"
 	"github.com/careslot/careslot/storage/storagetest"
 	"github.com/careslot/careslot/subscriptions"
@@ -31,13 +33,21 @@ type Server struct {
 	// DB is a pool of the test's own on the server's database, for tests that look at
 	// tables directly: the store keeps its pool to itself.
 	DB *pgxpool.Pool
+	// SystemToken is a backend token with system/*.* that Do and Client send when a
+	// request names no Authorization of its own: tests of other things act as the clinic's
+	// back end, and tests of access control send their own tokens.
+	SystemToken string
+	// Client is an HTTP client that sends SystemToken on requests without an
+	// Authorization header, for tests that build their own requests.
+	Client *http.Client
 }
 
 // Option adjusts the configuration before the server starts.
 type Option func(*app.Config)
 
-// WithTokenRequired refuses requests without a token outside the public paths.
-func WithTokenRequired() Option { return func(c *app.Config) { c.Auth.RequireToken = true } }
+// WithAnonymous serves requests without a token with full access, as a reference for
+// measuring what a token costs; nothing else may use it.
+func WithAnonymous() Option { return func(c *app.Config) { c.Auth.Anonymous = true } }
 
 // WithSubscriptions runs the outbox relay and notification delivery with cfg.
 func WithSubscriptions(cfg subscriptions.Config) Option {
@@ -110,7 +120,17 @@ func start(databaseURL string, opts []Option) (*Server, func(), error) {
 		a.Close()
 		db.Close()
 	}
-	return &Server{App: a, URL: cfg.BaseURL, HTTP: ts, Tokens: issuer, DB: db}, stop, nil
+	// A server pointed at a real Hydra trusts Hydra's keys only: its tests bring tokens
+	// from Hydra, and Do sends none by default.
+	var system string
+	if cfg.Auth.Keys != nil {
+		if system, err = systemToken(issuer, cfg.BaseURL); err != nil {
+			stop()
+			return nil, nil, err
+		}
+	}
+	client := &http.Client{Transport: withToken{token: system, next: http.DefaultTransport}}
+	return &Server{App: a, URL: cfg.BaseURL, HTTP: ts, Tokens: issuer, DB: db, SystemToken: system, Client: client}, stop, nil
 }
 
 // Token mints an access token that this server accepts; an empty Audience is the server's
@@ -144,7 +164,8 @@ func (r *Response) JSON(tb testing.TB) map[string]any {
 }
 
 // Do sends a request to path (relative to the FHIR base, e.g. "Patient/1") with an
-// optional body (string, []byte, or any value to marshal) and header pairs.
+// optional body (string, []byte, or any value to marshal) and header pairs. Without an
+// Authorization pair it sends SystemToken; an empty Authorization sends no token.
 func (s *Server) Do(tb testing.TB, method, path string, body any, header ...string) *Response {
 	tb.Helper()
 	var rd io.Reader
@@ -172,8 +193,14 @@ func (s *Server) Do(tb testing.TB, method, path string, body any, header ...stri
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/fhir+json")
 	}
+	if s.SystemToken != "" {
+		req.Header.Set("Authorization", "Bearer "+s.SystemToken)
+	}
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
+	}
+	if req.Header.Get("Authorization") == "" {
+		req.Header.Del("Authorization")
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -196,3 +223,27 @@ func (s *Server) Must(tb testing.TB, want int, method, path string, body any, he
 	}
 	return r
 }
+
+// systemToken mints the backend token tests act with by default, valid for a day.
+func systemToken(issuer *smarttest.Issuer, audience string) (string, error) {
+	return issuer.Mint(smarttest.Claims{Audience: audience, Role: caller.RoleSystem, ClientID: "apptest",
+		Scopes: []string{"system/*.*"}, ExpiresAt: time.Now().Add(24 * time.Hour)})
+}
+
+// withToken sends a token on requests that carry no Authorization header.
+type withToken struct {
+	token string
+	next  http.RoundTripper
+}
+
+func (t withToken) RoundTrip(r *http.Request) (*http.Response, error) {
+	if _, set := r.Header["Authorization"]; set || t.token == "" {
+		return t.next.RoundTrip(r)
+	}
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+t.token)
+	return t.next.RoundTrip(r)
+}
+
+// Anonymous is the header pair of a request without a token, for Do and Must.
+func Anonymous() []string { return []string{"Authorization", ""} }

@@ -42,7 +42,9 @@ const snomed = "http://snomed.info/sct"
 
 func demoRef(typ, id string) map[string]any { return map[string]any{"reference": typ + "/" + id} }
 
-// seedDemoClinic writes the demo clinic as of now through the FHIR API behind h.
+// seedDemoClinic writes the demo clinic as of now through h, the FHIR API in-process without the
+// token check (app.App.FHIR.Handler()): the server seeds as itself, no caller in the
+// request, which the access policy lets do everything.
 func seedDemoClinic(ctx context.Context, h http.Handler, now time.Time, log *slog.Logger) error {
 	c := &fhirClient{ctx: ctx, handler: h}
 	today := now.Truncate(24 * time.Hour)

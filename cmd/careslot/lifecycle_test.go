@@ -203,7 +203,8 @@ func TestSIGTERMFinishesRequestsInFlight(t *testing.T) {
 	}
 	defer conn.Close()
 	body := `{"resourceType":"Patient","id":"in-flight","name":[{"family":"Inflight"}]}`
-	head := "PUT /fhir/Patient/in-flight HTTP/1.1\r\nHost: x\r\nContent-Type: application/fhir+json\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n"
+	head := "PUT /fhir/Patient/in-flight HTTP/1.1\r\nHost: x\r\nContent-Type: application/fhir+json\r\nAuthorization: Bearer " + backendToken(t, p.base) +
+		"\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n"
 	io.WriteString(conn, head+body[:10])
 	time.Sleep(300 * time.Millisecond) // the server has the headers and waits for the body
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -245,7 +246,7 @@ func TestRequestLogHasOneLinePerRequestAndNoSecrets(t *testing.T) {
 	for _, r := range requests {
 		req, _ := http.NewRequest(r.method, p.base+r.path, strings.NewReader(r.body))
 		req.Header.Set("Content-Type", "application/fhir+json")
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := tokenClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -327,7 +328,7 @@ func TestReindexEmptyAndWithDeletedResources(t *testing.T) {
 	if out, err := run(t, []string{"DATABASE_URL=" + db}, "reindex"); err != nil {
 		t.Fatalf("reindex: %v\n%s", err, out)
 	}
-	resp, err := http.Get(p.base + "/Patient?family=Reindexfamily")
+	resp, err := tokenClient.Get(p.base + "/Patient?family=Reindexfamily")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/careslot/careslot/smart-auth/smarttest"
 	"github.com/careslot/careslot/storage/storagetest"
 	"github.com/careslot/careslot/subscriptions/brokertest"
 )
@@ -92,6 +94,7 @@ func launchServe(t *testing.T, databaseURL string, env ...string) *process {
 	// Each server gets a RabbitMQ virtual host of its own unless env names one.
 	amqpURL, _ := brokertest.NewVhost(t, brokertest.Addr())
 	cmd.Env = append(os.Environ(), "DATABASE_URL="+databaseURL, "CARESLOT_ADDR="+addr, "CARESLOT_DEMO_SEED=false", "AMQP_URL="+amqpURL)
+	cmd.Env = append(cmd.Env, authorizationServer(t)...)
 	cmd.Env = append(cmd.Env, env...)
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
@@ -161,7 +164,7 @@ func (p *process) waitUp(t *testing.T) {
 // TestServeMigratesServesAndStopsOnSIGTERM runs the real binary the way `make run` does.
 func TestServeMigratesServesAndStopsOnSIGTERM(t *testing.T) {
 	p := startServe(t, storagetest.NewDatabase(t))
-	resp, err := http.Get(p.base + "/metadata")
+	resp, err := tokenClient.Get(p.base + "/metadata")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,4 +209,67 @@ func TestMigrateCommand(t *testing.T) {
 	if err := migrate(t.Context(), cfg); err != nil {
 		t.Fatalf("migrate again: %v", err)
 	}
+}
+
+var (
+	authOnce sync.Once
+	authURL  string
+)
+
+// authorizationServer is the environment that points a careslot process at the test
+// authorization server (smarttest's issuer, served over HTTP for the whole test binary),
+// so that tokenClient's tokens are verified by the process's real verifier.
+func authorizationServer(t *testing.T) []string {
+	t.Helper()
+	authOnce.Do(func() {
+		issuer, err := smarttest.SharedIssuer()
+		if err != nil {
+			t.Fatal(err)
+		}
+		authURL = httptest.NewServer(issuer.Handler()).URL
+	})
+	return []string{"CARESLOT_HYDRA_PUBLIC_URL=" + authURL, "CARESLOT_HYDRA_ADMIN_URL=" + authURL, "CARESLOT_OAUTH_ISSUER=" + smarttest.IssuerURL}
+}
+
+// tokenClient sends each request with a backend token (system/*.*) for the FHIR base of
+// the server it calls, unless the request has an Authorization header of its own.
+var tokenClient = &http.Client{Transport: &backendTokens{tokens: map[string]string{}}}
+
+type backendTokens struct {
+	mu     sync.Mutex
+	tokens map[string]string // by host
+}
+
+// backendToken is a backend token (system/*.*) for the server at the FHIR base base.
+func backendToken(t *testing.T, base string) string {
+	t.Helper()
+	claims := smarttest.System(base, "careslot-test", "system/*.*")
+	claims.ExpiresAt = time.Now().Add(24 * time.Hour)
+	return smarttest.Shared(t).MustMint(t, claims)
+}
+
+func (b *backendTokens) RoundTrip(r *http.Request) (*http.Response, error) {
+	if _, set := r.Header["Authorization"]; set {
+		return http.DefaultTransport.RoundTrip(r)
+	}
+	b.mu.Lock()
+	raw, ok := b.tokens[r.URL.Host]
+	if !ok {
+		issuer, err := smarttest.SharedIssuer()
+		if err != nil {
+			b.mu.Unlock()
+			return nil, err
+		}
+		claims := smarttest.System("http://"+r.URL.Host+"/fhir", "careslot-test", "system/*.*")
+		claims.ExpiresAt = time.Now().Add(24 * time.Hour)
+		if raw, err = issuer.Mint(claims); err != nil {
+			b.mu.Unlock()
+			return nil, err
+		}
+		b.tokens[r.URL.Host] = raw
+	}
+	b.mu.Unlock()
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+raw)
+	return http.DefaultTransport.RoundTrip(r)
 }

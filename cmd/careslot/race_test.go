@@ -17,7 +17,7 @@ func send(t *testing.T, method, url string, body any) int {
 	b, _ := json.Marshal(body)
 	req, _ := http.NewRequest(method, url, bytes.NewReader(b))
 	req.Header.Set("Content-Type", "application/fhir+json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := tokenClient.Do(req)
 	if err != nil {
 		t.Errorf("%s %s: %v", method, url, err)
 		return 0

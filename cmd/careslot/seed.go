@@ -25,7 +25,7 @@ func seed(ctx context.Context, cfg config, log *slog.Logger) error {
 	return a.Store.Exclusive(ctx, "careslot seed", func() error {
 		ctx, cancel := seedContext(ctx)
 		defer cancel()
-		return seedDemoClinic(ctx, a.Handler, time.Now().UTC(), log)
+		return seedDemoClinic(ctx, a.FHIR.Handler(), time.Now().UTC(), log)
 	})
 }
 
@@ -50,7 +50,7 @@ func seedIfEmpty(ctx context.Context, a *app.App, log *slog.Logger) error {
 			return err
 		}
 		log.Info("empty database: seeding the demo clinic")
-		return seedDemoClinic(ctx, a.Handler, time.Now().UTC(), log)
+		return seedDemoClinic(ctx, a.FHIR.Handler(), time.Now().UTC(), log)
 	})
 }
 

@@ -14,7 +14,7 @@ func TestSeedDemoClinic(t *testing.T) {
 	srv := apptest.New(t) // the insurance rule is on: every seeded booking has coverage
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	now := time.Now().UTC()
-	if err := seedDemoClinic(context.Background(), srv.Handler, now, log); err != nil {
+	if err := seedDemoClinic(context.Background(), srv.FHIR.Handler(), now, log); err != nil {
 		t.Fatal(err)
 	}
 	count := func(typ string) map[string]int {
@@ -51,7 +51,7 @@ func TestSeedDemoClinic(t *testing.T) {
 	}
 	// Seeding again changes nothing but versions.
 	before := count("Slot")["*"]
-	if err := seedDemoClinic(context.Background(), srv.Handler, now, log); err != nil {
+	if err := seedDemoClinic(context.Background(), srv.FHIR.Handler(), now, log); err != nil {
 		t.Fatal(err)
 	}
 	if after := count("Slot")["*"]; after != before {

@@ -21,7 +21,7 @@ func fhirCall(base, method, path string, body any) (int, map[string]any, error) 
 	b, _ := json.Marshal(body)
 	req, _ := http.NewRequest(method, base+"/"+path, bytes.NewReader(b))
 	req.Header.Set("Content-Type", "application/fhir+json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := tokenClient.Do(req)
 	if err != nil {
 		return 0, nil, err
 	}

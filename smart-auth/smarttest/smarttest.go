@@ -11,7 +11,9 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -234,4 +236,27 @@ func Admin(audience string, scopes ...string) Claims {
 // System is the claims of a backend service (client_credentials).
 func System(audience, clientID string, scopes ...string) Claims {
 	return Claims{Audience: audience, Role: caller.RoleSystem, ClientID: clientID, Scopes: scopes}
+}
+
+// Handler serves the issuer as the parts of Hydra a careslot process calls, so that a
+// test may point a real `careslot serve` at it (CARESLOT_HYDRA_PUBLIC_URL and
+// CARESLOT_HYDRA_ADMIN_URL at its URL, CARESLOT_OAUTH_ISSUER=IssuerURL): the JWKS at
+// /.well-known/jwks.json, token introspection at /admin/oauth2/introspect answering from
+// the revocation list, and /health/ready.
+func (i *Issuer) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /.well-known/jwks.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(i.public)
+	})
+	mux.HandleFunc("POST /admin/oauth2/introspect", func(w http.ResponseWriter, r *http.Request) {
+		raw := r.FormValue("token")
+		active, _ := revocation{i}.Active(r.Context(), raw)
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"active": active, "token_use": "access_token"})
+	})
+	mux.HandleFunc("GET /health/ready", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"status":"ok"}`))
+	})
+	return mux
 }

@@ -175,7 +175,7 @@ func FuzzSearchHTTP(f *testing.F) {
 	} {
 		srv.Must(f, http.StatusCreated, http.MethodPut, body.path, body.json)
 	}
-	client := srv.HTTP.Client()
+	client := srv.Client
 	f.Add("Patient?family=fuzz&_revinclude=Appointment:patient")
 	f.Fuzz(func(t *testing.T, input string) {
 		typ, query := splitSearch(input)
