@@ -95,7 +95,7 @@ func hostileRequests() []hostile {
 // the element when there is one.
 func TestHostileRequestsAnsweredInTime(t *testing.T) {
 	srv.Must(t, http.StatusCreated, "PUT", "Patient/hostile-p", patient("hostile-p"))
-	client := &http.Client{Timeout: hostileBound}
+	client := &http.Client{Timeout: hostileBound, Transport: srv.Client.Transport} // with the back end's token
 	for _, c := range hostileRequests() {
 		t.Run(c.name, func(t *testing.T) {
 			var body io.Reader

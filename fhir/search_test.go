@@ -325,7 +325,7 @@ func TestCompartmentSearch(t *testing.T) {
 // for the types a search answers (Binary has no search parameters: 400).
 func TestCapabilityStatementSearchTypeOnlyWhereSearchable(t *testing.T) {
 	cs := srv.Must(t, http.StatusOK, "GET", "metadata", nil).JSON(t)
-	admin := apptest.Bearer(srv.Token(t, smarttest.Admin(srv.URL))) // AuditEvents are for admins
+	admin := apptest.Bearer(srv.Token(t, smarttest.Admin(srv.URL, "user/*.cruds"))) // AuditEvents are for admins
 	for _, r := range cs["rest"].([]any)[0].(map[string]any)["resource"].([]any) {
 		res := r.(map[string]any)
 		typ := res["type"].(string)
