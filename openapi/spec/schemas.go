@@ -91,6 +91,8 @@ func extraSchemas() map[string]any {
 			"type":        "object",
 			"required":    []string{"resourceType"},
 			"properties":  map[string]any{"resourceType": map[string]any{"type": "string", "pattern": "^[A-Z][A-Za-z]+$"}},
+			// Said outright: linters check examples as if unlisted properties were refused.
+			"additionalProperties": true,
 		},
 		"TokenResponse": map[string]any{
 			"description": "RFC 6749 5.1 access token response, with SMART's launch context (patient, encounter) when granted.",

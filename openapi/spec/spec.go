@@ -128,7 +128,7 @@ func Build() ([]byte, error) {
 	b.systemPaths(system)
 	b.authPaths()
 
-	schemas, err := r4Schemas(append(slices.Clone(types), "OperationOutcome", "Bundle", "Parameters", "CapabilityStatement", "OperationDefinition"))
+	schemas, err := r4Schemas(append(slices.Clone(types), "OperationOutcome", "Bundle", "Parameters", "CapabilityStatement"))
 	if err != nil {
 		return nil, err
 	}
