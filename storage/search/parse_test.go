@@ -41,16 +41,18 @@ func TestMalformedValuesAre400(t *testing.T) {
 		{"Patient", "family.name=x", "family.name"},
 		{"Patient", "_has:Appointment:patient=x", "_has:Appointment:patient"},
 	} {
-		params, _ := url.ParseQuery(c.query)
-		_, err := reg.Parse(c.typ, params, ParseOptions{DefaultCount: 10, MaxCount: 100})
-		fe, ok := fhirerr.As(err)
-		if !ok || fe.Status() != 400 {
-			t.Errorf("%s?%s: %v, want a 400", c.typ, c.query, err)
-			continue
-		}
-		if c.param != "" && (len(fe.Expression) == 0 || fe.Expression[0] != c.param) {
-			t.Errorf("%s?%s: expression %v, want %s", c.typ, c.query, fe.Expression, c.param)
-		}
+		t.Run(c.typ+"?"+c.query, func(t *testing.T) {
+			t.Parallel()
+			params, _ := url.ParseQuery(c.query)
+			_, err := reg.Parse(c.typ, params, ParseOptions{DefaultCount: 10, MaxCount: 100})
+			fe, ok := fhirerr.As(err)
+			if !ok || fe.Status() != 400 {
+				t.Fatalf("%s?%s: %v, want a 400", c.typ, c.query, err)
+			}
+			if c.param != "" && (len(fe.Expression) == 0 || fe.Expression[0] != c.param) {
+				t.Errorf("%s?%s: expression %v, want %s", c.typ, c.query, fe.Expression, c.param)
+			}
+		})
 	}
 }
 
@@ -86,12 +88,15 @@ func TestDateRangePrecision(t *testing.T) {
 		{"2024-02-10T10:00:00.123Z", "2024-02-10T10:00:00.123Z", "2024-02-10T10:00:00.123999Z"},
 		{"2024-02-10T10:00:00.1234567Z", "2024-02-10T10:00:00.123456Z", "2024-02-10T10:00:00.123456Z"},
 	} {
-		low, high, err := DateRange(c.in)
-		wl, _ := time.Parse(time.RFC3339Nano, c.low)
-		wh, _ := time.Parse(time.RFC3339Nano, c.high)
-		if err != nil || !low.Equal(wl) || !high.Equal(wh) {
-			t.Errorf("%s: [%v, %v] %v, want [%v, %v]", c.in, low, high, err, wl, wh)
-		}
+		t.Run(c.in, func(t *testing.T) {
+			t.Parallel()
+			low, high, err := DateRange(c.in)
+			wl, _ := time.Parse(time.RFC3339Nano, c.low)
+			wh, _ := time.Parse(time.RFC3339Nano, c.high)
+			if err != nil || !low.Equal(wl) || !high.Equal(wh) {
+				t.Errorf("%s: [%v, %v] %v, want [%v, %v]", c.in, low, high, err, wl, wh)
+			}
+		})
 	}
 }
 
@@ -102,10 +107,13 @@ func TestNumberRangePrecision(t *testing.T) {
 		{"1e2", "50", "150"},
 		{"-2.5", "-2.55", "-2.45"},
 	} {
-		_, lo, hi, err := NumberRange(c.in)
-		if err != nil || lo != c.lo || hi != c.hi {
-			t.Errorf("%s: [%s, %s) %v, want [%s, %s)", c.in, lo, hi, err, c.lo, c.hi)
-		}
+		t.Run(c.in, func(t *testing.T) {
+			t.Parallel()
+			_, lo, hi, err := NumberRange(c.in)
+			if err != nil || lo != c.lo || hi != c.hi {
+				t.Errorf("%s: [%s, %s) %v, want [%s, %s)", c.in, lo, hi, err, c.lo, c.hi)
+			}
+		})
 	}
 }
 
