@@ -60,14 +60,19 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	rulesCfg := resources.Config{RequireCoverage: cfg.RequireCoverage, BaseURL: cfg.BaseURL}
 	fhirCfg := fhir.Config{BaseURL: cfg.BaseURL}
 	var subs *subscriptions.Service
+	var rules *resources.Rules
 	if cfg.Subscriptions != nil {
 		subCfg := *cfg.Subscriptions
 		subCfg.BaseURL = cfg.BaseURL
+		// A notification carries only what its subscription's owner may read.
+		subCfg.Visible = func(ctx context.Context, owner []byte, c storage.Change, content []byte) (bool, error) {
+			return rules.OwnerMaySee(ctx, store, owner, c, content)
+		}
 		subs = subscriptions.New(subCfg, store, log)
 		rulesCfg.AllowPrivateEndpoints = subCfg.AllowPrivate
 		fhirCfg.Websocket = subs.WebsocketHandler()
 	}
-	rules := resources.New(rulesCfg)
+	rules = resources.New(rulesCfg)
 	rules.Observe = func(ctx context.Context, e resources.Event) {
 		if !e.Allowed {
 			audit.Denied(ctx, e.Reason)

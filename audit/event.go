@@ -237,27 +237,7 @@ func (e Event) agents() []agent {
 	return agents
 }
 
-// PatientsOf are the ids of the patients whose compartment holds the resource typ/id
-// with content: itself for a Patient, else the patients its compartment parameters name.
+// PatientsOf are the ids of the patients whose compartment holds typ/id with content.
 func PatientsOf(typ, id string, content []byte) []string {
-	if typ == "Patient" {
-		return []string{id}
-	}
-	reg := search.Definitions()
-	params := reg.CompartmentParams("Patient", typ)
-	if len(params) == 0 || len(content) == 0 {
-		return nil
-	}
-	var out []string
-	for _, ref := range reg.Extract(typ, content).References {
-		if ref.Type != "Patient" || ref.ID == "" {
-			continue
-		}
-		for _, p := range params {
-			if ref.SP == typ+"."+p && !slices.Contains(out, ref.ID) {
-				out = append(out, ref.ID)
-			}
-		}
-	}
-	return out
+	return search.Definitions().PatientsOf(typ, id, content)
 }

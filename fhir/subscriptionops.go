@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/careslot/careslot/audit"
 	"github.com/careslot/careslot/fhir/fhirerr"
 	"github.com/careslot/careslot/smart-auth/scope"
 	"github.com/careslot/careslot/storage"
@@ -37,12 +38,17 @@ func (s *Server) SubscriptionOperations() []*Operation {
 	}
 }
 
-// loadSubscription reads and parses Subscription/[id] of the request.
+// loadSubscription reads and parses Subscription/[id] of the request, if the caller may follow it.
 func (s *Server) loadSubscription(r *http.Request) (*subscription.Subscription, *storage.StoredSubscription, error) {
 	id := mux.Vars(r)["id"]
 	stored, err := s.store.Subscription(r.Context(), id)
 	if err != nil {
 		return nil, nil, err
+	}
+	// Only its owner or an admin follows a subscription; to anyone else it does not exist.
+	if stored != nil && !subscription.MayWatch(r.Context(), stored.Owner) {
+		audit.Denied(r.Context(), "Subscription/"+id+" is followed by its owner and admins only")
+		stored = nil
 	}
 	if stored == nil {
 		return nil, nil, fhirerr.NotFound("Subscription/" + id + " is not known")

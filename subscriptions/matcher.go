@@ -277,7 +277,18 @@ func (m *matcher) process(ctx context.Context, ch *amqp.Channel, changes []stora
 						ok = ok && hits[index[f]][seq]
 					}
 				}
-				if ok && m.svc.visible(s, w.change) {
+				if !ok {
+					continue
+				}
+				content := contents[storage.VersionKey{RID: w.change.RID, Version: w.change.VersionID}]
+				if w.change.Action == "delete" {
+					content = contents[storage.VersionKey{RID: w.change.RID, Version: w.change.VersionID - 1}]
+				}
+				visible, err := m.svc.visible(ctx, s, w.change, content)
+				if err != nil {
+					return err
+				}
+				if visible {
 					events = append(events, storage.Event{Subscription: s.ID, Change: w.change})
 				}
 			}

@@ -39,10 +39,12 @@ type Config struct {
 	// ScheduleInterval is how often due reminders, heartbeats and ends are looked for.
 	ScheduleInterval time.Duration
 	// Visible tells whether the owner of a subscription (the creating caller as JSON, nil
-	// when anonymous) may read the resource of a change; nil lets everything through,
-	// as today every caller may read everything. Once smart-auth's policy exists, app
-	// wires it here, so that notifications never carry what their owner may not read.
-	Visible func(owner []byte, c storage.Change) bool
+	// when anonymous) may read the resource of a change, content being the version the
+	// event is about (the deleted one for a delete); an error has the batch matched
+	// again. app wires the access policy here (resources.Rules.OwnerMaySee), so that
+	// notifications never carry what their owner may not read; nil lets everything
+	// through (tests of delivery alone).
+	Visible func(ctx context.Context, owner []byte, c storage.Change, content []byte) (bool, error)
 }
 
 // DefaultRetryDelays wait 1 s, 5 s, 30 s, 2 min and 10 min.
@@ -144,10 +146,10 @@ func (s *Service) Stop() {
 }
 
 // visible is the seam of the access policy: a subscription gets an event only if its
-// owner may read the changed resource (Config.Visible; everything until the policy exists).
-func (s *Service) visible(sub *liveSubscription, c storage.Change) bool {
+// owner may read the changed resource (Config.Visible).
+func (s *Service) visible(ctx context.Context, sub *liveSubscription, c storage.Change, content []byte) (bool, error) {
 	if s.cfg.Visible == nil {
-		return true
+		return true, nil
 	}
-	return s.cfg.Visible(sub.Owner, c)
+	return s.cfg.Visible(ctx, sub.Owner, c, content)
 }

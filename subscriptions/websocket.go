@@ -127,7 +127,8 @@ func (h *hub) bindable(ctx context.Context, id string) string {
 	if err != nil {
 		return "cannot be read now"
 	}
-	if stored == nil {
+	// Someone else's subscription is answered as a missing one: its existence is not told.
+	if stored == nil || !subscription.MayWatch(ctx, stored.Owner) {
 		return "is not a known Subscription"
 	}
 	sub, err := subscription.Parse(stored.Content, h.svc.parseOptions())

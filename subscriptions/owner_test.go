@@ -1,0 +1,153 @@
+package subscriptions_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/careslot/careslot/app/apptest"
+	"github.com/careslot/careslot/smart-auth/caller"
+	"github.com/careslot/careslot/smart-auth/smarttest"
+	"github.com/careslot/careslot/storage"
+	"github.com/coder/websocket"
+)
+
+// ownerA is patient own-a as a subscription records its creator.
+var ownerA = caller.Caller{Role: caller.RolePatient, Subject: "user-own-a", FHIRUser: "Patient/own-a", Patient: "own-a",
+	ClientID: "own-app", Scopes: []string{"patient/*.rs"}}
+
+func ownerAToken(t *testing.T, s *apptest.Server) string {
+	return s.Token(t, smarttest.Claims{Role: caller.RolePatient, Subject: ownerA.Subject, FHIRUser: ownerA.FHIRUser,
+		Patient: ownerA.Patient, ClientID: ownerA.ClientID, Scopes: ownerA.Scopes})
+}
+
+// subscribeAs stores a Subscription owned by owner, as the creating request records it.
+// The policy lets only admins and backend services create Subscriptions today; this is
+// the subscription a patient's app would have if it let them.
+func subscribeAs(t *testing.T, s *apptest.Server, id string, sub map[string]any, owner caller.Caller) {
+	t.Helper()
+	sub["id"] = id
+	body, _ := json.Marshal(sub)
+	who, _ := json.Marshal(owner)
+	ctx := context.Background()
+	err := s.App.Store.InTx(ctx, func(tx *storage.Tx) error {
+		if _, err := tx.Write(ctx, nil, "Subscription", id, body, http.MethodPost); err != nil {
+			return err
+		}
+		return tx.InitSubscriptionState(ctx, id, who)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func observation(id, patient string) map[string]any {
+	return map[string]any{"resourceType": "Observation", "id": id, "status": "final", "code": map[string]any{"text": "weight"},
+		"subject": map[string]any{"reference": "Patient/" + patient}}
+}
+
+func notified(h *hook) []string {
+	var out []string
+	for _, r := range h.events("event-notification") {
+		out = append(out, r.Header.Get("X-Careslot-Action")+" "+r.Header.Get("X-Careslot-Resource"))
+	}
+	return out
+}
+
+func TestNotificationsCarryOnlyWhatTheOwnerMaySee(t *testing.T) {
+	s, _ := newServer(t)
+	admin := apptest.Bearer(s.Token(t, smarttest.Admin(s.URL, "user/*.*")))
+	for _, id := range []string{"own-a", "own-b"} {
+		p := patient("Owner")
+		p["id"] = id
+		s.Must(t, 201, "PUT", "Patient/"+id, p, admin...)
+	}
+	mine, all := newHook(t), newHook(t)
+	subscribeAs(t, s, "own-sub", restHook("Observation?status=final", mine.URL, nil), ownerA)
+	adminSub := s.Must(t, 201, "POST", "Subscription", restHook("Observation?status=final", all.URL, nil), admin...).JSON(t)["id"].(string)
+	mine.waitEvents(t, "handshake", 1)
+	all.waitEvents(t, "handshake", 1)
+	waitStatus(t, s, "own-sub", "active")
+	waitStatus(t, s, adminSub, "active")
+
+	s.Must(t, 201, "PUT", "Observation/own-oa", observation("own-oa", "own-a"), admin...)
+	s.Must(t, 201, "PUT", "Observation/own-ob", observation("own-ob", "own-b"), admin...)
+	up := observation("own-oa", "own-a")
+	up["valueString"] = "72 kg"
+	s.Must(t, 200, "PUT", "Observation/own-oa", up, admin...)
+	s.Must(t, 204, "DELETE", "Observation/own-ob", nil, admin...)
+	s.Must(t, 204, "DELETE", "Observation/own-oa", nil, admin...)
+
+	// The admin's subscription sees every change; once it has them all, the patient's
+	// has had its chance at each (one matcher, in commit order).
+	all.waitEvents(t, "event-notification", 5)
+	mine.waitEvents(t, "event-notification", 3)
+	time.Sleep(300 * time.Millisecond)
+	want := []string{"create Observation/own-oa/_history/1", "update Observation/own-oa/_history/2", "delete Observation/own-oa/_history/3"}
+	if got := notified(mine); !slices.Equal(got, want) {
+		t.Errorf("patient own-a's subscription was told:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if got := notified(all); len(got) != 5 {
+		t.Errorf("the admin's subscription was told %d changes, want 5: %v", len(got), got)
+	}
+	for _, r := range mine.events("event-notification") {
+		if strings.Contains(string(r.Body), "own-b") {
+			t.Errorf("a notification to own-a carries own-b's data: %s", r.Body)
+		}
+	}
+}
+
+func TestOnlyTheOwnerOrAnAdminFollowsASubscription(t *testing.T) {
+	s, _ := newServer(t)
+	admin := apptest.Bearer(s.Token(t, smarttest.Admin(s.URL, "user/*.*")))
+	sub := restHook("Patient?family=owned", "", nil)
+	sub["channel"] = map[string]any{"type": "websocket"}
+	subscribeAs(t, s, "own-ws", sub, ownerA)
+
+	// $status and $events: an admin may; a caller without a token may not follow a
+	// subscription that has an owner: to them it does not exist.
+	for _, op := range []string{"$status", "$events"} {
+		s.Must(t, http.StatusOK, "GET", "Subscription/own-ws/"+op, nil, admin...)
+		s.Must(t, http.StatusNotFound, "GET", "Subscription/own-ws/"+op, nil)
+	}
+	other := s.Token(t, smarttest.Claims{Role: caller.RolePatient, Subject: "user-own-b", FHIRUser: "Patient/own-b", Patient: "own-b",
+		Scopes: []string{"patient/*.rs"}})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	wsURL := "ws" + strings.TrimPrefix(s.URL, "http") + "/websocket"
+	bind := func(token string) string {
+		t.Helper()
+		opts := &websocket.DialOptions{HTTPHeader: http.Header{}}
+		if token != "" {
+			opts.HTTPHeader.Set("Authorization", "Bearer "+token)
+		}
+		c, _, err := websocket.Dial(ctx, wsURL, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.CloseNow()
+		c.Write(ctx, websocket.MessageText, []byte("bind own-ws"))
+		_, msg, err := c.Read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(msg)
+	}
+	if got := bind(""); !strings.HasPrefix(got, "error own-ws is not a known Subscription") {
+		t.Errorf("a bind without a token: %q", got)
+	}
+	if got := bind(other); !strings.HasPrefix(got, "error own-ws is not a known Subscription") {
+		t.Errorf("a bind by another patient: %q", got)
+	}
+	if got := bind(ownerAToken(t, s)); got != "bound own-ws" {
+		t.Errorf("a bind by the owner: %q", got)
+	}
+	if got := bind(strings.TrimPrefix(admin[1], "Bearer ")); got != "bound own-ws" {
+		t.Errorf("a bind by an admin: %q", got)
+	}
+}
