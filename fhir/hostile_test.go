@@ -1,6 +1,8 @@
 package fhir_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -35,6 +37,14 @@ func distinct(param string, n int) string {
 		parts = append(parts, fmt.Sprintf("%s%d", param, i))
 	}
 	return strings.Join(parts, "&")
+}
+
+func gzipped(s string) string {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write([]byte(s))
+	zw.Close()
+	return buf.String()
 }
 
 func hostileObservation(value string) string {
@@ -72,6 +82,17 @@ func hostileRequests() []hostile {
 		{name: "transaction reference to a urn:uuid of no entry", method: "POST", path: "", status: 422, expression: "Bundle.entry[0].resource.subject.reference",
 			body: `{"resourceType":"Bundle","type":"transaction","entry":[{"fullUrl":"urn:uuid:0b8e5a3c-1111-4c8e-9f3a-000000000001","request":{"method":"POST","url":"Observation"},` +
 				`"resource":{"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"urn:uuid:0b8e5a3c-2222-4c8e-9f3a-000000000002"}}}]}`},
+		{name: "gzip body", method: "POST", path: "Patient", body: gzipped(patient("hostile-gz")), header: []string{"Content-Encoding", "gzip"}, status: 201},
+		{name: "gzip form body of _search", method: "POST", path: "Patient/_search", body: gzipped("family=Chalmers"),
+			header: []string{"Content-Type", "application/x-www-form-urlencoded", "Content-Encoding", "gzip"}, status: 200},
+		{name: "gzip bomb: 17 MiB decoded", method: "POST", path: "Patient", status: 413, header: []string{"Content-Encoding", "gzip"},
+			body: gzipped(`{"resourceType":"Patient","name":[{"text":"` + strings.Repeat("a", 17<<20) + `"}]}`)},
+		{name: "gzip that is not", method: "POST", path: "Patient", body: patient("hostile-notgz"), header: []string{"Content-Encoding", "gzip"}, status: 400},
+		{name: "gzip cut short", method: "POST", path: "Patient", body: gzipped(patient("hostile-cut"))[:40], header: []string{"Content-Encoding", "gzip"}, status: 400},
+		{name: "Content-Encoding br", method: "POST", path: "Patient", body: patient("hostile-br"), header: []string{"Content-Encoding", "br"}, status: 415},
+		{name: "Content-Encoding gzip, br", method: "POST", path: "Patient", body: patient("hostile-br2"), header: []string{"Content-Encoding", "gzip, br"}, status: 415},
+		{name: "Content-Encoding deflate on a transaction", method: "POST", path: "", body: `{"resourceType":"Bundle","type":"transaction","entry":[]}`,
+			header: []string{"Content-Encoding", "deflate"}, status: 415},
 	}
 	for _, v := range tiny {
 		short := v

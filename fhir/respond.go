@@ -3,9 +3,7 @@ package fhir
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"strconv"
@@ -57,13 +55,9 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 				"Content-Type %q is not supported; send application/fhir+json", ct)
 		}
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	body, err := s.readLimited(w, r)
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return nil, errorf(fhirerr.ErrTooLarge, fhirerr.CodeTooLong, "the body is larger than %d bytes", s.cfg.MaxBodyBytes)
-		}
-		return nil, errorf(fhirerr.ErrInvalid, fhirerr.CodeStructure, "the body could not be read")
+		return nil, err
 	}
 	// JSON is UTF-8; a body that is not would be silently altered by re-encoding (e.g. in a transaction).
 	if !utf8.Valid(body) {

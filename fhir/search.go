@@ -2,9 +2,7 @@ package fhir
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -137,13 +135,9 @@ func checkParamCount(query string) error {
 
 // readFormBody reads a form body within the size limit (readBody wants FHIR JSON).
 func (s *Server) readFormBody(w http.ResponseWriter, r *http.Request) (string, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	body, err := s.readLimited(w, r)
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return "", errorf(fhirerr.ErrTooLarge, fhirerr.CodeTooLong, "the body is larger than %d bytes", s.cfg.MaxBodyBytes)
-		}
-		return "", errorf(fhirerr.ErrInvalid, fhirerr.CodeStructure, "the body could not be read")
+		return "", err
 	}
 	return string(body), nil
 }
