@@ -174,6 +174,7 @@ func TestWhoMayDoWhat(t *testing.T) {
 			{name: "update own Patient", method: "PUT", path: "Patient/acc-alice", body: aliceRenamed, status: 200},
 			{name: "update another patient", method: "PUT", path: "Patient/acc-bob", body: bobRenamed, status: 404},
 			{name: "delete own Patient", method: "DELETE", path: "Patient/acc-alice", status: 403},
+			{name: "delete own appointment (cancel it instead)", method: "DELETE", path: "Appointment/acc-a1", status: 403},
 			{name: "create a Patient", method: "POST", path: "Patient", body: map[string]any{"resourceType": "Patient"}, status: 403},
 			{name: "write a record", method: "POST", path: "Observation", body: observation("", "acc-alice", "laboratory", ""), status: 403},
 			{name: "create own coverage", method: "POST", path: "Coverage", body: map[string]any{"resourceType": "Coverage", "status": "active",

@@ -320,8 +320,8 @@ func (p *policy) roleFilter(typ string, write bool, i scope.Interaction) (search
 		switch {
 		case adminOnly[typ]:
 		case write && patientWritable[typ]:
-			if typ == "Patient" && i != scope.Update {
-				break // a patient updates their record; creating or deleting patients is the clinic's
+			if i == scope.Delete || typ == "Patient" && i != scope.Update {
+				break // a patient cancels rather than deletes; creating patients is the clinic's
 			}
 			return own, ""
 		case write:
