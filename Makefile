@@ -11,7 +11,7 @@ TEST_TIMEOUT ?= 15m
 FUZZTIME     ?= 30s
 BENCHTIME    ?= 1s
 
-.PHONY: all build hydra run test fuzz bench lint postgres rabbitmq summary-elements openapi openapi-lint swagger-ui clean
+.PHONY: all build hydra run test fuzz bench lint postgres rabbitmq summary-elements openapi openapi-lint swagger-ui schema-doc clean
 
 all: lint build test
 
@@ -153,6 +153,12 @@ openapi-lint:
 	else \
 		echo "openapi-lint: skipped, npm is not installed (install Node.js and npm to lint openapi/openapi.json with Redocly CLI)"; \
 	fi
+
+# Regenerate docs/schema.md (the Mermaid ER diagram of the database) from
+# information_schema of a freshly migrated database on the test server; committed, and
+# docs/schemadoc's test fails when it is out of date.
+schema-doc: postgres
+	$(GO) run ./docs/schemadoc/cmd -out docs/schema.md
 
 clean:
 	rm -rf bin

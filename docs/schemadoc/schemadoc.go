@@ -1,0 +1,201 @@
+// Package schemadoc renders careslot's database schema as Markdown with a Mermaid ER
+// diagram, from information_schema (and pg_indexes) of a freshly migrated database, so
+// that docs/schema.md is the schema the migrations make and cannot drift from it.
+// `make schema-doc` runs it (go run ./docs/schemadoc/cmd); its test fails on drift.
+package schemadoc
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/careslot/careslot/storage"
+	"github.com/careslot/careslot/storage/storagetest"
+	"github.com/jackc/pgx/v5"
+)
+
+// FromFreshDatabase creates a database on storagetest's server, migrates it as careslot
+// does at start, renders its schema and drops it.
+func FromFreshDatabase(ctx context.Context) (string, error) {
+	url, drop, err := storagetest.CreateDatabase(ctx)
+	if err != nil {
+		return "", fmt.Errorf("create a database: %w", err)
+	}
+	defer drop()
+	store, err := storage.Open(ctx, url)
+	if err != nil {
+		return "", fmt.Errorf("migrate: %w", err)
+	}
+	store.Close()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close(ctx)
+	return Render(ctx, conn)
+}
+
+type column struct {
+	name, typ string
+	nullable  bool
+	key       string // PK, FK, UK (comma-separated)
+}
+
+type foreignKey struct {
+	table, column, refTable, refColumn string
+	nullable                           bool
+}
+
+// Render reads the public schema through conn.
+func Render(ctx context.Context, conn *pgx.Conn) (string, error) {
+	tables := map[string][]column{}
+	var order []string
+	rows, err := conn.Query(ctx, `
+		SELECT c.table_name, c.column_name, c.udt_name, c.is_nullable = 'YES'
+		FROM information_schema.columns c
+		JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name
+		WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE'
+		ORDER BY c.table_name, c.ordinal_position`)
+	if err != nil {
+		return "", err
+	}
+	for rows.Next() {
+		var tbl string
+		var col column
+		if err := rows.Scan(&tbl, &col.name, &col.typ, &col.nullable); err != nil {
+			return "", err
+		}
+		if _, seen := tables[tbl]; !seen {
+			order = append(order, tbl)
+		}
+		tables[tbl] = append(tables[tbl], col)
+	}
+	if err := rows.Err(); err != nil {
+		return "", err
+	}
+
+	// Key columns: primary keys, unique constraints and the local side of foreign keys.
+	keys := map[[2]string][]string{}
+	rows, err = conn.Query(ctx, `
+		SELECT k.table_name, k.column_name, tc.constraint_type
+		FROM information_schema.table_constraints tc
+		JOIN information_schema.key_column_usage k ON k.constraint_schema = tc.constraint_schema AND k.constraint_name = tc.constraint_name
+		WHERE tc.table_schema = 'public' AND tc.constraint_type IN ('PRIMARY KEY', 'UNIQUE', 'FOREIGN KEY')
+		ORDER BY k.table_name, k.column_name, tc.constraint_type DESC`)
+	if err != nil {
+		return "", err
+	}
+	short := map[string]string{"PRIMARY KEY": "PK", "UNIQUE": "UK", "FOREIGN KEY": "FK"}
+	for rows.Next() {
+		var tbl, col, kind string
+		if err := rows.Scan(&tbl, &col, &kind); err != nil {
+			return "", err
+		}
+		k := [2]string{tbl, col}
+		if !contains(keys[k], short[kind]) {
+			keys[k] = append(keys[k], short[kind])
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return "", err
+	}
+	for tbl, cols := range tables {
+		for i := range cols {
+			cols[i].key = strings.Join(keys[[2]string{tbl, cols[i].name}], ",")
+		}
+	}
+
+	var fks []foreignKey
+	rows, err = conn.Query(ctx, `
+		SELECT k.table_name, k.column_name, u.table_name, u.column_name, c.is_nullable = 'YES'
+		FROM information_schema.referential_constraints r
+		JOIN information_schema.key_column_usage k ON k.constraint_schema = r.constraint_schema AND k.constraint_name = r.constraint_name
+		JOIN information_schema.key_column_usage u ON u.constraint_schema = r.unique_constraint_schema AND u.constraint_name = r.unique_constraint_name
+			AND u.ordinal_position = k.position_in_unique_constraint
+		JOIN information_schema.columns c ON c.table_schema = k.table_schema AND c.table_name = k.table_name AND c.column_name = k.column_name
+		WHERE r.constraint_schema = 'public'
+		ORDER BY k.table_name, k.column_name, u.table_name`)
+	if err != nil {
+		return "", err
+	}
+	for rows.Next() {
+		var fk foreignKey
+		if err := rows.Scan(&fk.table, &fk.column, &fk.refTable, &fk.refColumn, &fk.nullable); err != nil {
+			return "", err
+		}
+		fks = append(fks, fk)
+	}
+	if err := rows.Err(); err != nil {
+		return "", err
+	}
+
+	type index struct{ table, name, def string }
+	var indexes []index
+	rows, err = conn.Query(ctx, `SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY tablename, indexname`)
+	if err != nil {
+		return "", err
+	}
+	for rows.Next() {
+		var ix index
+		if err := rows.Scan(&ix.table, &ix.name, &ix.def); err != nil {
+			return "", err
+		}
+		indexes = append(indexes, ix)
+	}
+	if err := rows.Err(); err != nil {
+		return "", err
+	}
+
+	var b strings.Builder
+	b.WriteString("# careslot database schema\n\n")
+	b.WriteString("<!-- Generated by `make schema-doc` (go run ./docs/schemadoc/cmd) from information_schema of a freshly\n")
+	b.WriteString("     migrated database: do not edit. docs/schemadoc's test fails when it is out of date. -->\n\n")
+	b.WriteString("What the migrations in `storage/migrations` make. Why each table exists and how it is\n")
+	b.WriteString("used is in `docs/architecture.md`, `docs/search.md`, `docs/scheduling.md` and\n")
+	b.WriteString("`docs/subscriptions.md`. Lines are foreign keys that the database enforces; columns\n")
+	b.WriteString("are NOT NULL unless marked nullable.\n\n")
+	b.WriteString("```mermaid\nerDiagram\n")
+	for _, fk := range fks {
+		card := "||--o{"
+		if fk.nullable {
+			card = "|o--o{"
+		}
+		fmt.Fprintf(&b, "    %s %s %s : \"%s\"\n", fk.refTable, card, fk.table, fk.column)
+	}
+	for _, tbl := range order {
+		fmt.Fprintf(&b, "    %s {\n", tbl)
+		for _, c := range tables[tbl] {
+			line := fmt.Sprintf("        %s %s", mermaidType(c.typ), c.name)
+			if c.key != "" {
+				line += " " + c.key
+			}
+			if c.nullable {
+				line += ` "nullable"`
+			}
+			b.WriteString(line + "\n")
+		}
+		b.WriteString("    }\n")
+	}
+	b.WriteString("```\n\n## Indexes\n\n| table | index | definition |\n| --- | --- | --- |\n")
+	for _, ix := range indexes {
+		fmt.Fprintf(&b, "| %s | %s | `%s` |\n", ix.table, ix.name, strings.ReplaceAll(ix.def, "|", `\|`))
+	}
+	return b.String(), nil
+}
+
+// mermaidType is a column type as Mermaid takes it: one word (arrays are _text in udt_name).
+func mermaidType(udt string) string {
+	if strings.HasPrefix(udt, "_") {
+		return strings.TrimPrefix(udt, "_") + "_array"
+	}
+	return udt
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
