@@ -25,9 +25,9 @@ func TestWriteStatementGolden(t *testing.T) {
 		{"actor":{"reference":"Practitioner/d1"},"status":"accepted"}]}`
 	cases := []struct {
 		name, typ, id, body string
-		rid               int64 // 0: a create
-		version           int
-		method            string
+		rid                 int64 // 0: a create
+		version             int
+		method              string
 	}{
 		{"create-patient", "Patient", "p1", patient, 0, 1, http.MethodPost},
 		{"update-patient", "Patient", "p1", patient, 7, 2, http.MethodPut},
