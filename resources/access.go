@@ -60,6 +60,13 @@ type Event struct {
 // all, and which of them. A request without a caller is the server itself (seeding, or
 // a careslot run without RequireToken) and may do everything.
 func (r *Rules) Decide(ctx context.Context, i scope.Interaction, typ string) Decision {
+	return r.decide(ctx, i, typ, true)
+}
+
+// decide is Decide; others tells whether the Access must also say what the caller may
+// read of the other types (a search's includes and chains), or of typ alone (one
+// resource's check, which is then cheaper).
+func (r *Rules) decide(ctx context.Context, i scope.Interaction, typ string, others bool) Decision {
 	c, ok := caller.From(ctx)
 	if !ok {
 		return Decision{Allowed: true, Reason: "no caller: the server itself"}
@@ -69,7 +76,10 @@ func (r *Rules) Decide(ctx context.Context, i scope.Interaction, typ string) Dec
 	if len(f) == 0 {
 		return r.decided(ctx, c, i, typ, "", Decision{Reason: reason})
 	}
-	access := p.access(i, typ, f)
+	access := &search.Access{Types: map[string]search.Filter{typ: f}, BaseURL: p.baseURL}
+	if others {
+		access = p.access(i, typ, f)
+	}
 	return r.decided(ctx, c, i, typ, "", Decision{Allowed: true, Reason: reason, Access: access})
 }
 
@@ -84,7 +94,7 @@ type visibility interface {
 // is refused exactly as a missing one (404), so a refusal tells nothing of what exists;
 // one they may see but not change gets 403.
 func (r *Rules) Authorize(ctx context.Context, db visibility, i scope.Interaction, typ string, res *storage.Resource) error {
-	d := r.Decide(ctx, i, typ)
+	d := r.decide(ctx, i, typ, false)
 	if res == nil {
 		if !d.Allowed {
 			return fhirerr.Forbidden(d.Reason)
@@ -97,7 +107,7 @@ func (r *Rules) Authorize(ctx context.Context, db visibility, i scope.Interactio
 	}
 	seen := d
 	if i != scope.Read {
-		seen = r.Decide(ctx, scope.Read, typ)
+		seen = r.decide(ctx, scope.Read, typ, false)
 	}
 	visible := false
 	if seen.Allowed {
@@ -137,7 +147,7 @@ func (r *Rules) AuthorizeWritten(ctx context.Context, tx *storage.Tx, i scope.In
 	if !ok {
 		return nil
 	}
-	d := r.Decide(ctx, i, res.Type)
+	d := r.decide(ctx, i, res.Type, false)
 	if !d.Allowed {
 		return fhirerr.Forbidden(d.Reason)
 	}
