@@ -116,11 +116,8 @@ func TestReadsSearchesWritesAndDenialsAreAudited(t *testing.T) {
 	s.Must(t, http.StatusCreated, "PUT", "Patient/au-other", patient("au-other"), apptest.Bearer(admin)...)
 	s.Must(t, http.StatusCreated, "PUT", "Observation/au-o2", observation("au-o2", "au-other"), apptest.Bearer(admin)...)
 
-	// A write's AuditEvent is committed with it: it is there at once.
-	created := search(t, s, admin, "patient=au-p1&action=C")
-	if len(created) != 2 {
-		t.Fatalf("creates of Patient/au-p1 and Observation/au-o1: %d events: %+v", len(created), created)
-	}
+	// A write's AuditEvent is committed with it (audit_pending), and searchable soon after.
+	await(t, s, admin, "patient=au-p1&action=C", 2)
 	obs := search(t, s, admin, "entity=Observation/au-o1&action=C")
 	if len(obs) != 1 || obs[0].Subtype[0].Code != "create" || obs[0].Outcome != "0" ||
 		strings.Join(obs[0].entities("1"), ",") != "Patient/au-p1" || obs[0].Agent[0].AltID != "admin" {
@@ -221,7 +218,10 @@ func TestFailedTransactionLeavesNoWriteEvent(t *testing.T) {
 	if r.Status < 400 {
 		t.Fatalf("a transaction referring to a missing patient: %d", r.Status)
 	}
-	if got := search(t, s, admin, "patient=au-tx"); len(got) != 0 {
+	// A write after it: once its AuditEvent is searchable, so would the rolled back ones be.
+	s.Must(t, http.StatusCreated, "PUT", "Patient/au-tx2", patient("au-tx2"), apptest.Bearer(admin)...)
+	await(t, s, admin, "patient=au-tx2", 1)
+	if got := search(t, s, admin, "patient=au-tx&action=C"); len(got) != 0 {
 		t.Fatalf("a rolled back create was audited: %+v", got)
 	}
 }
@@ -238,22 +238,23 @@ func TestAuditEventsAreForAdminsOnly(t *testing.T) {
 		s.Must(t, http.StatusMethodNotAllowed, "PUT", "AuditEvent/au-forged", event, apptest.Bearer(tok)...)
 		s.Must(t, http.StatusMethodNotAllowed, "DELETE", "AuditEvent/au-forged", nil, apptest.Bearer(tok)...)
 	}
-	s.Must(t, http.StatusMethodNotAllowed, "POST", "AuditEvent", event)
+	s.Must(t, http.StatusUnauthorized, "POST", "AuditEvent", event, "Authorization", "")
 	s.Must(t, http.StatusCreated, "PUT", "Patient/au-p2", patient("au-p2"), apptest.Bearer(admin)...)
-	ev := search(t, s, admin, "patient=au-p2")
-	if len(ev) != 1 {
-		t.Fatalf("the create of Patient/au-p2: %+v", ev)
-	}
+	ev := await(t, s, admin, "patient=au-p2", 1)
 	for name, tok := range map[string]string{"patient": patientTok, "practitioner": practitioner, "anonymous": ""} {
-		var h []string
+		h := []string{"Authorization", ""} // apptest sends a backend token unless told not to
 		if tok != "" {
 			h = apptest.Bearer(tok)
 		}
 		for _, path := range []string{"AuditEvent", "AuditEvent/" + ev[0].ID, "AuditEvent/" + ev[0].ID + "/_history/1",
 			"AuditEvent/_history", "Patient?_revinclude=AuditEvent:patient", "Patient?_has:AuditEvent:patient:action=C",
 			"Patient/au-p2/AuditEvent"} {
-			if r := s.Do(t, "GET", path, nil, h...); r.Status != http.StatusForbidden {
-				t.Errorf("%s GET %s: %d, want 403: %.200s", name, path, r.Status, r.Body)
+			want := http.StatusForbidden
+			if tok == "" {
+				want = http.StatusUnauthorized // careslot requires a token
+			}
+			if r := s.Do(t, "GET", path, nil, h...); r.Status != want {
+				t.Errorf("%s GET %s: %d, want %d: %.200s", name, path, r.Status, want, r.Body)
 			}
 		}
 		if r := s.Do(t, "GET", "_history", nil, h...); r.Status == http.StatusOK && strings.Contains(string(r.Body), `"AuditEvent"`) {
@@ -272,10 +273,14 @@ func TestAuditEventsAreForAdminsOnly(t *testing.T) {
 // Events still queued when careslot stops are stored before it exits.
 func TestGracefulStopStoresQueuedEvents(t *testing.T) {
 	db := storagetest.NewDatabase(t)
-	lingering := func(c *app.Config) { c.Audit = audit.Config{Linger: time.Hour, Batch: 100000} }
+	lingering := func(c *app.Config) { c.Audit = audit.Config{Linger: time.Hour, Batch: 100000, Pending: time.Hour} }
 	s := apptest.NewOnDatabase(t, db, lingering)
 	admin := s.Token(t, smarttest.Admin(s.URL, "user/*.*"))
 	s.Must(t, http.StatusCreated, "PUT", "Patient/au-p3", patient("au-p3"), apptest.Bearer(admin)...)
+	// Writes too: their AuditEvents wait in audit_pending (Pending: an hour) until the stop.
+	for range 20 {
+		s.Must(t, http.StatusOK, "PUT", "Patient/au-p3", patient("au-p3"), apptest.Bearer(admin)...)
+	}
 	const reads = 200
 	var wg sync.WaitGroup
 	for i := range 8 {
@@ -298,6 +303,12 @@ func TestGracefulStopStoresQueuedEvents(t *testing.T) {
 	json.Unmarshal(r.Body, &b)
 	if b.Total != reads {
 		t.Fatalf("%d read events stored after a graceful stop, want %d", b.Total, reads)
+	}
+	r = again.Must(t, http.StatusOK, "GET", "AuditEvent?patient=au-p3&action=C,U&_summary=count", nil,
+		apptest.Bearer(again.Token(t, smarttest.Admin(again.URL, "user/*.*")))...)
+	json.Unmarshal(r.Body, &b)
+	if b.Total != 21 {
+		t.Fatalf("%d write events stored after a graceful stop, want 21", b.Total)
 	}
 }
 

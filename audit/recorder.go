@@ -20,10 +20,14 @@ type Config struct {
 	// Linger is how long the writer waits for more events before it stores a batch
 	// that is not full (default 20 ms).
 	Linger time.Duration
+	// Pending is how often the AuditEvents of writes, stored with each write in
+	// audit_pending, become searchable AuditEvents (default 250 ms).
+	Pending time.Duration
 }
 
 // Recorder stores AuditEvents: those of reads, searches and refusals through a buffer
-// and one writer goroutine, those of writes inside their transaction (WriteAudit).
+// and one writer goroutine, those of writes inside their transaction (WriteAudit, into
+// audit_pending, which the same goroutine turns into AuditEvent resources).
 type Recorder struct {
 	store *storage.Store
 	log   *slog.Logger
@@ -45,6 +49,9 @@ func NewRecorder(store *storage.Store, log *slog.Logger, cfg Config) *Recorder {
 	}
 	if cfg.Linger <= 0 {
 		cfg.Linger = 20 * time.Millisecond
+	}
+	if cfg.Pending <= 0 {
+		cfg.Pending = 250 * time.Millisecond
 	}
 	r := &Recorder{store: store, log: log, cfg: cfg, queue: make(chan Event, cfg.Buffer), done: make(chan struct{})}
 	go r.write()
@@ -83,12 +90,23 @@ func (r *Recorder) Close(ctx context.Context) error {
 	}
 }
 
-// write stores the queue in batches until it is closed and empty.
+// write stores the queue in batches until it is closed and empty, and moves the
+// AuditEvents of writes from audit_pending every Pending, and once more at the end.
 func (r *Recorder) write() {
 	defer close(r.done)
+	tick := time.NewTicker(r.cfg.Pending)
+	defer tick.Stop()
+	defer r.movePending()
 	batch := make([]Event, 0, r.cfg.Batch)
 	for {
-		ev, ok := <-r.queue
+		var ev Event
+		var ok bool
+		select {
+		case ev, ok = <-r.queue:
+		case <-tick.C:
+			r.movePending()
+			continue
+		}
 		if !ok {
 			return
 		}
@@ -108,6 +126,23 @@ func (r *Recorder) write() {
 		}
 		timer.Stop()
 		r.store1(batch)
+	}
+}
+
+// movePending moves the AuditEvents of writes into AuditEvent resources until none is
+// left; an error leaves them for the next time (they are safe in audit_pending).
+func (r *Recorder) movePending() {
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		n, err := r.store.MovePendingAudit(ctx, r.cfg.Batch)
+		cancel()
+		if err != nil {
+			r.log.Warn("audit: the AuditEvents of writes wait in audit_pending", "err", err)
+			return
+		}
+		if n < r.cfg.Batch {
+			return
+		}
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/careslot/careslot/storage/search"
+	"github.com/jackc/pgx/v5"
 )
 
 // AuditType is the resource type of audit records.
@@ -18,8 +19,9 @@ const AuditType = "AuditEvent"
 type WriteAudit func(ctx context.Context, r *Resource, action string) []byte
 
 // SetWriteAudit has every later transaction audit its writes with audit: the events go
-// into the database with the transaction's COMMIT, so a write is never stored without
-// its AuditEvent nor an AuditEvent without its write.
+// into audit_pending with the transaction's COMMIT, so a write is never stored without
+// its AuditEvent nor an AuditEvent without its write; MovePendingAudit makes them
+// AuditEvent resources later, off the request's path.
 func (s *Store) SetWriteAudit(audit WriteAudit) { s.writeAudit = audit }
 
 // audit queues the AuditEvent of a write for Commit.
@@ -48,6 +50,53 @@ func (s *Store) AppendAuditEvents(ctx context.Context, docs [][]byte) error {
 		return fmt.Errorf("storage: append audit events: %w", err)
 	}
 	return nil
+}
+
+// pendingAuditInsert is the statement that queues the AuditEvents of a transaction's
+// writes: one row each, without the search index a resource needs.
+const pendingAuditInsert = `INSERT INTO audit_pending (doc) SELECT d::jsonb FROM unnest($1::text[]) AS d`
+
+func pendingAuditArgs(docs [][]byte) []any {
+	texts := make([]string, len(docs))
+	for i, d := range docs {
+		texts[i] = string(d)
+	}
+	return []any{texts}
+}
+
+// MovePendingAudit stores up to limit AuditEvents of writes (audit_pending) as AuditEvent
+// resources and deletes them from audit_pending, in one transaction; it says how many it
+// moved. Rows another careslot is moving are skipped.
+func (s *Store) MovePendingAudit(ctx context.Context, limit int) (int, error) {
+	moved := 0
+	err := s.InTx(ctx, func(tx *Tx) error {
+		rows, err := tx.pg.Query(ctx, `DELETE FROM audit_pending WHERE seq IN (
+			SELECT seq FROM audit_pending ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING doc::text`, limit)
+		if err != nil {
+			return err
+		}
+		docs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) ([]byte, error) {
+			var doc string
+			err := row.Scan(&doc)
+			return []byte(doc), err
+		})
+		if err != nil || len(docs) == 0 {
+			return err
+		}
+		sql, args, err := appendAuditStatement(docs)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.pg.Exec(ctx, sql, args...); err != nil {
+			return err
+		}
+		moved = len(docs)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("storage: move pending audit events: %w", err)
+	}
+	return moved, nil
 }
 
 // appendAuditStatement is the one multi-row statement that stores docs: rows of the

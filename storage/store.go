@@ -238,12 +238,7 @@ func (t *Tx) Commit(ctx context.Context) error {
 	}
 	if len(t.audits) > 0 {
 		// The audit rows ride in the COMMIT's round trip: auditing a write costs no wait.
-		sql, args, err := appendAuditStatement(t.audits)
-		if err != nil {
-			t.pg.rollback(context.WithoutCancel(ctx))
-			return err
-		}
-		if err := t.pg.commitAfter(ctx, sql, args); err != nil {
+		if err := t.pg.commitAfter(ctx, pendingAuditInsert, pendingAuditArgs(t.audits)); err != nil {
 			return fmt.Errorf("storage: commit: %w", mapPgError(err))
 		}
 		return nil

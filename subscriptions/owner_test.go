@@ -13,6 +13,7 @@ import (
 	"github.com/careslot/careslot/smart-auth/caller"
 	"github.com/careslot/careslot/smart-auth/smarttest"
 	"github.com/careslot/careslot/storage"
+	"github.com/careslot/careslot/subscriptions/subscription"
 	"github.com/coder/websocket"
 )
 
@@ -101,6 +102,42 @@ func TestNotificationsCarryOnlyWhatTheOwnerMaySee(t *testing.T) {
 	}
 }
 
+func TestMayWatch(t *testing.T) {
+	owner, _ := json.Marshal(ownerA)
+	ctxOf := func(c *caller.Caller) context.Context {
+		if c == nil {
+			return context.Background()
+		}
+		return caller.With(context.Background(), *c)
+	}
+	sameUserOtherApp := ownerA
+	sameUserOtherApp.ClientID = "another-app"
+	cases := []struct {
+		name  string
+		c     *caller.Caller
+		owner []byte
+		want  bool
+	}{
+		{"the owner", &ownerA, owner, true},
+		{"the owner through another app", &sameUserOtherApp, owner, true},
+		{"another patient", &caller.Caller{Role: caller.RolePatient, Subject: "user-own-b"}, owner, false},
+		{"an admin", &caller.Caller{Role: caller.RoleAdmin, Subject: "admin"}, owner, true},
+		{"a backend service", &caller.Caller{Role: caller.RoleSystem, Subject: "svc"}, owner, true},
+		{"no token, an owned subscription", nil, owner, false},
+		{"no token, a subscription made without one", nil, nil, true},
+		{"a patient, a subscription made without a token", &ownerA, nil, false},
+		{"an unreadable owner", &ownerA, []byte("{"), false},
+		{"an owner without a subject", &caller.Caller{Role: caller.RolePatient}, []byte(`{"role":"patient"}`), false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := subscription.MayWatch(ctxOf(c.c), c.owner); got != c.want {
+				t.Errorf("MayWatch = %v, want %v", got, c.want)
+			}
+		})
+	}
+}
+
 func TestOnlyTheOwnerOrAnAdminFollowsASubscription(t *testing.T) {
 	s, _ := newServer(t)
 	admin := apptest.Bearer(s.Token(t, smarttest.Admin(s.URL, "user/*.*")))
@@ -108,14 +145,16 @@ func TestOnlyTheOwnerOrAnAdminFollowsASubscription(t *testing.T) {
 	sub["channel"] = map[string]any{"type": "websocket"}
 	subscribeAs(t, s, "own-ws", sub, ownerA)
 
-	// $status and $events: an admin may; a caller without a token may not follow a
-	// subscription that has an owner: to them it does not exist.
-	for _, op := range []string{"$status", "$events"} {
-		s.Must(t, http.StatusOK, "GET", "Subscription/own-ws/"+op, nil, admin...)
-		s.Must(t, http.StatusNotFound, "GET", "Subscription/own-ws/"+op, nil)
-	}
 	other := s.Token(t, smarttest.Claims{Role: caller.RolePatient, Subject: "user-own-b", FHIRUser: "Patient/own-b", Patient: "own-b",
 		Scopes: []string{"patient/*.rs"}})
+	// $status and $events: an admin may; another patient may not (the policy refuses
+	// Subscriptions to patients before the owner check would hide it: 403 or 404).
+	for _, op := range []string{"$status", "$events"} {
+		s.Must(t, http.StatusOK, "GET", "Subscription/own-ws/"+op, nil, admin...)
+		if r := s.Do(t, "GET", "Subscription/own-ws/"+op, nil, apptest.Bearer(other)...); r.Status != http.StatusForbidden && r.Status != http.StatusNotFound {
+			t.Errorf("another patient's %s: %d %s", op, r.Status, r.Body)
+		}
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -126,8 +165,11 @@ func TestOnlyTheOwnerOrAnAdminFollowsASubscription(t *testing.T) {
 		if token != "" {
 			opts.HTTPHeader.Set("Authorization", "Bearer "+token)
 		}
-		c, _, err := websocket.Dial(ctx, wsURL, opts)
+		c, resp, err := websocket.Dial(ctx, wsURL, opts)
 		if err != nil {
+			if resp != nil {
+				return "refused " + resp.Status
+			}
 			t.Fatal(err)
 		}
 		defer c.CloseNow()
@@ -138,8 +180,8 @@ func TestOnlyTheOwnerOrAnAdminFollowsASubscription(t *testing.T) {
 		}
 		return string(msg)
 	}
-	if got := bind(""); !strings.HasPrefix(got, "error own-ws is not a known Subscription") {
-		t.Errorf("a bind without a token: %q", got)
+	if got := bind(""); got != "refused 401 Unauthorized" {
+		t.Errorf("a websocket without a token: %q", got)
 	}
 	if got := bind(other); !strings.HasPrefix(got, "error own-ws is not a known Subscription") {
 		t.Errorf("a bind by another patient: %q", got)
