@@ -26,6 +26,8 @@ type Config struct {
 	BaseURL         string // CARESLOT_BASE_URL: the public URL of /fhir
 	DatabaseURL     string // DATABASE_URL
 	RequireCoverage bool   // CARESLOT_REQUIRE_COVERAGE: refuse bookings without active coverage
+	// HoldTTL (CARESLOT_HOLD_TTL) is how long $hold keeps a slot; 5 minutes when zero.
+	HoldTTL time.Duration
 	// StatementTimeout (CARESLOT_STATEMENT_TIMEOUT) bounds each database statement; 0 is
 	// storage.DefaultStatementTimeout.
 	StatementTimeout time.Duration
@@ -58,7 +60,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	rulesCfg := resources.Config{RequireCoverage: cfg.RequireCoverage, BaseURL: cfg.BaseURL}
-	fhirCfg := fhir.Config{BaseURL: cfg.BaseURL}
+	fhirCfg := fhir.Config{BaseURL: cfg.BaseURL, HoldTTL: cfg.HoldTTL}
 	var subs *subscriptions.Service
 	var rules *resources.Rules
 	if cfg.Subscriptions != nil {

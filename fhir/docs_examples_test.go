@@ -104,7 +104,7 @@ func TestDocsFindHoldBookExample(t *testing.T) {
 	slot := appt["slot"].([]any)[0].(map[string]any)["reference"].(string)
 
 	held := docsBundleResources(t, srv.Must(t, http.StatusOK, "POST", "Appointment/$hold",
-		map[string]any{"resourceType": "Parameters", "parameter": []any{map[string]any{"name": "appt-resource", "resource": appt}}}), "collection")[0]
+		map[string]any{"resourceType": "Parameters", "parameter": []any{map[string]any{"name": "appt-resource", "resource": appt}}}), "searchset")[0]
 	if held["status"] != "pending" {
 		t.Fatalf("$hold: status %v, want pending", held["status"])
 	}
@@ -120,7 +120,7 @@ func TestDocsFindHoldBookExample(t *testing.T) {
 
 	id := held["id"].(string)
 	booked := docsBundleResources(t, srv.Must(t, http.StatusOK, "POST", "Appointment/$book",
-		`{"resourceType": "Parameters", "parameter": [{"name": "appt-id", "valueUri": "Appointment/`+id+`"}]}`), "collection")[0]
+		`{"resourceType": "Parameters", "parameter": [{"name": "appt-id", "valueUri": "Appointment/`+id+`"}]}`), "searchset")[0]
 	if booked["status"] != "booked" || booked["extension"] != nil {
 		t.Errorf("$book: %v, want booked without the hold extension", booked)
 	}

@@ -3,6 +3,7 @@ package fhir
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"mime"
 	"net/http"
@@ -129,6 +130,11 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if !ok {
 		fe = fhirerr.From(err)
+	}
+	var inBundle outcomeInBundle
+	if errors.As(err, &inBundle) {
+		writeJSON(w, r, fe.Status(), outcomeBundle(fe))
+		return
 	}
 	writeJSON(w, r, fe.Status(), fe.JSON())
 }

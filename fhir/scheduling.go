@@ -3,6 +3,7 @@ package fhir
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -56,21 +57,26 @@ func (s *Server) SchedulingOperations() []*Operation {
 					{Name: "_count", Use: "in", Min: 0, Max: "1", Type: "integer", Doc: "at most this many appointments (at most 500); total counts them all"},
 					{Name: "return", Use: "out", Min: 1, Max: "1", Type: "Bundle", Doc: "a searchset of proposed Appointments, best preference first, with total"},
 				}})},
-		{Name: "hold", Types: []string{"Appointment"}, Type: true, Handler: s.holdAppointment, Aliases: []string{"appointment-resource", "appointment-reference"}, Needs: &Need{scope.Create, "Appointment"},
+		{Name: "hold", Types: []string{"Appointment"}, Type: true, Handler: s.holdAppointment, Aliases: []string{"appt-resource", "appt-id"}, Needs: &Need{scope.Create, "Appointment"},
 			Definition: s.operationDefinition(opMeta{Name: "hold", Title: "HoldAppointment", Types: []string{"Appointment"}, Type: true, AffectsState: true,
-				Description: "Argonaut Scheduling $hold: holds a proposed appointment's slot for 5 minutes (status pending, slot busy-tentative, the hold-expires extension). A hold that lapses is cancelled and its slot freed by itself.",
+				Description: "IHE ITI-116 Hold Appointment (Argonaut Scheduling $hold): holds a proposed appointment's slot (status pending, slot busy-tentative) for the server's hold time (CARESLOT_HOLD_TTL, 5 minutes by default), given in the hold-expires extension and the Expires header. " +
+					"A hold that lapses is cancelled and its slot freed by itself. A slot no longer available is refused with an OperationOutcome whose issue is fatal, not-found (409). Argonaut's names are taken as aliases: appt-resource, appt-id.",
 				Params: []opParam{
-					{Name: "appt-resource", Use: "in", Min: 0, Max: "1", Type: "Appointment", Doc: "the proposed Appointment (e.g. from $find)"},
-					{Name: "appt-id", Use: "in", Min: 0, Max: "1", Type: "uri", Doc: "or the reference of a stored proposed Appointment"},
-					{Name: "return", Use: "out", Min: 1, Max: "1", Type: "Bundle", Doc: "a collection with the held Appointment"},
+					{Name: "appointment-reference", Use: "in", Min: 0, Max: "1", Type: "Reference", Doc: "a stored proposed Appointment (alias: appt-id); this or appointment-resource"},
+					{Name: "appointment-resource", Use: "in", Min: 0, Max: "1", Type: "Appointment", Doc: "the proposed Appointment, as $find offered it (alias: appt-resource)"},
+					{Name: "return", Use: "out", Min: 1, Max: "1", Type: "Bundle", Doc: "a searchset whose one entry is the held Appointment (status pending)"},
 				}})},
-		{Name: "book", Types: []string{"Appointment"}, Type: true, Handler: s.bookAppointment, Aliases: []string{"appointment-resource", "appointment-reference"}, Needs: &Need{scope.Update, "Appointment"},
+		{Name: "book", Types: []string{"Appointment"}, Type: true, Handler: s.bookAppointment, Aliases: []string{"appt-resource", "appt-id"}, Needs: &Need{scope.Update, "Appointment"},
 			Definition: s.operationDefinition(opMeta{Name: "book", Title: "BookAppointment", Types: []string{"Appointment"}, Type: true, AffectsState: true,
-				Description: "Argonaut Scheduling $book: books a proposed or held appointment (status booked, participants accepted, slot busy) under the same rules as any booking: 409 if the slot or anyone's time is taken.",
+				Description: "IHE ITI-117 Book Appointment (Argonaut Scheduling $book): books a proposed or held appointment (status booked, participants accepted, slot busy) under the same rules as any booking. " +
+					"A stored appointment given booked with another slot is rescheduled, one given cancelled is cancelled; cancelled-appt-id (Argonaut) books the new appointment and cancels the old one, freeing its slot, in one transaction, or does neither. " +
+					"A refusal is a searchset Bundle holding only an OperationOutcome whose issue is fatal, with the refusal's status (409 when the slot or anyone's time is taken). Argonaut's names are taken as aliases: appt-resource, appt-id.",
 				Params: []opParam{
-					{Name: "appt-resource", Use: "in", Min: 0, Max: "1", Type: "Appointment", Doc: "the Appointment to book"},
-					{Name: "appt-id", Use: "in", Min: 0, Max: "1", Type: "uri", Doc: "or the reference of a stored (held) Appointment"},
-					{Name: "return", Use: "out", Min: 1, Max: "1", Type: "Bundle", Doc: "a collection with the booked Appointment"},
+					{Name: "appointment-reference", Use: "in", Min: 0, Max: "1", Type: "Reference", Doc: "a stored (held) Appointment (alias: appt-id); this or appointment-resource"},
+					{Name: "appointment-resource", Use: "in", Min: 0, Max: "1", Type: "Appointment", Doc: "the Appointment to book (pending or proposed), to change (booked, with its id) or to cancel (cancelled, with its id) (alias: appt-resource)"},
+					{Name: "cancelled-appt-id", Use: "in", Min: 0, Max: "1", Type: "uri", Doc: "Appointment/[id] that this booking replaces: cancelled in the same transaction; it must be for the same patient and still proposed, pending, booked or waitlisted"},
+					{Name: "comment", Use: "in", Min: 0, Max: "1", Type: "string", Doc: "a note put in Appointment.comment"},
+					{Name: "return", Use: "out", Min: 1, Max: "1", Type: "Bundle", Doc: "a searchset whose one entry is the booked (or cancelled) Appointment"},
 				}})},
 	}
 }
@@ -365,75 +371,204 @@ func validID(id string) bool {
 	return ok
 }
 
-// holdAppointment answers POST Appointment/$hold.
+// holdAppointment answers POST Appointment/$hold (IHE ITI-116): a searchset Bundle with
+// the held Appointment, its expiry also as the Expires header. A refusal is an
+// OperationOutcome whose issue is fatal; a slot no longer available is not-found.
 func (s *Server) holdAppointment(w http.ResponseWriter, r *http.Request) error {
-	return s.prepareAndWrite(w, r, func(body []byte, _ *storage.Resource) ([]byte, error) {
-		return resources.PrepareHold(body, time.Now(), resources.DefaultHoldDuration)
+	now := time.Now()
+	res, err := s.prepareAndWrite(w, r, false, func(body []byte, _ *storage.Resource) ([]byte, error) {
+		return resources.PrepareHold(body, now, s.cfg.HoldTTL)
 	})
+	if err != nil {
+		fe := fatal(err)
+		if errors.Is(err, fhirerr.ErrConflict) {
+			fe.Code = fhirerr.CodeNotFound // ITI-116: the appointment is not available to be held
+		}
+		return fe
+	}
+	if expires, ok := resources.HoldExpiry(res.Content); ok {
+		w.Header().Set("Expires", expires.UTC().Format(http.TimeFormat))
+	}
+	s.writeAppointment(w, r, res)
+	return nil
 }
 
-// bookAppointment answers POST Appointment/$book.
+// bookAppointment answers POST Appointment/$book (IHE ITI-117): a searchset Bundle with the
+// booked (or, for a cancel, cancelled) Appointment. A booking that cannot be made (409, a
+// slot or time taken; 422, a rule broken) is that Bundle holding only the
+// OperationOutcome, whose issue is fatal; a request refused before any booking is tried
+// (malformed, not allowed, not found) is a plain OperationOutcome, as everywhere.
 func (s *Server) bookAppointment(w http.ResponseWriter, r *http.Request) error {
-	return s.prepareAndWrite(w, r, func(body []byte, prev *storage.Resource) ([]byte, error) {
-		return resources.PrepareBooking(body, prev, time.Now())
+	now := time.Now()
+	res, err := s.prepareAndWrite(w, r, true, func(body []byte, prev *storage.Resource) ([]byte, error) {
+		return resources.PrepareBooking(body, prev, now)
 	})
+	if errors.Is(err, fhirerr.ErrConflict) || errors.Is(err, fhirerr.ErrUnprocessable) {
+		return outcomeInBundle{fatal(err)}
+	}
+	if err != nil {
+		return fatal(err)
+	}
+	s.writeAppointment(w, r, res)
+	return nil
 }
 
-// prepareAndWrite runs $hold or $book: it takes the appointment given (appt-resource) or
-// stored (appt-id), lets prepare turn it into the hold or booking, and writes it through
-// the ordinary rules (slot, overlap, coverage, life cycle) in one transaction.
-func (s *Server) prepareAndWrite(w http.ResponseWriter, r *http.Request, prepare func([]byte, *storage.Resource) ([]byte, error)) error {
+// fatal is the refusal err with its issue's severity fatal, as IHE ITI Scheduling asks.
+func fatal(err error) *fhirerr.Error {
+	fe := *fhirerr.From(err)
+	fe.Severity = "fatal"
+	return &fe
+}
+
+// outcomeInBundle is a refusal answered as a searchset Bundle holding only its
+// OperationOutcome (ITI-117); fail renders it.
+type outcomeInBundle struct{ fe *fhirerr.Error }
+
+func (o outcomeInBundle) Error() string { return o.fe.Error() }
+func (o outcomeInBundle) Unwrap() error { return o.fe }
+
+// outcomeBundle is the Bundle of an outcomeInBundle.
+func outcomeBundle(fe *fhirerr.Error) []byte {
+	return marshal(Bundle{ResourceType: "Bundle", ID: storage.NewID(), Type: "searchset", Total: ptr(0), Timestamp: nowInstant(),
+		Entry: []BundleEntry{{FullURL: "urn:uuid:" + storage.NewID(), Resource: fe.JSON(), Search: &EntrySearch{Mode: "outcome"}}}})
+}
+
+// writeAppointment answers $hold or $book: a searchset Bundle whose one match is the
+// stored Appointment, as the IHE Appointment Bundle profile says.
+func (s *Server) writeAppointment(w http.ResponseWriter, r *http.Request, res *storage.Resource) {
+	out := Bundle{ResourceType: "Bundle", ID: storage.NewID(), Type: "searchset", Total: ptr(1), Timestamp: nowInstant(),
+		Entry: []BundleEntry{{FullURL: s.cfg.BaseURL + "/Appointment/" + res.ID, Resource: res.Content, Search: &EntrySearch{Mode: "match"}}}}
+	setVersionHeaders(w, res)
+	writeJSON(w, r, http.StatusOK, marshal(out))
+}
+
+// prepareAndWrite runs $hold or $book: it takes the appointment given
+// (appointment-resource) or stored (appointment-reference), lets prepare turn it into the
+// hold or booking, and writes it through the ordinary rules (slot, overlap, coverage,
+// life cycle) in one transaction. For $book, cancelled-appt-id names the appointment it
+// replaces (a reschedule): that one is cancelled, freeing its slot, in the same
+// transaction, before the new one is booked; if either fails, neither happens.
+func (s *Server) prepareAndWrite(w http.ResponseWriter, r *http.Request, book bool, prepare func([]byte, *storage.Resource) ([]byte, error)) (*storage.Resource, error) {
 	if err := requirePost(r); err != nil {
-		return err
+		return nil, err
 	}
 	p, err := s.readParams(w, r)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	raw, err := p.resource("appt-resource", "appointment-resource")
+	raw, err := p.resource("appointment-resource", "appt-resource")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	_, apptRef, err := p.first("appt-id", "appointment-reference")
+	name, apptRef, err := p.first("appointment-reference", "appt-id")
 	if err != nil {
-		return err
+		return nil, err
+	}
+	if raw != nil && apptRef != "" {
+		return nil, fhirerr.Invalid("give the appointment as appointment-resource or as appointment-reference, not both", name)
 	}
 	id := ""
 	switch {
 	case raw != nil:
 		if typ, err := s.validator.Validate(raw); err != nil {
-			return err
+			return nil, err
 		} else if typ != "Appointment" {
-			return fhirerr.Invalid("appt-resource must be an Appointment, not a " + typ)
+			return nil, fhirerr.Invalid("appointment-resource must be an Appointment, not a "+typ, "appointment-resource")
 		}
 		raw = s.localizeReferences(raw)
 		id = bodyID(raw)
 	case apptRef != "":
-		ref, err := s.localReference(apptRef, "Appointment", "appt-id")
-		if err != nil {
-			return err
+		if id, err = s.appointmentID(apptRef, name); err != nil {
+			return nil, err
 		}
-		if !strings.HasPrefix(ref, "Appointment/") {
-			return fhirerr.Invalid("appt-id must refer to an Appointment")
-		}
-		id = strings.TrimPrefix(ref, "Appointment/")
 	default:
-		return fhirerr.Invalid("give the appointment as appt-resource or appt-id")
+		return nil, fhirerr.Invalid("give the appointment as appointment-resource or appointment-reference")
+	}
+	var replaces, comment string
+	if book {
+		if cname, ref, err := p.first("cancelled-appt-id"); err != nil {
+			return nil, err
+		} else if ref != "" {
+			if replaces, err = s.appointmentID(ref, cname); err != nil {
+				return nil, err
+			}
+			if replaces == id {
+				return nil, fhirerr.Invalid("cancelled-appt-id names the appointment being booked; a reschedule books another", cname)
+			}
+		}
+		if comment, err = p.get("comment"); err != nil {
+			return nil, err
+		} else if !storableText(comment) {
+			return nil, fhirerr.Invalid("comment is not valid UTF-8 text without NUL bytes", "comment")
+		}
+	}
+	if id == "" {
+		id = storage.NewID()
 	}
 	ctx := r.Context()
 	var res *storage.Resource
 	err = s.inTx(ctx, func(tx *storage.Tx) error {
-		res, err = s.prepareAppointment(ctx, tx, id, raw, prepare)
-		return err
+		var old *storage.Resource
+		if replaces != "" {
+			if old, err = s.cancelReplaced(ctx, tx, replaces, id); err != nil {
+				return err
+			}
+		}
+		res, err = s.prepareAppointment(ctx, tx, id, raw, func(body []byte, prev *storage.Resource) ([]byte, error) {
+			body, err := prepare(body, prev)
+			if err != nil || comment == "" {
+				return body, err
+			}
+			return setComment(body, comment)
+		})
+		if err != nil || old == nil {
+			return err
+		}
+		return resources.SamePatient(old.Content, res.Content)
 	})
+	return res, err
+}
+
+// appointmentID reads an appointment reference parameter (Appointment/[id], an absolute
+// URL under this server, or a bare id) as the id.
+func (s *Server) appointmentID(v, param string) (string, error) {
+	ref, err := s.localReference(v, "Appointment", param)
 	if err != nil {
-		return err
+		return "", err
 	}
-	out := Bundle{ResourceType: "Bundle", ID: storage.NewID(), Type: "collection", Timestamp: nowInstant(),
-		Entry: []BundleEntry{{FullURL: s.cfg.BaseURL + "/Appointment/" + res.ID, Resource: res.Content}}}
-	setVersionHeaders(w, res)
-	writeJSON(w, r, http.StatusOK, marshal(out))
-	return nil
+	if !strings.HasPrefix(ref, "Appointment/") {
+		return "", fhirerr.Invalid(param+" must refer to an Appointment", param)
+	}
+	return strings.TrimPrefix(ref, "Appointment/"), nil
+}
+
+// cancelReplaced cancels Appointment/id, which a reschedule to Appointment/by replaces, in
+// tx: its slot is freed and its time given back by the ordinary rules. Only an appointment
+// that still holds (or may hold) time can be replaced; a second reschedule of the same
+// one waits on its row lock and then finds it cancelled: 409.
+func (s *Server) cancelReplaced(ctx context.Context, tx *storage.Tx, id, by string) (*storage.Resource, error) {
+	prev, err := tx.Lock(ctx, "Appointment", id)
+	if err != nil {
+		return nil, err
+	}
+	if prev == nil || prev.Deleted {
+		return nil, fhirerr.NotFound(fmt.Sprintf("cancelled-appt-id: Appointment/%s is not known", id))
+	}
+	body, err := resources.PrepareReplaced(prev.Content, "Appointment/"+by)
+	if err != nil {
+		return nil, err
+	}
+	return s.write(ctx, tx, prev, "Appointment", id, body, http.MethodPut)
+}
+
+// setComment puts $book's comment on the appointment.
+func setComment(body []byte, comment string) ([]byte, error) {
+	var doc map[string]any
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return nil, fhirerr.Invalid("the appointment is not a JSON object")
+	}
+	doc["comment"] = comment
+	return marshal(doc), nil
 }
 
 func (s *Server) prepareAppointment(ctx context.Context, tx *storage.Tx, id string, raw json.RawMessage,

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/careslot/careslot/audit"
 	"github.com/careslot/careslot/fhir/fhirerr"
@@ -29,6 +30,8 @@ type Config struct {
 	MaxBodyBytes int64
 	// Security is CapabilityStatement.rest.security (SMART on FHIR), when set.
 	Security map[string]any
+	// HoldTTL is how long $hold keeps a slot (CARESLOT_HOLD_TTL); 5 minutes when zero.
+	HoldTTL time.Duration
 	// Websocket serves the R4 websocket channel of subscriptions at /fhir/websocket;
 	// nil when subscriptions do not run.
 	Websocket http.Handler
@@ -53,6 +56,9 @@ func NewServer(cfg Config, store *storage.Store, rules *resources.Rules, log *sl
 	}
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = 16 << 20
+	}
+	if cfg.HoldTTL <= 0 {
+		cfg.HoldTTL = resources.DefaultHoldDuration
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
 	s := &Server{cfg: cfg, store: store, rules: rules, validator: v, ops: map[string]*Operation{}, log: log}

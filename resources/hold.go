@@ -111,13 +111,88 @@ func PrepareHold(body []byte, now time.Time, d time.Duration) ([]byte, error) {
 	return encode(doc), nil
 }
 
+// HoldExpiry is when the hold on a held appointment lapses; ok is false when it has none.
+func HoldExpiry(body []byte) (time.Time, bool) {
+	doc, err := decode(body)
+	if err != nil {
+		return time.Time{}, false
+	}
+	appt, err := parseAppointment(doc)
+	if err != nil || appt.HoldExpires.IsZero() {
+		return time.Time{}, false
+	}
+	return appt.HoldExpires, true
+}
+
+// PrepareReplaced cancels an appointment that a reschedule replaces with by (Argonaut's
+// $book cancelled-appt-id). Only one that holds or may hold time can be replaced: a
+// cancelled (or finished) one is 409, so two reschedules of one appointment never both
+// go through.
+func PrepareReplaced(body []byte, by string) ([]byte, error) {
+	doc, err := decode(body)
+	if err != nil {
+		return nil, err
+	}
+	switch status := str(doc, "status"); status {
+	case "proposed", "pending", "booked", "waitlist":
+	default:
+		return nil, fhirerr.Conflict(fmt.Sprintf("the appointment to reschedule is %s; only a proposed, pending, booked or waitlisted one can be", status),
+			"cancelled-appt-id")
+	}
+	doc["status"] = "cancelled"
+	doc["cancelationReason"] = map[string]any{"text": "rescheduled to " + by}
+	removeExtension(doc, HoldExpiresURL)
+	return encode(doc), nil
+}
+
+// SamePatient refuses a reschedule whose new appointment is not for a patient of the old
+// one: cancelled-appt-id must not cancel somebody else's appointment.
+func SamePatient(old, replacement []byte) error {
+	a, err := decode(old)
+	if err != nil {
+		return err
+	}
+	b, err := decode(replacement)
+	if err != nil {
+		return err
+	}
+	olds, err := parseAppointment(a)
+	if err != nil {
+		return err
+	}
+	news, err := parseAppointment(b)
+	if err != nil {
+		return err
+	}
+	for _, p := range patientIDs(olds) {
+		for _, q := range patientIDs(news) {
+			if p == q {
+				return nil
+			}
+		}
+	}
+	return fhirerr.Unprocessable(fhirerr.CodeBusinessRule, "cancelled-appt-id names an appointment of another patient; a reschedule keeps the patient", "cancelled-appt-id")
+}
+
 // PrepareBooking turns a proposed or held appointment into a booked one for $book:
 // status booked, every participant who has not declined accepted, the hold removed.
-// prev is the stored appointment when the caller books one that exists (a hold).
+// prev is the stored appointment when the caller books one that exists (a hold). As
+// IHE ITI-117 has it, a stored appointment given with status booked is changed as
+// given (rescheduled when its slot changed), and one given cancelled is cancelled.
 func PrepareBooking(body []byte, prev *storage.Resource, now time.Time) ([]byte, error) {
 	doc, err := decode(body)
 	if err != nil {
 		return nil, err
+	}
+	if str(doc, "status") == "cancelled" {
+		if prev == nil || prev.Deleted {
+			return nil, fhirerr.Unprocessable(fhirerr.CodeBusinessRule, "only a stored appointment can be cancelled; give its id", "Appointment.id")
+		}
+		if stored, err := decode(prev.Content); err == nil && str(stored, "status") != "cancelled" {
+			removeExtension(doc, HoldExpiresURL)
+			return encode(doc), nil // the life cycle rule says whether it may be cancelled
+		}
+		// Booking one that is cancelled already says why it cannot, below.
 	}
 	if prev != nil && !prev.Deleted {
 		stored, err := decode(prev.Content)
@@ -141,7 +216,7 @@ func PrepareBooking(body []byte, prev *storage.Resource, now time.Time) ([]byte,
 	case "proposed", "pending", "booked", "waitlist":
 	default:
 		return nil, fhirerr.Unprocessable(fhirerr.CodeBusinessRule,
-			fmt.Sprintf("only a proposed or held appointment can be booked; this one is %s", status), "Appointment.status")
+			fmt.Sprintf("only a proposed or held appointment can be booked, a booked one changed, or a stored one cancelled; this one is %s", status), "Appointment.status")
 	}
 	doc["status"] = "booked"
 	for _, p := range objects(doc, "participant") {

@@ -57,6 +57,9 @@ func WithSubscriptions(cfg subscriptions.Config) Option {
 // WithoutCoverageCheck switches off the insurance rule.
 func WithoutCoverageCheck() Option { return func(c *app.Config) { c.RequireCoverage = false } }
 
+// WithHoldTTL makes $hold keep a slot for d.
+func WithHoldTTL(d time.Duration) Option { return func(c *app.Config) { c.HoldTTL = d } }
+
 // New starts careslot on a database of its own; everything is torn down when tb ends.
 func New(tb testing.TB, opts ...Option) *Server {
 	tb.Helper()

@@ -175,3 +175,22 @@ func TestShutdownCutsWhatOutlivesItsTimeout(t *testing.T) {
 		t.Errorf("the stalled request's connection is still open after serve returned: %v", err)
 	}
 }
+
+// TestConfigHoldTTL: CARESLOT_HOLD_TTL sets how long $hold keeps a slot, 5 minutes by
+// default; a value that is not a positive duration is an error naming it.
+func TestConfigHoldTTL(t *testing.T) {
+	t.Setenv("CARESLOT_HOLD_TTL", "")
+	if cfg, err := configFromEnv(); err != nil || cfg.HoldTTL != 5*time.Minute {
+		t.Errorf("default: %v %v, want 5m", cfg.HoldTTL, err)
+	}
+	t.Setenv("CARESLOT_HOLD_TTL", "90s")
+	if cfg, err := configFromEnv(); err != nil || cfg.HoldTTL != 90*time.Second {
+		t.Errorf("90s: %v %v", cfg.HoldTTL, err)
+	}
+	for _, bad := range []string{"5", "-1m", "0s", "soon"} {
+		t.Setenv("CARESLOT_HOLD_TTL", bad)
+		if _, err := configFromEnv(); err == nil || !strings.Contains(err.Error(), "CARESLOT_HOLD_TTL") {
+			t.Errorf("CARESLOT_HOLD_TTL=%s: %v, want an error naming it", bad, err)
+		}
+	}
+}

@@ -118,6 +118,9 @@ func configFromEnv() (config, error) {
 	if cfg.StatementTimeout, err = envDuration("CARESLOT_STATEMENT_TIMEOUT", storage.DefaultStatementTimeout); err != nil {
 		return cfg, err
 	}
+	if cfg.HoldTTL, err = envDuration("CARESLOT_HOLD_TTL", 5*time.Minute); err != nil {
+		return cfg, err
+	}
 	cfg.Subscriptions.AMQPURL = envOr("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 	if cfg.Subscriptions.AllowPrivate, err = envBool("CARESLOT_SUBSCRIPTION_ALLOW_PRIVATE", false); err != nil {
 		return cfg, err

@@ -36,8 +36,8 @@ var operationExamples = map[string]any{
 		map[string]any{"name": "end", "valueDateTime": "2026-12-08T00:00:00Z"},
 		map[string]any{"name": "practitioner", "valueReference": map[string]any{"reference": "Practitioner/example"}},
 	),
-	"hold": parametersResource(map[string]any{"name": "appt-id", "valueUri": "Appointment/example"}),
-	"book": parametersResource(map[string]any{"name": "appt-id", "valueUri": "Appointment/example"}),
+	"hold": parametersResource(map[string]any{"name": "appointment-reference", "valueReference": map[string]any{"reference": "Appointment/example"}}),
+	"book": parametersResource(map[string]any{"name": "appointment-reference", "valueReference": map[string]any{"reference": "Appointment/example"}}),
 	"generate-slots": parametersResource(
 		map[string]any{"name": "start", "valueDateTime": "2026-12-01T00:00:00Z"},
 		map[string]any{"name": "end", "valueDateTime": "2026-12-08T00:00:00Z"},

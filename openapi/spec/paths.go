@@ -302,6 +302,13 @@ func (b *builder) operationPaths(op operationDefinition) {
 		suffix := strings.NewReplacer("/fhir/", "", "/{id}/", "Instance", "/", "", "$", "", "-", "").Replace(path)
 		success := map[string]any{"200": ok("The operation's result", "Bundle")}
 		errs := []string{"400", "401", "403", "404", "409", "422"}
+		if op.Code == "book" {
+			// IHE ITI-117: a booking that cannot be made is a Bundle holding only its OperationOutcome.
+			for _, status := range []string{"409", "422"} {
+				success[status] = ok("The booking cannot be made: a searchset Bundle holding only the OperationOutcome (IHE ITI-117)", "Bundle")
+			}
+			errs = []string{"400", "401", "403", "404"}
+		}
 		if !op.AffectsState {
 			b.add(path, "get", map[string]any{
 				"operationId": "get" + suffix, "summary": "$" + op.Code + ": " + op.Title, "tags": []string{tag}, "security": security(perm),
