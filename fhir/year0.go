@@ -20,11 +20,37 @@ var datedTypes = map[protoreflect.FullName]bool{
 // checkYears refuses a date, dateTime or instant in year 0000 (or before), naming it.
 // msg is what google/fhir parsed body into.
 func checkYears(typ string, msg protoreflect.Message) error {
+	if !hasYearZero(msg) {
+		return nil // the common case builds no paths
+	}
 	if at := yearZero(msg, typ); at != "" {
 		return &fhirerr.Error{Kind: fhirerr.ErrInvalid, Code: fhirerr.CodeValue,
 			Diagnostics: at + ": year 0000 is not a valid FHIR date (years run from 0001)", Expression: []string{at}}
 	}
 	return nil
+}
+
+// hasYearZero reports whether msg holds a dated element before year 0001.
+func hasYearZero(msg protoreflect.Message) bool {
+	if datedTypes[msg.Descriptor().FullName()] {
+		return beforeYear1(msg)
+	}
+	found := false
+	msg.Range(func(f protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		if f.Kind() != protoreflect.MessageKind || f.IsMap() {
+			return true
+		}
+		if f.IsList() {
+			list := v.List()
+			for i := 0; i < list.Len() && !found; i++ {
+				found = hasYearZero(list.Get(i).Message())
+			}
+		} else {
+			found = hasYearZero(v.Message())
+		}
+		return !found
+	})
+	return found
 }
 
 // yearZero returns the path of the first dated element of msg before year 0001, or "".
