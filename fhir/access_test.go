@@ -180,11 +180,20 @@ func TestWhoMayDoWhat(t *testing.T) {
 			{name: "create own coverage", method: "POST", path: "Coverage", body: map[string]any{"resourceType": "Coverage", "status": "active",
 				"beneficiary": ref("Patient/acc-alice"), "payor": []any{ref("Patient/acc-alice")}}, status: 201},
 			{name: "create coverage for another patient", method: "POST", path: "Coverage", body: map[string]any{"resourceType": "Coverage", "status": "active",
-				"beneficiary": ref("Patient/acc-bob"), "payor": []any{ref("Patient/acc-bob")}}, status: 403},
+				"beneficiary": ref("Patient/acc-bob"), "payor": []any{ref("Patient/acc-bob")}}, status: 422},
+			{name: "create her coverage naming another patient as subscriber", method: "POST", path: "Coverage", body: map[string]any{"resourceType": "Coverage", "status": "active",
+				"beneficiary": ref("Patient/acc-alice"), "subscriber": ref("Patient/acc-bob"), "payor": []any{ref("Patient/acc-alice")}}, status: 422},
 			{name: "request an appointment for herself", method: "POST", path: "Appointment", body: appointmentFor("acc-alice", "acc-d2"), status: 201},
-			{name: "request an appointment for another patient", method: "POST", path: "Appointment", body: appointmentFor("acc-bob", "acc-d2"), status: 403},
+			{name: "request an appointment for another patient: as if he did not exist", method: "POST", path: "Appointment", body: appointmentFor("acc-bob", "acc-d2"), status: 422},
+			{name: "request an appointment for a patient who does not exist", method: "POST", path: "Appointment", body: appointmentFor("acc-nobody", "acc-d2"), status: 422},
 			{name: "move her appointment to another patient", method: "PUT", path: "Appointment/acc-a1",
-				body: func() map[string]any { a := appointmentFor("acc-bob", "acc-d1"); a["id"] = "acc-a1"; return a }(), status: 403},
+				body: func() map[string]any { a := appointmentFor("acc-bob", "acc-d1"); a["id"] = "acc-a1"; return a }(), status: 422},
+			{name: "move her appointment to herself and a patient who does not exist", method: "PUT", path: "Appointment/acc-a1",
+				body: func() map[string]any {
+					a := appointmentFor("acc-alice", "acc-d1")
+					a["id"], a["participant"] = "acc-a1", append(a["participant"].([]any), map[string]any{"actor": ref("Patient/acc-nobody"), "status": "needs-action"})
+					return a
+				}(), status: 422},
 			{name: "cancel another patient's appointment", method: "PUT", path: "Appointment/acc-a2",
 				body: func() map[string]any {
 					a := appointmentFor("acc-bob", "acc-d2")
@@ -197,7 +206,7 @@ func TestWhoMayDoWhat(t *testing.T) {
 				a := appointmentFor("acc-bob", "acc-d2")
 				a["slot"], a["start"], a["end"] = []any{ref("Slot/acc-sl2")}, "2031-01-06T09:00:00Z", "2031-01-06T09:30:00Z"
 				return a
-			}()), status: 403},
+			}()), status: 422}, // as if he did not exist
 			{name: "transaction writing another patient", method: "POST", path: "", body: transaction("transaction", put(aliceRenamed), put(bobRenamed)), status: 404},
 			{name: "write a slot", method: "PUT", path: "Slot/acc-sl2", body: slot("acc-sl2", "acc-s2"), status: 403},
 		},
@@ -237,7 +246,11 @@ func TestWhoMayDoWhat(t *testing.T) {
 			{name: "chain to another doctor's patient", method: "GET", path: "Observation?performer:Patient.name=Bob", status: 200, ids: []string{}},
 			{name: "update his patient's record", method: "PUT", path: "Observation/acc-o-alice-vital", body: observation("acc-o-alice-vital", "acc-alice", "vital-signs", ""), status: 200},
 			{name: "update another doctor's patient's record", method: "PUT", path: "Observation/acc-o-bob-lab", body: observation("acc-o-bob-lab", "acc-bob", "laboratory", ""), status: 404},
-			{name: "move a record to a patient not his", method: "PUT", path: "Observation/acc-o-alice-vital", body: observation("acc-o-alice-vital", "acc-carol", "vital-signs", ""), status: 403},
+			{name: "move a record to a patient not his: as if she did not exist", method: "PUT", path: "Observation/acc-o-alice-vital", body: observation("acc-o-alice-vital", "acc-carol", "vital-signs", ""), status: 422},
+			{name: "move a record to his patient and a patient who does not exist", method: "PUT", path: "Observation/acc-o-alice-vital",
+				body: withFocus(observation("acc-o-alice-vital", "acc-alice", "vital-signs", ""), "Patient/acc-nobody"), status: 422},
+			{name: "his patient's record naming other practitioners", method: "PUT", path: "Observation/acc-o-alice-vital",
+				body: withFocus(observation("acc-o-alice-vital", "acc-alice", "vital-signs", "Practitioner/acc-d2"), "Practitioner/acc-d1"), status: 200},
 			{name: "create a record for his patient", method: "POST", path: "Observation", body: observation("", "acc-alice", "laboratory", ""), status: 201},
 			{name: "create his schedule", method: "POST", path: "Schedule", body: map[string]any{"resourceType": "Schedule", "actor": []any{ref("Practitioner/acc-d1")}}, status: 201},
 			{name: "create another doctor's schedule", method: "POST", path: "Schedule", body: map[string]any{"resourceType": "Schedule", "actor": []any{ref("Practitioner/acc-d2")}}, status: 403},
@@ -245,7 +258,8 @@ func TestWhoMayDoWhat(t *testing.T) {
 			{name: "a slot in another doctor's schedule", method: "PUT", path: "Slot/acc-sl2", body: slot("acc-sl2", "acc-s2"), status: 403},
 			{name: "$generate-slots on another doctor's schedule", method: "POST", path: "Schedule/acc-s2/$generate-slots?start=2031-02-01&end=2031-02-02&slot-length=30", status: 403},
 			{name: "answer his appointment", method: "POST", path: "AppointmentResponse", body: response("acc-a1", "Practitioner/acc-d1"), status: 201},
-			{name: "answer another doctor's appointment", method: "POST", path: "AppointmentResponse", body: response("acc-a2", "Practitioner/acc-d2"), status: 403},
+			{name: "answer another doctor's appointment: as if it did not exist", method: "POST", path: "AppointmentResponse", body: response("acc-a2", "Practitioner/acc-d2"), status: 422},
+			{name: "answer his appointment as another doctor (not a participant)", method: "POST", path: "AppointmentResponse", body: response("acc-a1", "Practitioner/acc-d2"), status: 422},
 			{name: "the directory is read-only", method: "PUT", path: "Practitioner/acc-d1", body: map[string]any{"resourceType": "Practitioner", "id": "acc-d1"}, status: 403},
 			{name: "transaction touching another doctor's patient", method: "POST", path: "", body: transaction("transaction", put(bobRenamed)), status: 404},
 		},

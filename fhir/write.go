@@ -32,6 +32,9 @@ func (s *Server) write(ctx context.Context, tx *storage.Tx, prev *storage.Resour
 	if err := s.rules.Authorize(ctx, tx, i, typ, livePrev(prev)); err != nil {
 		return nil, err
 	}
+	if err := s.rules.AuthorizeReferences(ctx, tx, typ, id, body); err != nil {
+		return nil, err
+	}
 	change := &resources.Change{Action: action, Type: typ, ID: id, Old: prev, New: body}
 	if err := s.rules.Check(ctx, tx, change); err != nil {
 		return nil, err

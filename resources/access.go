@@ -2,6 +2,7 @@ package resources
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -159,11 +160,85 @@ func (r *Rules) AuthorizeWritten(ctx context.Context, tx *storage.Tx, i scope.In
 		return err
 	}
 	if !visible {
+		// A resource out of reach because a reference of it names nothing (a patient who
+		// does not exist) gets the answer the commit would give, as one naming a hidden
+		// patient does (AuthorizeReferences): the two must not be told apart.
+		if err := r.missingReference(ctx, tx, res); err != nil {
+			return err
+		}
 		reason := fmt.Sprintf("the %s written is not one the caller may %s: it must stay within what their role and scopes reach", res.Type, verb(i))
 		r.decided(ctx, c, i, res.Type, res.ID, Decision{Reason: reason})
 		return fhirerr.Forbidden(reason)
 	}
 	return nil
+}
+
+// AuthorizeReferences refuses a resource about to be written that refers to one the
+// caller may not see, with storage's very answer for a reference to a resource that
+// does not exist: otherwise writing references would probe what exists (403 for a
+// hidden patient, 422 for a missing one). A target that does not exist is left to
+// storage's check at commit, where a transaction's later entries may have created it.
+func (r *Rules) AuthorizeReferences(ctx context.Context, tx *storage.Tx, typ, id string, body []byte) error {
+	if _, ok := caller.From(ctx); !ok {
+		return nil
+	}
+	links, err := storage.ExtractLinks(typ, body)
+	if err != nil {
+		return err
+	}
+	for _, l := range links {
+		if l.TargetType == typ && l.TargetID == id {
+			continue
+		}
+		d := r.decide(ctx, scope.Read, l.TargetType, false)
+		if d.Allowed && d.Access.Unrestricted(l.TargetType) {
+			continue
+		}
+		target, err := tx.Read(ctx, l.TargetType, l.TargetID)
+		if target == nil || target.Deleted {
+			if err != nil && !errors.Is(err, fhirerr.ErrNotFound) && !errors.Is(err, fhirerr.ErrGone) {
+				return err
+			}
+			continue
+		}
+		visible := false
+		if d.Allowed {
+			if visible, err = tx.Visible(ctx, d.Access, l.TargetType, target.RID); err != nil {
+				return err
+			}
+		}
+		if !visible {
+			return noSuchTarget(typ+"/"+id, l)
+		}
+	}
+	return nil
+}
+
+// missingReference is storage's refusal of res at commit when one of its references
+// names no live resource, or nil.
+func (r *Rules) missingReference(ctx context.Context, tx *storage.Tx, res *storage.Resource) error {
+	links, err := storage.ExtractLinks(res.Type, res.Content)
+	if err != nil {
+		return err
+	}
+	for _, l := range links {
+		target, err := tx.Read(ctx, l.TargetType, l.TargetID)
+		if err != nil && !errors.Is(err, fhirerr.ErrNotFound) && !errors.Is(err, fhirerr.ErrGone) {
+			return err
+		}
+		if target == nil || target.Deleted {
+			return noSuchTarget(res.Type+"/"+res.ID, l)
+		}
+	}
+	return nil
+}
+
+// noSuchTarget is word for word storage's answer for a reference to nothing (checkLinks).
+func noSuchTarget(source string, l storage.Link) error {
+	fe := fhirerr.Unprocessable(fhirerr.CodeNotFound,
+		fmt.Sprintf("%s refers to %s/%s, which does not exist on this server", source, l.TargetType, l.TargetID), l.Path)
+	fe.Resource = source
+	return fe
 }
 
 // notKnown is the refusal of a resource the caller may not see: word for word what
