@@ -25,9 +25,11 @@ import (
 	"github.com/careslot/careslot/smart-auth/hydra"
 )
 
-// Verifier reads the caller of an access token.
+// Verifier reads the caller of an access token: Verify for a token a client presents
+// (revocation included), Claims for one the relay has just received from Hydra.
 type Verifier interface {
 	Verify(ctx context.Context, raw string) (caller.Caller, error)
+	Claims(ctx context.Context, raw string) (caller.Caller, error)
 }
 
 // Config is where the relay sends requests.
@@ -121,7 +123,7 @@ func (rl *Relay) withLaunchContext(ctx context.Context, body []byte) []byte {
 		return body
 	}
 	raw, _ := answer["access_token"].(string)
-	c, err := rl.verifier.Verify(ctx, raw)
+	c, err := rl.verifier.Claims(ctx, raw)
 	if err != nil {
 		return body
 	}

@@ -368,3 +368,33 @@ func BenchmarkVerifyFirstUse(b *testing.B) {
 		}
 	}
 }
+
+// Claims reads a just-issued token without asking about revocation, so an "inactive"
+// from the authorization server in that instant cannot poison Verify's cache; it still
+// refuses a token that is not the issuer's own or not for this audience.
+func TestClaimsDoesNotAskOrRememberRevocation(t *testing.T) {
+	iss := smarttest.Shared(t)
+	rev := &fakeRevocation{}
+	rev.revoked.Store(true)
+	v := verifier(t, iss, func(c *token.Config) { c.Revocation = rev })
+	raw := iss.MustMint(t, smarttest.Patient(aud, "p1", "patient/*.rs"))
+	ctx := context.Background()
+	c, err := v.Claims(ctx, raw)
+	if err != nil || c.Patient != "p1" {
+		t.Fatalf("Claims = %+v, %v", c, err)
+	}
+	if n := rev.asked.Load(); n != 0 {
+		t.Fatalf("Claims asked about revocation %d times", n)
+	}
+	rev.revoked.Store(false)
+	if _, err := v.Verify(ctx, raw); err != nil {
+		t.Fatalf("Verify after Claims: %v", err)
+	}
+	other := iss.MustMint(t, smarttest.Patient("https://elsewhere.example/fhir", "p1"))
+	if _, err := v.Claims(ctx, other); err == nil {
+		t.Fatal("Claims accepted a token for another audience")
+	}
+	if _, err := v.Claims(ctx, "not.a.jwt"); err == nil {
+		t.Fatal("Claims accepted garbage")
+	}
+}
