@@ -76,10 +76,13 @@ func TestStringSearch(t *testing.T) {
 		{"Practitioner", "name=dr", matching("Practitioner", func(m map[string]any) bool { return anyPrefix(nameParts(m), "dr") })},
 	}
 	for _, c := range cases {
-		if len(c.want) == 0 && !strings.Contains(c.query, "exact=smith") {
-			t.Errorf("%s?%s: the oracle found nothing; the case tests nothing", c.typ, c.query)
-		}
-		sameSet(t, c.typ+"?"+c.query, find(t, c.typ, c.query), c.want)
+		t.Run(c.typ+"?"+c.query, func(t *testing.T) {
+			t.Parallel()
+			if len(c.want) == 0 && !strings.Contains(c.query, "exact=smith") {
+				t.Errorf("%s?%s: the oracle found nothing; the case tests nothing", c.typ, c.query)
+			}
+			sameSet(t, c.typ+"?"+c.query, find(t, c.typ, c.query), c.want)
+		})
 	}
 }
 
@@ -150,10 +153,13 @@ func TestTokenSearch(t *testing.T) {
 		{"Patient", "_id=gen-p1,gen-p2,example", []string{"gen-p1", "gen-p2", "example"}},
 	}
 	for _, c := range cases {
-		if len(c.want) == 0 {
-			t.Errorf("%s?%s: the oracle found nothing; the case tests nothing", c.typ, c.query)
-		}
-		sameSet(t, c.typ+"?"+c.query, find(t, c.typ, c.query), c.want)
+		t.Run(c.typ+"?"+c.query, func(t *testing.T) {
+			t.Parallel()
+			if len(c.want) == 0 {
+				t.Errorf("%s?%s: the oracle found nothing; the case tests nothing", c.typ, c.query)
+			}
+			sameSet(t, c.typ+"?"+c.query, find(t, c.typ, c.query), c.want)
+		})
 	}
 }
 
@@ -182,10 +188,13 @@ func TestReferenceSearch(t *testing.T) {
 		{"Observation", "subject=Patient/example", matching("Observation", func(m map[string]any) bool { return refersTo(m, "subject", "Patient/example") })},
 	}
 	for _, c := range cases {
-		if len(c.want) == 0 {
-			t.Errorf("%s?%s: the oracle found nothing", c.typ, c.query)
-		}
-		sameSet(t, c.typ+"?"+c.query, find(t, c.typ, c.query), c.want)
+		t.Run(c.typ+"?"+c.query, func(t *testing.T) {
+			t.Parallel()
+			if len(c.want) == 0 {
+				t.Errorf("%s?%s: the oracle found nothing", c.typ, c.query)
+			}
+			sameSet(t, c.typ+"?"+c.query, find(t, c.typ, c.query), c.want)
+		})
 	}
 }
 
@@ -280,34 +289,37 @@ func TestDateSearch(t *testing.T) {
 		cases = append(cases, dc{"Observation", "date=" + v, []string{"effectiveDateTime", "effectivePeriod", "effectiveInstant"}, []string{v}})
 	}
 	for _, c := range cases {
-		want := matching(c.typ, func(m map[string]any) bool {
-			spans := dateSpans(m, c.paths...)
-			for _, cond := range c.conds {
-				cond, _ = url.QueryUnescape(cond)
-				prefix, val := "eq", cond
-				if len(cond) > 2 && cond[0] >= 'a' && cond[0] <= 'z' {
-					prefix, val = cond[:2], cond[2:]
-				}
-				sl, sh, ok := span(val)
-				if !ok {
-					t.Fatalf("oracle cannot read %q", val)
-				}
-				hit := false
-				for _, s := range spans {
-					if compare(prefix, s[0], s[1], sl, sh) {
-						hit = true
+		t.Run(c.typ+"?"+c.query, func(t *testing.T) {
+			t.Parallel()
+			want := matching(c.typ, func(m map[string]any) bool {
+				spans := dateSpans(m, c.paths...)
+				for _, cond := range c.conds {
+					cond, _ = url.QueryUnescape(cond)
+					prefix, val := "eq", cond
+					if len(cond) > 2 && cond[0] >= 'a' && cond[0] <= 'z' {
+						prefix, val = cond[:2], cond[2:]
+					}
+					sl, sh, ok := span(val)
+					if !ok {
+						t.Fatalf("oracle cannot read %q", val)
+					}
+					hit := false
+					for _, s := range spans {
+						if compare(prefix, s[0], s[1], sl, sh) {
+							hit = true
+						}
+					}
+					if !hit {
+						return false
 					}
 				}
-				if !hit {
-					return false
-				}
+				return true
+			})
+			if len(want) == 0 {
+				t.Errorf("%s?%s: the oracle found nothing", c.typ, c.query)
 			}
-			return true
+			sameSet(t, c.typ+"?"+c.query, find(t, c.typ, c.query), want)
 		})
-		if len(want) == 0 {
-			t.Errorf("%s?%s: the oracle found nothing", c.typ, c.query)
-		}
-		sameSet(t, c.typ+"?"+c.query, find(t, c.typ, c.query), want)
 	}
 	// _lastUpdated is read from the resource row.
 	if got := find(t, "Patient", "_lastUpdated=lt2000-01-01"); len(got) != 0 {
@@ -391,10 +403,13 @@ func TestQuantityAndCompositeSearch(t *testing.T) {
 		})},
 	}
 	for _, c := range cases {
-		if len(c.want) == 0 {
-			t.Errorf("Observation?%s: the oracle found nothing", c.query)
-		}
-		sameSet(t, "Observation?"+c.query, find(t, "Observation", c.query), c.want)
+		t.Run("Observation?"+c.query, func(t *testing.T) {
+			t.Parallel()
+			if len(c.want) == 0 {
+				t.Errorf("Observation?%s: the oracle found nothing", c.query)
+			}
+			sameSet(t, "Observation?"+c.query, find(t, "Observation", c.query), c.want)
+		})
 	}
 }
 
@@ -424,10 +439,13 @@ func TestURIAndMissingSearch(t *testing.T) {
 		{"Appointment", "date:missing=true", missing("Appointment", hasPath("start"))},
 	}
 	for _, c := range cases {
-		if len(c.want) == 0 {
-			t.Errorf("%s?%s: the oracle found nothing", c.typ, c.query)
-		}
-		sameSet(t, c.typ+"?"+c.query, find(t, c.typ, c.query), c.want)
+		t.Run(c.typ+"?"+c.query, func(t *testing.T) {
+			t.Parallel()
+			if len(c.want) == 0 {
+				t.Errorf("%s?%s: the oracle found nothing", c.typ, c.query)
+			}
+			sameSet(t, c.typ+"?"+c.query, find(t, c.typ, c.query), c.want)
+		})
 	}
 }
 
