@@ -194,3 +194,20 @@ func TestConfigHoldTTL(t *testing.T) {
 		}
 	}
 }
+
+func TestConfigStatementTimeout(t *testing.T) {
+	t.Setenv("CARESLOT_STATEMENT_TIMEOUT", "")
+	if cfg, err := configFromEnv(); err != nil || cfg.StatementTimeout != 30*time.Second {
+		t.Errorf("default: %v %v, want 30s", cfg.StatementTimeout, err)
+	}
+	t.Setenv("CARESLOT_STATEMENT_TIMEOUT", "2m")
+	if cfg, err := configFromEnv(); err != nil || cfg.StatementTimeout != 2*time.Minute {
+		t.Errorf("2m: %v %v", cfg.StatementTimeout, err)
+	}
+	for _, bad := range []string{"30", "-1s", "0s", "never"} {
+		t.Setenv("CARESLOT_STATEMENT_TIMEOUT", bad)
+		if _, err := configFromEnv(); err == nil || !strings.Contains(err.Error(), "CARESLOT_STATEMENT_TIMEOUT") {
+			t.Errorf("CARESLOT_STATEMENT_TIMEOUT=%s: %v, want an error naming it", bad, err)
+		}
+	}
+}
