@@ -85,3 +85,42 @@ func TestOperationsRefuseUnknownParameters(t *testing.T) {
 		}
 	})
 }
+
+// TestOperationDefinitionsListTheirParameters: the OperationDefinitions the
+// CapabilityStatement points at list exactly the parameters each scheduling operation
+// takes (IHE ITI Scheduling's names; the aliases are documented, not listed).
+func TestOperationDefinitionsListTheirParameters(t *testing.T) {
+	want := map[string]string{
+		"find": "in start, in end, in specialty, in visit-type, in practitioner, in organization, in location-string, in location-reference, " +
+			"in patient-reference, in patient-resource, in insurance-reference, in referral-identifier, in _count, out return",
+		"hold":           "in appointment-reference, in appointment-resource, out return",
+		"book":           "in appointment-reference, in appointment-resource, in cancelled-appt-id, in comment, out return",
+		"generate-slots": "in start, in end, in slot-length, in service-type, in timezone, out return",
+	}
+	cs := srv.Must(t, http.StatusOK, "GET", "metadata", nil).JSON(t)
+	listed := map[string]bool{}
+	for _, res := range cs["rest"].([]any)[0].(map[string]any)["resource"].([]any) {
+		ops, _ := res.(map[string]any)["operation"].([]any)
+		for _, op := range ops {
+			listed[op.(map[string]any)["name"].(string)] = true
+		}
+	}
+	for name, params := range want {
+		if !listed[name] {
+			t.Errorf("$%s is not in the CapabilityStatement", name)
+		}
+		var def struct {
+			Parameter []struct{ Name, Use string } `json:"parameter"`
+		}
+		if err := json.Unmarshal(srv.Must(t, http.StatusOK, "GET", "OperationDefinition/"+name, nil).Body, &def); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, p := range def.Parameter {
+			got = append(got, p.Use+" "+p.Name)
+		}
+		if strings.Join(got, ", ") != params {
+			t.Errorf("OperationDefinition/%s lists %s\nwant %s", name, strings.Join(got, ", "), params)
+		}
+	}
+}
