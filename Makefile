@@ -11,7 +11,7 @@ TEST_TIMEOUT ?= 15m
 FUZZTIME     ?= 30s
 BENCHTIME    ?= 1s
 
-.PHONY: all build hydra run test fuzz bench lint postgres rabbitmq summary-elements openapi openapi-lint swagger-ui schema-doc clean
+.PHONY: all build hydra run test fuzz bench lint postgres rabbitmq summary-elements openapi openapi-lint swagger-ui schema-doc bootstrap clean
 
 all: lint build test
 
@@ -29,8 +29,8 @@ $(HYDRA): tools/hydra/go.mod tools/hydra/go.sum
 
 # Hydra (in-memory database, a random system secret, stopped on exit) and careslot with
 # the demo clinic, its demo users (passwords printed at start) and the dev backend
-# client careslot-dev, and Swagger UI's public client careslot-swagger (/swagger/, Authorize
-# with PKCE). careslot creates the careslot database if missing, migrates and
+# client careslot-dev, and the public clients (PKCE) of the booking UI, careslot-ui (/),
+# and of Swagger UI's Authorize, careslot-swagger (/swagger/). careslot creates the careslot database if missing, migrates and
 # serves on CARESLOT_ADDR (default 127.0.0.1:8080).
 CARESLOT_ADDR ?= 127.0.0.1:8080
 CARESLOT_ROOT  = http://$(CARESLOT_ADDR)
@@ -44,7 +44,7 @@ run: build hydra postgres rabbitmq
 		./$(HYDRA) serve all --dev --config tools/hydra/hydra.yml > bin/hydra.log 2>&1 & hydra=$$!; \
 	trap 'kill $$hydra 2>/dev/null; wait $$hydra 2>/dev/null || true' EXIT INT TERM; \
 	echo "Hydra: public http://127.0.0.1:4444, admin http://127.0.0.1:4445 (log: bin/hydra.log)"; \
-	CARESLOT_ADDR=$(CARESLOT_ADDR) CARESLOT_DEMO_USERS=true CARESLOT_SWAGGER_CLIENT=true \
+	CARESLOT_ADDR=$(CARESLOT_ADDR) CARESLOT_DEMO_USERS=true CARESLOT_SWAGGER_CLIENT=true CARESLOT_UI_CLIENT=true \
 	CARESLOT_DEV_CLIENT_SECRET=$${CARESLOT_DEV_CLIENT_SECRET:-careslot-dev-secret} ./$(BIN) serve
 
 # Every package in a fresh database of its own; fuzz targets run their seed corpora
@@ -159,6 +159,23 @@ openapi-lint:
 # docs/schemadoc's test fails when it is out of date.
 schema-doc: postgres
 	$(GO) run ./docs/schemadoc/cmd -out docs/schema.md
+
+# Refresh the vendored Bootstrap (demo-ui/static/vendor/bootstrap, embedded in the binary)
+# from the npm package at the pinned version, checked against its pinned sha512: the
+# minified stylesheet and licence only (the booking UI uses no Bootstrap JavaScript).
+BOOTSTRAP_VERSION   := 5.3.8
+BOOTSTRAP_INTEGRITY := sha512-HP1SZDqaLDPwsNiqRqi5NcP0SSXciX2s9E+RyqJIIqGo+vJeN5AJVM98CXmW/Wux0nQ5L7jeWUdplCEf0Ee+tg==
+bootstrap:
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	(cd "$$tmp" && npm pack --silent bootstrap@$(BOOTSTRAP_VERSION) >/dev/null); \
+	got="sha512-$$(openssl dgst -sha512 -binary "$$tmp/bootstrap-$(BOOTSTRAP_VERSION).tgz" | base64 -w0)"; \
+	[ "$$got" = "$(BOOTSTRAP_INTEGRITY)" ] || { echo "bootstrap $(BOOTSTRAP_VERSION): checksum $$got, want $(BOOTSTRAP_INTEGRITY)"; exit 1; }; \
+	tar xzf "$$tmp/bootstrap-$(BOOTSTRAP_VERSION).tgz" -C "$$tmp"; \
+	rm -rf demo-ui/static/vendor/bootstrap && mkdir -p demo-ui/static/vendor/bootstrap; \
+	sed '/sourceMappingURL/d' "$$tmp/package/dist/css/bootstrap.min.css" > demo-ui/static/vendor/bootstrap/bootstrap.min.css; \
+	cp "$$tmp/package/LICENSE" demo-ui/static/vendor/bootstrap/LICENSE; \
+	echo "$(BOOTSTRAP_VERSION)" > demo-ui/static/vendor/bootstrap/VERSION; \
+	echo "vendored bootstrap $(BOOTSTRAP_VERSION) in demo-ui/static/vendor/bootstrap"
 
 clean:
 	rm -rf bin

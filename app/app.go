@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/careslot/careslot/audit"
+	demoui "github.com/careslot/careslot/demo-ui"
 	"github.com/careslot/careslot/fhir"
 	"github.com/careslot/careslot/fhir/fhirerr"
 	"github.com/careslot/careslot/openapi"
@@ -119,6 +120,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		store.Close()
 		return nil, err
 	}
+	demoui.Mount(mux)
 	mux.Handle("/", notFound())
 	if subs != nil {
 		if err := subs.Start(ctx); err != nil {

@@ -9,11 +9,11 @@ import (
 	"github.com/careslot/careslot/app/apptest"
 )
 
-// TestPathsOutsideTheAPIAreFHIRErrors: a path outside /fhir (also one that /fhir/..
-// cleans to) is a 404 OperationOutcome, not Go's plain-text page.
+// TestPathsOutsideTheAPIAreFHIRErrors: a path outside /fhir and the booking UI's files
+// (also one that /fhir/.. cleans to) is a 404 OperationOutcome, not Go's plain-text page.
 func TestPathsOutsideTheAPIAreFHIRErrors(t *testing.T) {
 	srv := apptest.New(t)
-	for _, path := range []string{"/nowhere", "/fhir/..", "/"} {
+	for _, path := range []string{"/nowhere", "/fhir/../nowhere", "/index.htm", "/vendor/", "/vendor/bootstrap/"} {
 		resp, err := http.Get(srv.HTTP.URL + path)
 		if err != nil {
 			t.Fatal(err)

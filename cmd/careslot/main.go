@@ -25,6 +25,8 @@ import (
 	"time"
 
 	"github.com/careslot/careslot/app"
+	demoui "github.com/careslot/careslot/demo-ui"
+	"github.com/careslot/careslot/openapi"
 	"github.com/careslot/careslot/storage"
 	"github.com/careslot/careslot/subscriptions"
 )
@@ -76,6 +78,9 @@ type config struct {
 	// SwaggerClient (CARESLOT_SWAGGER_CLIENT, set by make run) registers Swagger UI's
 	// public client careslot-swagger with Hydra at start, so that /swagger/ can sign in.
 	SwaggerClient bool
+	// UIClient (CARESLOT_UI_CLIENT, set by make run) registers the booking UI's public
+	// client careslot-ui with Hydra at start, so that / can sign in.
+	UIClient bool
 	// Subscriptions is what serve runs the outbox relay and notification delivery with.
 	Subscriptions subscriptions.Config
 }
@@ -104,6 +109,9 @@ func configFromEnv() (config, error) {
 	cfg.DemoPassword = os.Getenv("CARESLOT_DEMO_PASSWORD")
 	var err error
 	if cfg.SwaggerClient, err = envBool("CARESLOT_SWAGGER_CLIENT", false); err != nil {
+		return cfg, err
+	}
+	if cfg.UIClient, err = envBool("CARESLOT_UI_CLIENT", false); err != nil {
 		return cfg, err
 	}
 	if cfg.DemoUsers, err = envBool("CARESLOT_DEMO_USERS", false); err != nil {
@@ -255,7 +263,12 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		}
 	}
 	if cfg.SwaggerClient {
-		if err := registerSwaggerClient(ctx, cfg, log); err != nil {
+		if err := registerPublicClient(ctx, cfg, log, "Swagger UI", openapi.SwaggerClient(cfg.BaseURL)); err != nil {
+			return stoppedOr(ctx, err)
+		}
+	}
+	if cfg.UIClient {
+		if err := registerPublicClient(ctx, cfg, log, "booking UI", demoui.Client(cfg.BaseURL)); err != nil {
 			return stoppedOr(ctx, err)
 		}
 	}

@@ -15,11 +15,11 @@ import (
 	"time"
 
 	"github.com/careslot/careslot/app"
-	"github.com/careslot/careslot/openapi"
 	"github.com/careslot/careslot/smart-auth/hydra"
 	"github.com/careslot/careslot/smart-auth/signin"
 	"github.com/careslot/careslot/storage"
 	"github.com/google/uuid"
+	hydraclient "github.com/ory/hydra-client-go/v2"
 )
 
 // userCommand answers `careslot user add|passwd|list`. Passwords are read from stdin
@@ -189,23 +189,23 @@ func registerDevClient(ctx context.Context, cfg config, log *slog.Logger) error 
 	return nil
 }
 
-// registerSwaggerClient registers the public client that Swagger UI's Authorize signs in
-// as (authorization code with PKCE, no secret), redirected back to /swagger/ of this
-// careslot, with the scopes an app may ask for; waiting up to a minute for Hydra.
-func registerSwaggerClient(ctx context.Context, cfg config, log *slog.Logger) error {
+// registerPublicClient registers a public client of careslot's own (authorization code
+// with PKCE, no secret): Swagger UI's Authorize (openapi.SwaggerClient) or the booking
+// UI (demoui.Client), redirected back to this careslot; waiting up to a minute for Hydra.
+func registerPublicClient(ctx context.Context, cfg config, log *slog.Logger, what string, client hydraclient.OAuth2Client) error {
 	admin, err := hydra.NewAdmin(cfg.Auth.HydraAdminURL)
 	if err != nil {
 		return err
 	}
+	id := client.GetClientId()
 	wait, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if err := admin.Ready(wait); err != nil {
-		return fmt.Errorf("register %s: %w", openapi.SwaggerClientID, err)
+		return fmt.Errorf("register %s: %w", id, err)
 	}
-	client := openapi.SwaggerClient(cfg.BaseURL)
 	if err := admin.EnsureClient(ctx, client); err != nil {
-		return fmt.Errorf("register %s: %w", openapi.SwaggerClientID, err)
+		return fmt.Errorf("register %s: %w", id, err)
 	}
-	log.Info("registered the Swagger UI client", "client_id", openapi.SwaggerClientID, "redirect_uris", client.RedirectUris)
+	log.Info("registered the "+what+" client", "client_id", id, "redirect_uris", client.RedirectUris)
 	return nil
 }

@@ -1,0 +1,368 @@
+package demoui_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/careslot/careslot/app"
+	"github.com/careslot/careslot/app/apptest"
+	demoui "github.com/careslot/careslot/demo-ui"
+	"github.com/careslot/careslot/smart-auth/caller"
+	"github.com/careslot/careslot/smart-auth/hydratest"
+	"github.com/careslot/careslot/smart-auth/signin"
+	"github.com/careslot/careslot/storage"
+	"github.com/chromedp/chromedp"
+)
+
+// chromiumPath is Debian's chromium, which .ci/run installs when missing.
+const chromiumPath = "/usr/bin/chromium"
+
+// uiServer is careslot with a real Hydra, the booking UI's client registered, and a
+// small clinic: two doctors with free slots, insured patients and their users.
+type uiServer struct {
+	*apptest.Server
+	root string // careslot's origin: the UI is at root + "/"
+	day  time.Time
+}
+
+func newUIServer(t *testing.T) *uiServer {
+	t.Helper()
+	var h *hydratest.Hydra
+	s := apptest.New(t, func(c *app.Config) {
+		root := strings.TrimSuffix(c.BaseURL, "/fhir")
+		h = hydratest.Start(t, hydratest.Options{CareslotURL: root})
+		c.Auth = app.AuthConfig{HydraPublicURL: h.PublicURL, HydraAdminURL: h.AdminURL}
+	})
+	if err := h.Admin.EnsureClient(context.Background(), demoui.Client(s.URL)); err != nil {
+		t.Fatal(err)
+	}
+	u := &uiServer{Server: s, root: strings.TrimSuffix(s.URL, "/fhir"), day: time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, 1)}
+	u.clinic(t)
+	return u
+}
+
+// clinic seeds the directory, free slots for dr-1 tomorrow from 09:00 to 12:00 UTC,
+// three insured patients and the users of the tests.
+func (u *uiServer) clinic(t *testing.T) {
+	ref := func(r string) map[string]any { return map[string]any{"reference": r} }
+	gp := []any{map[string]any{"coding": []any{map[string]any{"system": "http://snomed.info/sct", "code": "394814009", "display": "General practice"}}}}
+	cardio := []any{map[string]any{"coding": []any{map[string]any{"system": "http://snomed.info/sct", "code": "394579002", "display": "Cardiology"}}}}
+	u.seed(t, "PUT", "Organization/insurer", map[string]any{"resourceType": "Organization", "id": "insurer", "name": "Acme Health Insurance",
+		"type": []any{map[string]any{"coding": []any{map[string]any{"system": "http://terminology.hl7.org/CodeSystem/organization-type", "code": "ins"}}}}})
+	for i, d := range []struct {
+		given, family string
+		specialty     []any
+	}{{"Anna", "Berg", gp}, {"Chloe", "Martin", cardio}} {
+		n := fmt.Sprint(i + 1)
+		u.seed(t, "PUT", "Practitioner/dr-"+n, map[string]any{"resourceType": "Practitioner", "id": "dr-" + n,
+			"name": []any{map[string]any{"prefix": []any{"Dr"}, "given": []any{d.given}, "family": d.family}}})
+		u.seed(t, "PUT", "PractitionerRole/role-"+n, map[string]any{"resourceType": "PractitionerRole", "id": "role-" + n,
+			"practitioner": ref("Practitioner/dr-" + n), "specialty": d.specialty})
+		u.seed(t, "PUT", "Schedule/sch-"+n, map[string]any{"resourceType": "Schedule", "id": "sch-" + n, "specialty": d.specialty,
+			"actor": []any{ref("Practitioner/dr-" + n)}})
+	}
+	for i := 0; i < 6; i++ {
+		start := u.slot(i)
+		u.seed(t, "PUT", fmt.Sprintf("Slot/slot-%d", i), map[string]any{"resourceType": "Slot", "id": fmt.Sprintf("slot-%d", i),
+			"schedule": ref("Schedule/sch-1"), "status": "free", "start": start.Format(time.RFC3339), "end": start.Add(30 * time.Minute).Format(time.RFC3339)})
+	}
+	year := time.Now().Year()
+	for i, name := range [][2]string{{"Alice", "Schmidt"}, {"Bruno", "Jensen"}, {"Carla", "Novak"}} {
+		id := fmt.Sprintf("pat-%d", i+1)
+		u.seed(t, "PUT", "Patient/"+id, map[string]any{"resourceType": "Patient", "id": id,
+			"name": []any{map[string]any{"given": []any{name[0]}, "family": name[1]}}})
+		u.seed(t, "PUT", "Coverage/cov-"+id, map[string]any{"resourceType": "Coverage", "id": "cov-" + id, "status": "active",
+			"beneficiary": ref("Patient/" + id), "payor": []any{ref("Organization/insurer")},
+			"period": map[string]any{"start": fmt.Sprintf("%d-01-01", year-1), "end": fmt.Sprintf("%d-12-31", year+1)}})
+		u.addUser(t, strings.ToLower(name[0]), "Patient/"+id, "patient")
+	}
+	u.addUser(t, "dr.berg", "Practitioner/dr-1", "practitioner")
+	u.addUser(t, "admin", "", "admin")
+}
+
+// slot is the start of the i-th seeded slot of dr-1.
+func (u *uiServer) slot(i int) time.Time {
+	return u.day.Add(9*time.Hour + time.Duration(i)*30*time.Minute)
+}
+
+// seed writes a resource as the server itself (no HTTP authentication).
+func (u *uiServer) seed(t *testing.T, method, path string, body any) {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	req := httptest.NewRequest(method, "/fhir/"+path, strings.NewReader(string(b)))
+	req.Header.Set("Content-Type", "application/fhir+json")
+	req = req.WithContext(caller.With(req.Context(), caller.Caller{Subject: "test-seed", Role: caller.RoleSystem, Scopes: []string{"system/*.*"}}))
+	rec := httptest.NewRecorder()
+	u.FHIR.Handler().ServeHTTP(rec, req)
+	if rec.Code >= 300 {
+		t.Fatalf("seed %s %s: %d %s", method, path, rec.Code, rec.Body)
+	}
+}
+
+// password is every test user's password: name + "-password-1".
+func password(name string) string { return name + "-password-1" }
+
+func (u *uiServer) addUser(t *testing.T, name, fhirUser, role string) {
+	t.Helper()
+	hash, err := signin.HashPassword(password(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := u.Store.CreateUser(context.Background(), storage.User{ID: "user-" + name, Username: name, PasswordHash: hash, Role: role, FHIRUser: fhirUser}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// browser is one headless Chromium for the whole test; each person gets a browser
+// context of their own (cookies and storage apart, like separate browsers).
+type browser struct {
+	ctx context.Context
+	out string // where screenshots go
+}
+
+func newBrowser(t *testing.T) *browser {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Fatalf("%s is missing: apt-get install -y chromium (.ci/run does it)", chromiumPath)
+	}
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(chromiumPath), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck, chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900))
+	ctx, cancel := chromedp.NewContext(alloc)
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	out := filepath.Join("testdata", "out", t.Name())
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return &browser{ctx: ctx, out: out}
+}
+
+// person is one user's browser context, watched for console errors.
+type person struct {
+	t    *testing.T
+	name string
+	ctx  context.Context
+	b    *browser
+
+	mu     sync.Mutex
+	errors []string
+}
+
+func (b *browser) person(t *testing.T, name string) *person {
+	ctx, cancel := chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext())
+	p := &person{t: t, name: name, ctx: ctx, b: b}
+	t.Cleanup(func() {
+		cancel()
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		for _, e := range p.errors {
+			t.Errorf("%s's console: %s", name, e)
+		}
+	})
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatal(err)
+	}
+	messages := chromedp.Console(ctx)
+	go func() {
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			// The browser logs every 4xx answer to fetch as a network error; the UI
+			// expects refusals and shows them, so only the page's own errors count.
+			if m.Type == chromedp.ConsoleError && m.Source != "network" || m.IsException() {
+				p.mu.Lock()
+				p.errors = append(p.errors, m.Text+" at "+m.URL)
+				p.mu.Unlock()
+			}
+		}
+	}()
+	return p
+}
+
+// probeConsole checks that the watch sees a page's console errors at all.
+func (b *browser) probeConsole(t *testing.T) {
+	t.Helper()
+	p := b.person(t, "probe")
+	p.eval(`console.error("probe"); ""`)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		p.mu.Lock()
+		n := len(p.errors)
+		if n > 0 {
+			p.errors = nil
+		}
+		p.mu.Unlock()
+		if n > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a console.error in the page was not seen: the console watch is broken")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// stepTimeout bounds each step, so that a UI that never shows what a step waits for
+// fails the test quickly with a screenshot.
+const stepTimeout = 30 * time.Second
+
+func (p *person) do(what string, actions ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	if err := p.try(what, actions...); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// try is do for other goroutines than the test's: it returns the failure.
+func (p *person) try(what string, actions ...chromedp.Action[chromedp.Void]) error {
+	ctx, cancel := context.WithTimeout(p.ctx, stepTimeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		p.screenshot("failed-" + what)
+		return fmt.Errorf("%s: %s: %v", p.name, what, err)
+	}
+	return nil
+}
+
+func (p *person) screenshot(name string) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
+	defer cancel()
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		p.t.Logf("screenshot %s: %v", name, err)
+		return
+	}
+	file := filepath.Join(p.b.out, p.name+"-"+name+".png")
+	if err := os.WriteFile(file, shot, 0o644); err != nil {
+		p.t.Log(err)
+	}
+}
+
+func (p *person) eval(expr string) string {
+	p.t.Helper()
+	v, err := chromedp.Run(p.ctx, chromedp.Evaluate[string](expr))
+	if err != nil {
+		p.t.Fatalf("%s: %s: %v", p.name, expr, err)
+	}
+	return v
+}
+
+// signIn goes through the real flow: the UI's button, careslot's login page (through
+// Hydra), the consent page, and back to the UI with a token.
+func (p *person) signIn(root, button, username string) {
+	p.t.Helper()
+	p.do("open the UI", chromedp.Navigate(root+"/"), chromedp.WaitVisible(chromedp.CSS("#"+button)))
+	p.do("sign in", chromedp.Click(chromedp.CSS("#"+button)), chromedp.WaitVisible(chromedp.CSS("#username")),
+		chromedp.SendKeys(chromedp.CSS("#username"), username), chromedp.SendKeys(chromedp.CSS("#password"), password(username)),
+		chromedp.Click(chromedp.CSS(`button[value="login"]`)), chromedp.WaitVisible(chromedp.CSS(`button[value="allow"]`)),
+		chromedp.Click(chromedp.CSS(`button[value="allow"]`)), chromedp.WaitReady(chromedp.CSS("body[data-ready]")))
+}
+
+// pickSlot chooses the doctor and opens the booking of the slot starting at start,
+// going to the next week when it is not in this one.
+func (p *person) pickSlot(doctor string, start time.Time) {
+	p.t.Helper()
+	sel := fmt.Sprintf(`#slots button[data-start="%s"]`, start.UTC().Format("2006-01-02T15:04:05.000Z"))
+	p.do("choose the doctor", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#doctors [data-doctor="%s"]`, doctor))),
+		chromedp.WaitVisible(chromedp.CSS("#week")), waitIdle("#slots"))
+	if p.eval(fmt.Sprintf(`document.querySelector(%q) ? "yes" : "no"`, sel)) == "no" {
+		p.do("go to next week", chromedp.Click(chromedp.CSS("#week-next")), waitIdle("#slots"))
+	}
+	p.do("pick the slot", chromedp.Click(chromedp.CSS(sel)), chromedp.WaitVisible(chromedp.CSS("#confirm-book")))
+}
+
+// waitIdle waits until the region no longer says it is loading.
+func waitIdle(sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Poll[bool](fmt.Sprintf(`!document.querySelector(%q).hasAttribute("aria-busy")`, sel))(ctx, t)
+		return err
+	})
+}
+
+// TestBookingUI walks the booking UI in headless Chromium against a real careslot and
+// Hydra: a patient books, the doctor approves in another browser, the patient sees it
+// booked; two patients race for one slot and the loser is offered the next ones.
+func TestBookingUI(t *testing.T) {
+	u := newUIServer(t)
+	b := newBrowser(t)
+	b.probeConsole(t)
+
+	alice := b.person(t, "alice")
+	alice.signIn(u.root, "sign-in-patient", "alice")
+	alice.screenshot("1-signed-in")
+	alice.pickSlot("Practitioner/dr-1", u.slot(0))
+	alice.do("book", chromedp.Click(chromedp.CSS("#confirm-book")),
+		chromedp.WaitVisible(chromedp.CSS("#book-result .alert-success")),
+		chromedp.WaitVisible(chromedp.CSS(`#upcoming [data-status="pending"]`)))
+	alice.screenshot("2-requested")
+
+	doctor := b.person(t, "dr.berg")
+	doctor.signIn(u.root, "sign-in-staff", "dr.berg")
+	day := u.day.Format("2006-01-02")
+	doctor.eval(fmt.Sprintf(`(() => { const d = document.getElementById("doctor-date"); d.value = %q; d.dispatchEvent(new Event("change")); return ""; })()`, day))
+	doctor.do("show tomorrow", chromedp.WaitVisible(chromedp.CSS(`#doctor-list [data-status="pending"]`)))
+	doctor.screenshot("3-request")
+	doctor.do("approve", chromedp.Click(chromedp.CSS(`#doctor-list button.btn-success`)),
+		chromedp.WaitVisible(chromedp.CSS(`#doctor-list [data-status="booked"]`)))
+	doctor.screenshot("4-approved")
+
+	alice.do("see it booked", chromedp.Click(chromedp.CSS("#patient-refresh")),
+		chromedp.WaitVisible(chromedp.CSS(`#upcoming [data-status="booked"]`)))
+	alice.screenshot("5-booked")
+
+	// The race: both have the same slot on screen and confirm at once.
+	bruno, carla := b.person(t, "bruno"), b.person(t, "carla")
+	racers := []*person{bruno, carla}
+	for _, p := range racers {
+		p.signIn(u.root, "sign-in-patient", p.name)
+		p.pickSlot("Practitioner/dr-1", u.slot(2))
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(racers))
+	for i, p := range racers {
+		wg.Go(func() {
+			errs[i] = p.try("confirm", chromedp.Click(chromedp.CSS("#confirm-book")), chromedp.WaitVisible(chromedp.CSS("#book-result .alert")))
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	won, lost := 0, 0
+	for _, p := range racers {
+		text := p.eval(`document.getElementById("book-result").innerText`)
+		switch {
+		case strings.Contains(text, "Requested"):
+			won++
+		case strings.Contains(text, "This slot was just taken."):
+			lost++
+			next := p.eval(`[...document.querySelectorAll("#book-result button[data-start]")].map(b => b.dataset.start).join(",")`)
+			if !strings.HasPrefix(next, u.slot(3).Format("2006-01-02T15:04:05.000Z")) {
+				t.Errorf("%s is offered %q after the conflict, want the next free slot %s first", p.name, next, u.slot(3))
+			}
+		default:
+			t.Errorf("%s sees %q", p.name, text)
+		}
+		p.screenshot("race")
+	}
+	if won != 1 || lost != 1 {
+		t.Fatalf("race: %d won, %d saw the conflict; want 1 and 1", won, lost)
+	}
+}

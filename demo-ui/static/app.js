@@ -1,0 +1,553 @@
+"use strict";
+// careslot's booking UI: a SMART app in plain JavaScript. It signs in with the
+// authorization code flow and PKCE (S256) against the endpoints careslot's SMART
+// discovery names, keeps the token in sessionStorage (gone with the tab), and then
+// talks only to the public FHIR API. Pages are built with DOM calls, never innerHTML,
+// so no server text is ever read as markup.
+
+const FHIR_BASE = location.origin + "/fhir";
+const CLIENT_ID = "careslot-ui";
+const REDIRECT_URI = location.origin + "/callback.html";
+const SESSION_KEY = "careslot.session";
+const PENDING_KEY = "careslot.signin";
+const POLL_MS = 15000; // lists refresh this often while the page is visible
+const SCOPES = {
+  patient: "openid fhirUser launch/patient patient/*.cruds",
+  staff: "openid fhirUser user/*.cruds",
+};
+
+// ---------------------------------------------------------------- small helpers
+
+function $(id) { return document.getElementById(id); }
+
+// el builds an element: attributes (on* are listeners) and children (strings are text).
+function el(tag, attrs, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+    else if (k === "class") e.className = v;
+    else e.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat()) {
+    if (c !== undefined && c !== null && c !== false) e.append(c);
+  }
+  return e;
+}
+
+function b64url(bytes) {
+  let s = "";
+  for (const b of new Uint8Array(bytes)) s += String.fromCharCode(b);
+  return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+function randomString(n) { return b64url(crypto.getRandomValues(new Uint8Array(n))); }
+
+// jwtClaims reads a JWT's payload for display only (who signed in); careslot checks tokens.
+function jwtClaims(jwt) {
+  try {
+    const part = jwt.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    return JSON.parse(decodeURIComponent(escape(atob(part))));
+  } catch (e) {
+    return {};
+  }
+}
+
+const dayFormat = new Intl.DateTimeFormat(undefined, { weekday: "long", day: "numeric", month: "long" });
+const shortDayFormat = new Intl.DateTimeFormat(undefined, { weekday: "short", day: "numeric", month: "short" });
+const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+const whenFormat = new Intl.DateTimeFormat(undefined, { weekday: "short", day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit" });
+
+function startOfDay(d) { const x = new Date(d); x.setHours(0, 0, 0, 0); return x; }
+function addDays(d, n) { const x = new Date(d); x.setDate(x.getDate() + n); return x; }
+function startOfWeek(d) { const x = startOfDay(d); return addDays(x, -((x.getDay() + 6) % 7)); } // Monday
+function isoDate(d) { return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`; }
+function parseDate(s) { const [y, m, d] = s.split("-").map(Number); return new Date(y, m - 1, d); }
+
+function humanName(res) {
+  const n = (res && res.name && res.name[0]) || {};
+  if (n.text) return n.text;
+  return [...(n.prefix || []), ...(n.given || []), n.family].filter(Boolean).join(" ") || (res && res.id) || "unknown";
+}
+
+// ---------------------------------------------------------------- messages
+
+// outcomeText is a refusal as a person reads it: the OperationOutcome's diagnostics.
+function outcomeText(err) {
+  const oo = err && err.outcome;
+  if (oo && oo.resourceType === "OperationOutcome" && Array.isArray(oo.issue) && oo.issue.length) {
+    return oo.issue.map((i) => i.diagnostics || (i.details && i.details.text) || i.code).join(" ");
+  }
+  if (err && err.status) return `careslot answered ${err.status}.`;
+  return (err && err.message) || String(err);
+}
+
+function alertBox(kind, ...content) {
+  return el("div", { class: `alert alert-${kind}`, role: kind === "danger" ? "alert" : "status" }, ...content);
+}
+
+function showAlert(kind, text) {
+  const box = alertBox(kind, text, " ", el("button", { type: "button", class: "btn-close float-end", "aria-label": "Dismiss", onclick: () => box.remove() }));
+  $("alerts").replaceChildren(box);
+}
+
+function showError(err) {
+  if (err instanceof SignedOut) return;
+  showAlert("danger", outcomeText(err));
+}
+
+// ---------------------------------------------------------------- sign-in
+
+let smartConfigCache;
+async function smartConfig() {
+  if (!smartConfigCache) {
+    const r = await fetch(FHIR_BASE + "/.well-known/smart-configuration", { headers: { Accept: "application/json" } });
+    if (!r.ok) throw new Error(`SMART discovery answered ${r.status}`);
+    smartConfigCache = await r.json();
+  }
+  return smartConfigCache;
+}
+
+async function signIn(kind) {
+  const cfg = await smartConfig();
+  const verifier = randomString(48);
+  const challenge = b64url(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
+  const state = randomString(24);
+  sessionStorage.setItem(PENDING_KEY, JSON.stringify({ verifier, state }));
+  const q = new URLSearchParams({
+    response_type: "code", client_id: CLIENT_ID, redirect_uri: REDIRECT_URI, scope: SCOPES[kind],
+    state, aud: FHIR_BASE, code_challenge: challenge, code_challenge_method: "S256",
+  });
+  location.assign(cfg.authorization_endpoint + "?" + q.toString());
+}
+
+// finishSignIn runs on callback.html: it checks the state, trades the code and its
+// verifier for a token and goes back to the app.
+async function finishSignIn() {
+  const q = new URLSearchParams(location.search);
+  const pending = JSON.parse(sessionStorage.getItem(PENDING_KEY) || "null");
+  sessionStorage.removeItem(PENDING_KEY);
+  if (q.get("error")) throw new Error(`Sign-in was not completed: ${q.get("error_description") || q.get("error")}`);
+  if (!pending || !q.get("state") || q.get("state") !== pending.state) throw new Error("This sign-in answer is not one this page asked for; sign in again.");
+  const cfg = await smartConfig();
+  const r = await fetch(cfg.token_endpoint, {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded", Accept: "application/json" },
+    body: new URLSearchParams({ grant_type: "authorization_code", code: q.get("code"), redirect_uri: REDIRECT_URI, client_id: CLIENT_ID, code_verifier: pending.verifier }),
+  });
+  const tok = await r.json().catch(() => ({}));
+  if (!r.ok || !tok.access_token) throw new Error(`The token was refused: ${tok.error_description || tok.error || r.status}`);
+  const claims = jwtClaims(tok.id_token || "");
+  const fhirUser = String(claims.fhirUser || "").replace(FHIR_BASE + "/", "");
+  sessionStorage.setItem(SESSION_KEY, JSON.stringify({
+    token: tok.access_token, patient: tok.patient || "", fhirUser, scope: tok.scope || "",
+    expiresAt: Date.now() + 1000 * (tok.expires_in || 3600), name: claims.name || claims.preferred_username || "",
+  }));
+  location.replace("/");
+}
+
+function currentSession() {
+  const s = JSON.parse(sessionStorage.getItem(SESSION_KEY) || "null");
+  if (!s || s.expiresAt < Date.now()) return null;
+  return s;
+}
+
+function signOut(message) {
+  sessionStorage.removeItem(SESSION_KEY);
+  if (message) sessionStorage.setItem("careslot.message", message);
+  location.assign("/");
+}
+
+// ---------------------------------------------------------------- FHIR
+
+class FhirError extends Error {
+  constructor(status, outcome) {
+    super(`careslot answered ${status}`);
+    this.status = status;
+    this.outcome = outcome;
+  }
+}
+class SignedOut extends Error {}
+
+async function fhir(method, path, body, headers) {
+  const s = currentSession();
+  if (!s) { signOut("Your session ended; please sign in again."); throw new SignedOut(); }
+  const h = { Authorization: "Bearer " + s.token, Accept: "application/fhir+json", ...(headers || {}) };
+  if (body !== undefined) h["Content-Type"] = "application/fhir+json";
+  const r = await fetch(FHIR_BASE + "/" + path, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await r.text();
+  let json = null;
+  try { json = text ? JSON.parse(text) : null; } catch (e) { json = null; }
+  if (r.status === 401) { signOut("Your session ended; please sign in again."); throw new SignedOut(); }
+  if (!r.ok) throw new FhirError(r.status, json);
+  return json;
+}
+
+function resources(bundle, type) {
+  return ((bundle && bundle.entry) || []).map((e) => e.resource).filter((r) => r && (!type || r.resourceType === type));
+}
+
+function ref(r) { return r.resourceType + "/" + r.id; }
+
+function participantOf(appt, type) {
+  return (appt.participant || []).find((p) => p.actor && (p.actor.reference || "").startsWith(type + "/"));
+}
+
+// The directory (doctors and what they do) is read once: every signed-in person may.
+let directory;
+async function loadDirectory() {
+  if (directory) return directory;
+  const bundle = await fhir("GET", "PractitionerRole?_include=PractitionerRole:practitioner&_count=200");
+  const practitioners = new Map(resources(bundle, "Practitioner").map((p) => [ref(p), p]));
+  const doctors = new Map();
+  for (const role of resources(bundle, "PractitionerRole")) {
+    const pref = role.practitioner && role.practitioner.reference;
+    const p = practitioners.get(pref);
+    if (!p) continue;
+    const d = doctors.get(pref) || { ref: pref, name: humanName(p), specialties: [] };
+    for (const s of role.specialty || []) {
+      for (const c of s.coding || []) d.specialties.push({ code: `${c.system}|${c.code}`, display: c.display || s.text || c.code });
+    }
+    doctors.set(pref, d);
+  }
+  directory = { doctors: [...doctors.values()].sort((a, b) => a.name.localeCompare(b.name)), practitioners };
+  return directory;
+}
+
+function doctorName(reference) {
+  const d = directory && directory.doctors.find((x) => x.ref === reference);
+  return d ? d.name : reference;
+}
+
+function statusBadge(status) {
+  const kind = { booked: "success", pending: "warning", proposed: "warning", arrived: "info", "checked-in": "info",
+    fulfilled: "secondary", cancelled: "danger", noshow: "dark" }[status] || "light";
+  return el("span", { class: `badge text-bg-${kind}`, "data-status": status }, status);
+}
+
+// ---------------------------------------------------------------- patient
+
+const patientState = { doctor: null, week: startOfWeek(new Date()), offer: null };
+
+async function showPatient(s) {
+  $("patient-view").hidden = false;
+  const [me] = await Promise.all([fhir("GET", "Patient/" + encodeURIComponent(s.patient)), loadDirectory()]);
+  $("who-name").textContent = humanName(me);
+  $("patient-greeting").textContent = `Hello, ${humanName(me)}`;
+  const specialties = new Map();
+  for (const d of directory.doctors) for (const sp of d.specialties) specialties.set(sp.code, sp.display);
+  $("specialty").replaceChildren(el("option", { value: "" }, "Any specialty"),
+    ...[...specialties].sort((a, b) => a[1].localeCompare(b[1])).map(([code, display]) => el("option", { value: code }, display)));
+  $("specialty").addEventListener("change", renderDoctors);
+  $("doctor-name").addEventListener("input", renderDoctors);
+  $("find-form").addEventListener("submit", (e) => e.preventDefault());
+  $("week-prev").addEventListener("click", () => { patientState.week = addDays(patientState.week, -7); loadWeek().catch(showError); });
+  $("week-next").addEventListener("click", () => { patientState.week = addDays(patientState.week, 7); loadWeek().catch(showError); });
+  $("confirm-book").addEventListener("click", () => book(patientState.offer).catch(showError));
+  $("confirm-cancel").addEventListener("click", () => { $("confirm").hidden = true; patientState.offer = null; });
+  $("patient-refresh").addEventListener("click", () => loadPatientAppointments().catch(showError));
+  renderDoctors();
+  await loadPatientAppointments();
+  poll(loadPatientAppointments);
+}
+
+function renderDoctors() {
+  const specialty = $("specialty").value;
+  const name = $("doctor-name").value.trim().toLowerCase();
+  const list = directory.doctors.filter((d) => (!specialty || d.specialties.some((s) => s.code === specialty)) &&
+    (!name || d.name.toLowerCase().includes(name)));
+  $("doctors").replaceChildren(...list.map((d) => el("button", {
+    type: "button", class: "list-group-item list-group-item-action" + (patientState.doctor === d ? " active" : ""),
+    "aria-pressed": patientState.doctor === d ? "true" : "false", "data-doctor": d.ref,
+    onclick: () => { patientState.doctor = d; renderDoctors(); loadWeek().catch(showError); },
+  }, el("strong", {}, d.name), " ", el("span", { class: "small" }, d.specialties.map((s) => s.display).join(", ")))));
+  if (!list.length) $("doctors").replaceChildren(el("p", { class: "text-body-secondary" }, "No doctor matches."));
+}
+
+// findSlots asks $find for the doctor's open slots in [from, to), for this patient.
+async function findSlots(doctorRef, from, to) {
+  const s = currentSession();
+  const q = new URLSearchParams({ start: from.toISOString(), end: to.toISOString(), practitioner: doctorRef,
+    "patient-reference": "Patient/" + s.patient, _count: "500" });
+  return resources(await fhir("GET", "Appointment/$find?" + q.toString()), "Appointment");
+}
+
+async function loadWeek() {
+  const d = patientState.doctor;
+  if (!d) return;
+  const from = patientState.week, to = addDays(from, 7);
+  $("week").hidden = false;
+  $("week-label").textContent = `${d.name}: ${shortDayFormat.format(from)} – ${shortDayFormat.format(addDays(to, -1))}`;
+  $("slots").replaceChildren(el("p", { class: "text-body-secondary" }, "Looking for free times…"));
+  $("slots").setAttribute("aria-busy", "true");
+  const now = new Date();
+  let offers;
+  try {
+    offers = (await findSlots(d.ref, from < now ? now : from, to)).filter((a) => new Date(a.start) > now);
+  } finally {
+    $("slots").removeAttribute("aria-busy");
+  }
+  const days = [];
+  for (let i = 0; i < 7; i++) {
+    const day = addDays(from, i);
+    const mine = offers.filter((a) => isoDate(new Date(a.start)) === isoDate(day));
+    if (!mine.length) continue;
+    days.push(el("div", { class: "slot-day" }, el("h4", {}, dayFormat.format(day)),
+      mine.map((a) => el("button", {
+        type: "button", class: "btn btn-outline-primary btn-sm", "data-start": new Date(a.start).toISOString(),
+        "aria-label": `${d.name}, ${whenFormat.format(new Date(a.start))}`, onclick: () => offer(a),
+      }, timeFormat.format(new Date(a.start))))));
+  }
+  $("slots").replaceChildren(...(days.length ? days : [el("p", { class: "text-body-secondary" }, "No free time this week; try the next one.")]));
+}
+
+function offer(a) {
+  patientState.offer = a;
+  const doctor = participantOf(a, "Practitioner");
+  $("confirm-text").textContent = `Book ${doctorName(doctor && doctor.actor.reference)} on ${whenFormat.format(new Date(a.start))}?`;
+  $("confirm").hidden = false;
+  $("book-result").replaceChildren();
+  $("confirm-book").focus();
+}
+
+// book asks for the offered slot: a pending Appointment that holds the slot while the
+// doctor answers (docs/scheduling.md, Doctor approval). A 409 means someone was faster.
+async function book(a) {
+  if (!a) return;
+  const appt = JSON.parse(JSON.stringify(a));
+  delete appt.id;
+  appt.status = "pending";
+  for (const p of appt.participant || []) {
+    const r = (p.actor && p.actor.reference) || "";
+    if (r.startsWith("Patient/")) p.status = "accepted";
+    else if (r.startsWith("Practitioner/") || r.startsWith("PractitionerRole/")) p.status = "needs-action";
+    else p.status = "accepted"; // a place has nobody to answer for it
+  }
+  $("confirm-book").disabled = true;
+  try {
+    await fhir("POST", "Appointment", appt);
+    $("confirm").hidden = true;
+    patientState.offer = null;
+    $("book-result").replaceChildren(alertBox("success", `Requested: ${doctorName(participantOf(a, "Practitioner").actor.reference)} on ${whenFormat.format(new Date(a.start))}. The doctor will confirm it.`));
+    $("book-result").focus();
+    await Promise.all([loadPatientAppointments(), loadWeek()]);
+  } catch (err) {
+    if (err instanceof FhirError && err.status === 409) await slotTaken(a, err);
+    else {
+      $("book-result").replaceChildren(alertBox("danger", outcomeText(err)));
+      $("book-result").focus();
+    }
+  } finally {
+    $("confirm-book").disabled = false;
+  }
+}
+
+// slotTaken tells the patient the slot went to someone else and offers the doctor's
+// next free times.
+async function slotTaken(a, err) {
+  $("confirm").hidden = true;
+  patientState.offer = null;
+  const doctor = participantOf(a, "Practitioner").actor.reference;
+  const start = new Date(a.start);
+  const next = (await findSlots(doctor, start, addDays(start, 14)).catch(() => [])).slice(0, 3);
+  const box = alertBox("warning",
+    el("p", { class: "fw-semibold mb-1" }, "This slot was just taken."),
+    el("p", { class: "small mb-2" }, outcomeText(err)),
+    next.length ? el("p", { class: "mb-1" }, "Next free times:") : el("p", { class: "mb-0" }, "No free time in the next two weeks."),
+    el("div", { class: "d-flex flex-wrap gap-2" }, next.map((n) => el("button", {
+      type: "button", class: "btn btn-sm btn-primary", "data-start": new Date(n.start).toISOString(), onclick: () => offer(n),
+    }, whenFormat.format(new Date(n.start))))));
+  box.setAttribute("data-conflict", "true");
+  $("book-result").replaceChildren(box);
+  $("book-result").focus();
+  loadWeek().catch(showError);
+}
+
+async function loadPatientAppointments() {
+  const s = currentSession();
+  const bundle = await fhir("GET", `Appointment?patient=Patient/${encodeURIComponent(s.patient)}&_sort=date&_count=200`);
+  const now = new Date();
+  const all = resources(bundle, "Appointment").filter((a) => a.start);
+  const upcoming = all.filter((a) => new Date(a.end || a.start) >= now && a.status !== "cancelled" && a.status !== "entered-in-error");
+  const past = all.filter((a) => !upcoming.includes(a)).reverse();
+  const item = (a, canCancel) => el("li", { class: "list-group-item", "data-appointment": a.id },
+    el("div", { class: "d-flex justify-content-between gap-2" },
+      el("span", {}, el("strong", {}, whenFormat.format(new Date(a.start))), el("br"),
+        doctorName((participantOf(a, "Practitioner") || { actor: {} }).actor.reference)),
+      el("span", {}, statusBadge(a.status))),
+    canCancel && ["proposed", "pending", "booked", "waitlist"].includes(a.status)
+      ? el("div", { class: "appt-actions" }, el("button", { type: "button", class: "btn btn-sm btn-outline-danger",
+        "aria-label": `Cancel the appointment on ${whenFormat.format(new Date(a.start))}`, onclick: (e) => askCancel(e.target, a) }, "Cancel"))
+      : null);
+  $("upcoming").replaceChildren(...(upcoming.length ? upcoming.map((a) => item(a, true)) : [el("li", { class: "list-group-item text-body-secondary" }, "Nothing booked yet.")]));
+  $("past").replaceChildren(...(past.length ? past.map((a) => item(a, false)) : [el("li", { class: "list-group-item text-body-secondary" }, "No past appointments.")]));
+}
+
+// askCancel asks again in place (no window.confirm, which blocks the page).
+function askCancel(button, a) {
+  const box = el("div", { class: "mt-2", role: "group", "aria-label": "Confirm the cancellation" },
+    el("span", { class: "me-2" }, "Cancel this appointment?"),
+    el("button", { type: "button", class: "btn btn-sm btn-danger me-1", "data-confirm-cancel": a.id,
+      onclick: (e) => { e.target.disabled = true; cancel(a).catch((err) => { e.target.disabled = false; showError(err); }); } }, "Yes, cancel it"),
+    el("button", { type: "button", class: "btn btn-sm btn-link", onclick: () => { box.remove(); button.hidden = false; button.focus(); } }, "Keep it"));
+  button.hidden = true;
+  button.after(box);
+  box.querySelector("button").focus();
+}
+
+async function cancel(a) {
+  await updateAppointment(a.id, (cur) => {
+    cur.status = "cancelled";
+    cur.cancelationReason = { text: "Cancelled by the patient in careslot" };
+  });
+  showAlert("success", "The appointment is cancelled.");
+  await loadPatientAppointments();
+  if (patientState.doctor) await loadWeek();
+}
+
+// updateAppointment reads the appointment, changes it and writes it back with If-Match,
+// so that a change made meanwhile by someone else is refused rather than overwritten.
+async function updateAppointment(id, change) {
+  const cur = await fhir("GET", "Appointment/" + encodeURIComponent(id));
+  change(cur);
+  return fhir("PUT", "Appointment/" + encodeURIComponent(id), cur, { "If-Match": `W/"${cur.meta.versionId}"` });
+}
+
+// ---------------------------------------------------------------- doctor
+
+const doctorState = { date: startOfDay(new Date()), span: "day" };
+
+async function showDoctor(s) {
+  $("doctor-view").hidden = false;
+  const [me] = await Promise.all([fhir("GET", s.fhirUser), loadDirectory()]);
+  $("who-name").textContent = humanName(me);
+  $("doctor-heading").textContent = `Appointments of ${humanName(me)}`;
+  $("doctor-date").value = isoDate(doctorState.date);
+  $("doctor-date").addEventListener("change", () => { if ($("doctor-date").value) { doctorState.date = parseDate($("doctor-date").value); loadDoctor().catch(showError); } });
+  for (const r of document.querySelectorAll("input[name=span]")) r.addEventListener("change", () => { doctorState.span = r.value; loadDoctor().catch(showError); });
+  const step = (n) => { doctorState.date = addDays(doctorState.date, n * (doctorState.span === "week" ? 7 : 1)); $("doctor-date").value = isoDate(doctorState.date); loadDoctor().catch(showError); };
+  $("doctor-prev").addEventListener("click", () => step(-1));
+  $("doctor-next").addEventListener("click", () => step(1));
+  $("doctor-refresh").addEventListener("click", () => loadDoctor().catch(showError));
+  $("doctor-range").addEventListener("submit", (e) => e.preventDefault());
+  await loadDoctor();
+  poll(loadDoctor);
+}
+
+function doctorRange() {
+  const from = doctorState.span === "week" ? startOfWeek(doctorState.date) : doctorState.date;
+  return [from, addDays(from, doctorState.span === "week" ? 7 : 1)];
+}
+
+async function loadDoctor() {
+  const s = currentSession();
+  const [from, to] = doctorRange();
+  const q = new URLSearchParams({ practitioner: s.fhirUser, _sort: "date", _count: "200", _include: "Appointment:patient" });
+  q.append("date", "ge" + from.toISOString());
+  q.append("date", "lt" + to.toISOString());
+  const bundle = await fhir("GET", "Appointment?" + q.toString());
+  const patients = new Map(resources(bundle, "Patient").map((p) => [ref(p), p]));
+  const appts = resources(bundle, "Appointment");
+  $("doctor-list").replaceChildren(appointmentTable(appts, patients, { doctor: s.fhirUser, onChange: loadDoctor, showDoctor: false }));
+}
+
+// appointmentTable lists appointments by day, with the actions the viewer may take.
+function appointmentTable(appts, patients, opts) {
+  if (!appts.length) return el("p", { class: "text-body-secondary" }, "No appointments in this period.");
+  const groups = new Map();
+  for (const a of appts) {
+    const key = a.start ? isoDate(new Date(a.start)) : "no date";
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key).push(a);
+  }
+  return el("div", {}, [...groups].map(([key, list]) => el("section", { class: "mb-3" },
+    el("h2", { class: "h6 border-bottom pb-1" }, key === "no date" ? "Without a date" : dayFormat.format(parseDate(key))),
+    el("ul", { class: "list-group" }, list.map((a) => {
+      const pat = participantOf(a, "Patient");
+      const patRef = pat && pat.actor.reference;
+      const patName = patients.get(patRef) ? humanName(patients.get(patRef)) : (pat && pat.actor.display) || patRef || "no patient";
+      const docRef = (participantOf(a, "Practitioner") || { actor: {} }).actor.reference;
+      return el("li", { class: "list-group-item", "data-appointment": a.id },
+        el("div", { class: "d-flex flex-wrap justify-content-between gap-2" },
+          el("span", {}, el("strong", {}, a.start ? timeFormat.format(new Date(a.start)) : "—"), " ", patName,
+            opts.showDoctor ? el("span", { class: "text-body-secondary" }, " with ", doctorName(docRef)) : null),
+          statusBadge(a.status)),
+        opts.doctor ? doctorActions(a, opts) : null);
+    })))));
+}
+
+function doctorActions(a, opts) {
+  const me = participantOf(a, "Practitioner");
+  const buttons = [];
+  const label = (what) => `${what}: ${a.start ? whenFormat.format(new Date(a.start)) : a.id}`;
+  const act = (text, cls, fn) => buttons.push(el("button", { type: "button", class: `btn btn-sm ${cls}`, "aria-label": label(text),
+    onclick: async (e) => {
+      e.target.disabled = true;
+      try { await fn(); await opts.onChange(); } catch (err) { showError(err); e.target.disabled = false; }
+    } }, text));
+  const awaiting = ["proposed", "pending", "waitlist"].includes(a.status) && me && ["needs-action", "tentative"].includes(me.status);
+  if (awaiting) {
+    act("Approve", "btn-success", () => respond(a, opts.doctor, "accepted"));
+    act("Decline", "btn-outline-danger", () => respond(a, opts.doctor, "declined"));
+  }
+  if (a.status === "booked") {
+    act("Arrived", "btn-primary", () => updateAppointment(a.id, (c) => { c.status = "arrived"; }));
+    act("No-show", "btn-outline-dark", () => updateAppointment(a.id, (c) => { c.status = "noshow"; }));
+  }
+  if (a.status === "arrived" || a.status === "checked-in") {
+    act("Fulfilled", "btn-secondary", () => updateAppointment(a.id, (c) => { c.status = "fulfilled"; }));
+  }
+  return buttons.length ? el("div", { class: "appt-actions" }, buttons) : null;
+}
+
+// respond is the doctor's answer, an AppointmentResponse careslot applies to the appointment.
+function respond(a, doctor, status) {
+  return fhir("POST", "AppointmentResponse", {
+    resourceType: "AppointmentResponse", appointment: { reference: "Appointment/" + a.id },
+    actor: { reference: doctor }, participantStatus: status,
+  });
+}
+
+// ---------------------------------------------------------------- polling and start
+
+let pollTimer;
+function poll(fn) {
+  clearInterval(pollTimer);
+  pollTimer = setInterval(() => { if (!document.hidden) fn().catch(showError); }, POLL_MS);
+}
+
+async function start() {
+  if (location.pathname === "/callback.html") {
+    try { await finishSignIn(); } catch (err) {
+      $("callback-status").replaceChildren("Sign-in failed. ", el("a", { href: "/" }, "Back to careslot"));
+      showAlert("danger", err.message);
+    }
+    return;
+  }
+  const message = sessionStorage.getItem("careslot.message");
+  if (message) { sessionStorage.removeItem("careslot.message"); showAlert("info", message); }
+  const s = currentSession();
+  if (!s) {
+    $("signed-out").hidden = false;
+    $("sign-in-patient").addEventListener("click", () => signIn("patient").catch(showError));
+    $("sign-in-staff").addEventListener("click", () => signIn("staff").catch(showError));
+    return;
+  }
+  $("who").hidden = false;
+  $("sign-out").addEventListener("click", () => signOut("You are signed out."));
+  try {
+    if (s.patient && (!s.fhirUser || s.fhirUser.startsWith("Patient/"))) await showPatient(s);
+    else if (s.fhirUser.startsWith("Practitioner/")) await showDoctor(s);
+    else await showAdmin(s);
+    document.body.dataset.ready = "true"; // the view is loaded and answers input
+  } catch (err) {
+    showError(err);
+  }
+}
+
+async function showAdmin() {
+  $("admin-view").hidden = false;
+  $("who-name").textContent = "Clinic administrator";
+}
+
+document.addEventListener("DOMContentLoaded", () => { start(); });
