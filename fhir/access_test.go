@@ -82,6 +82,23 @@ func TestWhoMayDoWhat(t *testing.T) {
 			"start": "2031-01-06T09:00:00Z", "end": "2031-01-06T09:30:00Z"}
 	}
 	s.Must(t, http.StatusCreated, "PUT", "Slot/acc-sl2", slot("acc-sl2", "acc-s2"), apptest.Bearer(admin)...)
+	appointmentFor := func(patient, doctor string) map[string]any {
+		return map[string]any{"resourceType": "Appointment", "status": "proposed", "participant": []any{
+			map[string]any{"actor": ref("Patient/" + patient), "status": "needs-action"},
+			map[string]any{"actor": ref("Practitioner/" + doctor), "status": "needs-action"}}}
+	}
+	// Busy slots: one booked for Bob, one for Alice.
+	for _, b := range []struct{ slot, patient, appt, start, end string }{
+		{"acc-sl-bob", "acc-bob", "acc-a-bob-busy", "2031-01-07T09:00:00Z", "2031-01-07T09:30:00Z"},
+		{"acc-sl-alice", "acc-alice", "acc-a-alice-busy", "2031-01-07T10:00:00Z", "2031-01-07T10:30:00Z"},
+	} {
+		sl := slot(b.slot, "acc-s2")
+		sl["start"], sl["end"] = b.start, b.end
+		s.Must(t, http.StatusCreated, "PUT", "Slot/"+b.slot, sl, apptest.Bearer(admin)...)
+		appt := appointmentFor(b.patient, "acc-d2")
+		appt["id"], appt["status"], appt["slot"], appt["start"], appt["end"] = b.appt, "booked", []any{ref("Slot/" + b.slot)}, b.start, b.end
+		s.Must(t, http.StatusCreated, "PUT", "Appointment/"+b.appt, appt, apptest.Bearer(admin)...)
+	}
 	response := func(appt, actor string) map[string]any {
 		return map[string]any{"resourceType": "AppointmentResponse", "appointment": ref("Appointment/" + appt),
 			"actor": ref(actor), "participantStatus": "accepted"}
@@ -115,11 +132,6 @@ func TestWhoMayDoWhat(t *testing.T) {
 	}
 	aliceRenamed := map[string]any{"resourceType": "Patient", "id": "acc-alice", "name": []any{map[string]any{"family": "Alice", "given": []any{"A"}}}}
 	bobRenamed := map[string]any{"resourceType": "Patient", "id": "acc-bob", "name": []any{map[string]any{"family": "Bobby"}}}
-	appointmentFor := func(patient, doctor string) map[string]any {
-		return map[string]any{"resourceType": "Appointment", "status": "proposed", "participant": []any{
-			map[string]any{"actor": ref("Patient/" + patient), "status": "needs-action"},
-			map[string]any{"actor": ref("Practitioner/" + doctor), "status": "needs-action"}}}
-	}
 	params := func(name string, value any) map[string]any {
 		p := map[string]any{"name": name}
 		switch v := value.(type) {
@@ -155,12 +167,17 @@ func TestWhoMayDoWhat(t *testing.T) {
 			{name: "_revinclude of another patient's record", method: "GET", path: "Patient?_id=acc-alice&_revinclude=Observation:focus", status: 200,
 				ids: []string{"Patient/acc-alice"}},
 			{name: "_has through another patient's appointment", method: "GET", path: "Practitioner?_has:Appointment:practitioner:patient=Patient/acc-bob", status: 200, ids: []string{}},
-			{name: "_has through her own appointment", method: "GET", path: "Practitioner?_has:Appointment:practitioner:patient=Patient/acc-alice", status: 200, ids: []string{"Practitioner/acc-d1"}},
+			{name: "_has through her own appointment", method: "GET", path: "Practitioner?_has:Appointment:practitioner:patient=Patient/acc-alice", status: 200,
+				ids: []string{"Practitioner/acc-d1", "Practitioner/acc-d2"}},
 			{name: "type history shows only own", method: "GET", path: "Observation/_history", status: 200, ids: aliceObs},
 			{name: "the system history is refused", method: "GET", path: "_history", status: 403},
 			{name: "directory", method: "GET", path: "Practitioner/acc-d2", status: 200},
 			{name: "directory search", method: "GET", path: "Schedule?actor=Practitioner/acc-d2", status: 200, ids: []string{"Schedule/acc-s2"}},
-			{name: "slots", method: "GET", path: "Slot?schedule=Schedule/acc-s2", status: 200, ids: []string{"Slot/acc-sl2"}},
+			{name: "free slots and her own", method: "GET", path: "Slot?schedule=Schedule/acc-s2", status: 200, ids: []string{"Slot/acc-sl2", "Slot/acc-sl-alice"}},
+			{name: "a busy slot of another patient's appointment", method: "GET", path: "Slot/acc-sl-bob", status: 404},
+			{name: "the busy slot of her own appointment", method: "GET", path: "Slot/acc-sl-alice", status: 200},
+			{name: "a search of index clauses only keeps to her records", method: "GET", path: "Observation?category=laboratory", status: 200,
+				ids: []string{"Observation/acc-o-alice-lab"}},
 			{name: "write with read scopes", method: "PUT", path: "Patient/acc-alice", body: aliceRenamed, status: 403},
 			{name: "batch GET of another patient", method: "POST", path: "", body: transaction("batch", get("Observation/acc-o-bob-lab"), get("Patient/acc-alice")), status: 200,
 				ids: []string{"404", "Patient/acc-alice"}},

@@ -410,6 +410,16 @@ func (p *policy) roleFilter(typ string, write bool, i scope.Interaction) (search
 			}
 			return own, ""
 		case write:
+		case typ == "Slot":
+			// The free slots, and those of their own appointments: whose the others are is
+			// not theirs to know.
+			var f search.Filter
+			for _, q := range []url.Values{{"status": {"free"}}, {"_has:Appointment:slot:patient": {"Patient/" + p.self}}} {
+				if clauses, ok := narrowing("Slot", q); ok {
+					f = append(f, search.Grant{Where: clauses})
+				}
+			}
+			return f, ""
 		case directory[typ] || conformance[typ]:
 			return all, ""
 		case typ == "Patient" || search.Definitions().CompartmentParams("Patient", typ) != nil:
