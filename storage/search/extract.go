@@ -68,6 +68,11 @@ type CompositeRow struct {
 // FHIRPath engine, which reads the resource only if one of them needs it. The rows are
 // those of extractWithEngine, in the same order.
 func (r *Registry) Extract(typ string, content []byte) *Rows {
+	return r.extract(typ, content, nil)
+}
+
+// extract is Extract of the parameters keep accepts (nil: all of them).
+func (r *Registry) extract(typ string, content []byte, keep func(*Param) bool) *Rows {
 	plan, ok := r.plans[typ]
 	if !ok {
 		return r.extractWithEngine(typ, content)
@@ -91,6 +96,9 @@ func (r *Registry) Extract(typ string, content []byte) *Rows {
 	for i := range plan {
 		pp := &plan[i]
 		p := pp.param
+		if keep != nil && !keep(p) {
+			continue
+		}
 		switch p.Kind {
 		case KindComposite:
 			if !pp.fastComposite || !rows.addCompositesFast(pp, root, rootType) {

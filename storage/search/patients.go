@@ -13,8 +13,10 @@ func (r *Registry) PatientsOf(typ, id string, content []byte) []string {
 	if len(params) == 0 || len(content) == 0 {
 		return nil
 	}
+	// Only the compartment's parameters: a page of search results is read this way.
+	rows := r.extract(typ, content, func(p *Param) bool { return slices.Contains(params, p.Code) })
 	var out []string
-	for _, ref := range r.Extract(typ, content).References {
+	for _, ref := range rows.References {
 		if ref.Type != "Patient" || ref.ID == "" || slices.Contains(out, ref.ID) {
 			continue
 		}
