@@ -63,12 +63,11 @@ func observation(id, patient, category, performer string) map[string]any {
 // accessCase is one row of the who-may-do-what table: a request, the status it must get
 // and, for a search or history, exactly the resources it must show.
 type accessCase struct {
-	name           string
-	method, path   string
-	body           any
-	status         int
-	ids            []string // for a Bundle answer: the Type/id of every entry, in any order
-	noAuthenticate bool
+	name         string
+	method, path string
+	body         any
+	status       int
+	ids          []string // for a Bundle answer: the Type/id of every entry, in any order
 }
 
 func TestWhoMayDoWhat(t *testing.T) {

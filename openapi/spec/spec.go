@@ -15,7 +15,6 @@ import (
 	"io"
 	"log/slog"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/careslot/careslot/app"
@@ -196,14 +195,4 @@ func maps(dst, src map[string]any) {
 	for k, v := range src {
 		dst[k] = v
 	}
-}
-
-// sortedKeys returns m's keys in order.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
