@@ -540,6 +540,12 @@ func (s *Store) Exclusive(ctx context.Context, key string, fn func() error) erro
 		return fmt.Errorf("storage: lock %q: %w", key, err)
 	}
 	defer conn.Release()
+	// Waiting for another replica's turn (a whole seed) is not a statement that
+	// statement_timeout should cut.
+	if _, err := conn.Exec(ctx, `SET statement_timeout = 0`); err != nil {
+		return fmt.Errorf("storage: lock %q: %w", key, err)
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), `RESET statement_timeout`)
 	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(hashtextextended($1, 1))`, key); err != nil {
 		return fmt.Errorf("storage: lock %q: %w", key, err)
 	}

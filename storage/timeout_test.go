@@ -78,3 +78,30 @@ func TestCancelledContextStopsTheQuery(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestExclusiveWaitsPastStatementTimeout: a replica waiting for another's turn (a seed
+// that takes minutes) is not cut by statement_timeout.
+func TestExclusiveWaitsPastStatementTimeout(t *testing.T) {
+	ctx := context.Background()
+	short, err := storage.OpenWith(ctx, storagetest.NewDatabase(t), storage.Options{StatementTimeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer short.Close()
+	held := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- short.Exclusive(ctx, "timeout-test", func() error {
+			close(held)
+			time.Sleep(500 * time.Millisecond)
+			return nil
+		})
+	}()
+	<-held
+	if err := short.Exclusive(ctx, "timeout-test", func() error { return nil }); err != nil {
+		t.Errorf("the second turn: %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("the first turn: %v", err)
+	}
+}
