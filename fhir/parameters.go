@@ -112,14 +112,23 @@ func withoutResources(body []byte) ([]byte, error) {
 	return marshal(doc), nil
 }
 
+// identifierRefPrefix marks a Reference value given by identifier alone (system|value
+// follows); no literal reference starts so, as Identifier is no resource type.
+const identifierRefPrefix = "Identifier?"
+
 // addValue records a value[x] of parameter name.
 func (p *opParams) addValue(name, key string, raw json.RawMessage) error {
 	switch key {
 	case "valueReference":
 		var ref struct {
-			Reference string `json:"reference"`
+			Reference  string `json:"reference"`
+			Identifier struct{ System, Value string }
 		}
 		json.Unmarshal(raw, &ref)
+		if ref.Reference == "" && ref.Identifier.Value != "" {
+			p.values[name] = append(p.values[name], identifierRefPrefix+ref.Identifier.System+"|"+ref.Identifier.Value)
+			break
+		}
 		p.values[name] = append(p.values[name], ref.Reference)
 	case "valueCoding":
 		var coding map[string]any

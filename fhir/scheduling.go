@@ -46,7 +46,7 @@ func (s *Server) SchedulingOperations() []*Operation {
 					{Name: "end", Use: "in", Min: 1, Max: "1", Type: "dateTime", Doc: "latest start (exclusive)"},
 					{Name: "specialty", Use: "in", Min: 0, Max: "*", Type: "string", SearchType: "token", Doc: "specialty of the slot or its schedule (code or system|code); several in order of preference"},
 					{Name: "visit-type", Use: "in", Min: 0, Max: "*", Type: "string", SearchType: "token", Doc: "service type of the slot (code or system|code); several in order of preference (alias: service-type)"},
-					{Name: "practitioner", Use: "in", Min: 0, Max: "*", Type: "Reference", Doc: "Practitioner/[id] or PractitionerRole/[id] among the schedule's actors; several in order of preference (alias: provider)"},
+					{Name: "practitioner", Use: "in", Min: 0, Max: "*", Type: "Reference", Doc: "Practitioner/[id] or PractitionerRole/[id] among the schedule's actors (or a Practitioner by identifier alone); several in order of preference (alias: provider)"},
 					{Name: "organization", Use: "in", Min: 0, Max: "*", Type: "Reference", Doc: "Organization/[id]: schedules of the organization, its PractitionerRoles (and their practitioners), the Locations it manages and the HealthcareServices it provides; several in order of preference"},
 					{Name: "location-string", Use: "in", Min: 0, Max: "*", Type: "string", SearchType: "string", Doc: "start of a part of a Location's address (line, city, district, state, postal code, country), any case: schedules of those Locations and of the roles and services given there; several in order of preference"},
 					{Name: "location-reference", Use: "in", Min: 0, Max: "*", Type: "Reference", Doc: "Location/[id]: schedules of the location and of the PractitionerRoles and HealthcareServices given there; several in order of preference"},
@@ -224,6 +224,25 @@ func prefixed(typ string, ids []string) []string {
 	return out
 }
 
+// referenceByIdentifier finds the one typ whose identifier is tok (system|value).
+func (s *Server) referenceByIdentifier(ctx context.Context, typ, tok, param string) (string, error) {
+	sys, value, _ := strings.Cut(tok, "|")
+	if !storableText(tok) {
+		return "", fhirerr.Invalid(fmt.Sprintf("parameter %s: the identifier is not valid UTF-8 text without NUL bytes", param), param)
+	}
+	ids, err := s.store.IDsByIdentifier(ctx, typ, sys, value)
+	if err != nil {
+		return "", err
+	}
+	switch len(ids) {
+	case 0:
+		return "", fhirerr.Unprocessable(fhirerr.CodeNotFound, fmt.Sprintf("parameter %s: no %s has the identifier %s", param, typ, tok), param)
+	case 1:
+		return typ + "/" + ids[0], nil
+	}
+	return "", fhirerr.Unprocessable(fhirerr.CodeMultipleMatches, fmt.Sprintf("parameter %s: %d %s resources have the identifier %s", param, len(ids), typ, tok), param)
+}
+
 // maxFindValues bounds the values one $find parameter may list.
 const maxFindValues = 20
 
@@ -241,7 +260,20 @@ func (s *Server) findRequest(w http.ResponseWriter, r *http.Request) (resources.
 		var out []string
 		for _, v := range p.all(names...) {
 			if v == "" {
-				return nil, fhirerr.Invalid(fmt.Sprintf("parameter %s must be a literal reference to a %s on this server (an identifier alone is not looked up)", names[0], types[0]), names[0])
+				return nil, fhirerr.Invalid(fmt.Sprintf("parameter %s must be a reference to a %s on this server", names[0], types[0]), names[0])
+			}
+			if tok, ok := strings.CutPrefix(v, identifierRefPrefix); ok {
+				// ITI-115's own example names the practitioner by identifier; patients are
+				// not looked up so, which would tell who exists.
+				if types[0] == "Patient" {
+					return nil, fhirerr.Invalid(fmt.Sprintf("parameter %s must be a literal reference; a patient is not looked up by identifier", names[0]), names[0])
+				}
+				ref, err := s.referenceByIdentifier(r.Context(), types[0], tok, names[0])
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, ref)
+				continue
 			}
 			ref, err := s.localReference(v, types[0], names[0])
 			if err != nil {

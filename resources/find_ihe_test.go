@@ -117,6 +117,25 @@ func TestFindIHEParameters(t *testing.T) {
 			}
 		})
 	}
+	t.Run("practitioner by identifier, as ITI-115's example", func(t *testing.T) {
+		c.srv.Must(t, 200, "PUT", "Practitioner/"+c.doctors[1], map[string]any{"resourceType": "Practitioner", "id": c.doctors[1],
+			"identifier": []any{map[string]any{"system": "urn:oid:1.3.6.1.4.1.19376.1.2.999", "value": "PR23143"}}})
+		body := func(name, system, value string) map[string]any {
+			return map[string]any{"resourceType": "Parameters", "parameter": []any{
+				map[string]any{"name": "start", "valueDateTime": "2030-01-07T00:00:00Z"}, map[string]any{"name": "end", "valueDateTime": "2030-01-08T00:00:00Z"},
+				map[string]any{"name": name, "valueReference": map[string]any{"identifier": map[string]any{"system": system, "value": value}, "display": "Dr. Pro Vider"}}}}
+		}
+		got := offeredSlots(t, bundleResources(t, c.srv.Must(t, 200, "POST", "Appointment/$find", body("practitioner", "urn:oid:1.3.6.1.4.1.19376.1.2.999", "PR23143"))))
+		if !sameList(got, []string{c.slot1}) {
+			t.Errorf("practitioner by identifier offered %v", got)
+		}
+		if r := c.srv.Do(t, "POST", "Appointment/$find", body("practitioner", "urn:oid:1.3.6.1.4.1.19376.1.2.999", "nobody")); r.Status != 422 {
+			t.Errorf("unknown identifier: %d %s", r.Status, r.Body)
+		}
+		if r := c.srv.Do(t, "POST", "Appointment/$find", body("patient-reference", "urn:mrn", "1")); r.Status != 400 {
+			t.Errorf("patient by identifier: %d %s", r.Status, r.Body)
+		}
+	})
 	t.Run("_count and total", func(t *testing.T) {
 		r := c.srv.Must(t, 200, "GET", "Appointment/$find?start=2030-01-07&end=2030-01-08&_count=1", nil)
 		if got := offeredSlots(t, bundleResources(t, r)); !sameList(got, []string{c.slot0}) {

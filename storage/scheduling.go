@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -473,6 +474,22 @@ func (s *Store) LocationsByAddress(ctx context.Context, text string) ([]string, 
 		             WHERE jsonb_typeof(l) = 'string' AND starts_with(lower(l #>> '{}'), lower($1))))
 		ORDER BY id`, text)
 	return collectStrings(rows, err, "locations by address")
+}
+
+// IDsByIdentifier returns the ids of the live resources of type typ with the identifier
+// system|value (any system when system is ""), at most 2: enough to tell one from many.
+func (s *Store) IDsByIdentifier(ctx context.Context, typ, system, value string) ([]string, error) {
+	want := `[{"value": ""}]`
+	if b, err := json.Marshal([]map[string]string{{"value": value}}); err == nil {
+		want = string(b)
+	}
+	if system != "" {
+		b, _ := json.Marshal([]map[string]string{{"system": system, "value": value}})
+		want = string(b)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT id FROM resources WHERE type = $1 AND NOT deleted AND content -> 'identifier' @> $2::jsonb
+		ORDER BY id LIMIT 2`, typ, want)
+	return collectStrings(rows, err, "ids by identifier")
 }
 
 func collectStrings(rows pgx.Rows, err error, what string) ([]string, error) {
