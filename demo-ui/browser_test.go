@@ -96,15 +96,31 @@ func (u *uiServer) slot(i int) time.Time {
 // seed writes a resource as the server itself (no HTTP authentication).
 func (u *uiServer) seed(t *testing.T, method, path string, body any) {
 	t.Helper()
-	b, _ := json.Marshal(body)
-	req := httptest.NewRequest(method, "/fhir/"+path, strings.NewReader(string(b)))
+	u.asServer(t, method, path, body)
+}
+
+// asServer sends one request to the FHIR API as the server itself and returns the
+// answer's JSON; anything but 2xx fails the test.
+func (u *uiServer) asServer(t *testing.T, method, path string, body any) map[string]any {
+	t.Helper()
+	var r *strings.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = strings.NewReader(string(b))
+	} else {
+		r = strings.NewReader("")
+	}
+	req := httptest.NewRequest(method, "/fhir/"+path, r)
 	req.Header.Set("Content-Type", "application/fhir+json")
 	req = req.WithContext(caller.With(req.Context(), caller.Caller{Subject: "test-seed", Role: caller.RoleSystem, Scopes: []string{"system/*.*"}}))
 	rec := httptest.NewRecorder()
 	u.FHIR.Handler().ServeHTTP(rec, req)
 	if rec.Code >= 300 {
-		t.Fatalf("seed %s %s: %d %s", method, path, rec.Code, rec.Body)
+		t.Fatalf("%s %s: %d %s", method, path, rec.Code, rec.Body)
 	}
+	var out map[string]any
+	json.Unmarshal(rec.Body.Bytes(), &out)
+	return out
 }
 
 // password is every test user's password: name + "-password-1".
@@ -364,5 +380,31 @@ func TestBookingUI(t *testing.T) {
 	}
 	if won != 1 || lost != 1 {
 		t.Fatalf("race: %d won, %d saw the conflict; want 1 and 1", won, lost)
+	}
+
+	// The admin: every appointment, filtered by doctor and patient name; registering a
+	// patient with insurance.
+	admin := b.person(t, "admin")
+	admin.signIn(u.root, "sign-in-staff", "admin")
+	admin.eval(`(() => { document.getElementById("filter-doctor").value = "Practitioner/dr-1"; document.getElementById("filter-patient").value = "Schmidt"; return ""; })()`)
+	admin.do("filter", chromedp.Click(chromedp.CSS(`#admin-filter button[type="submit"]`)), waitIdle("#admin-list"),
+		chromedp.WaitVisible(chromedp.CSS(`#admin-list [data-status="booked"]`)))
+	if n := admin.eval(`document.querySelector("#admin-list [data-count]").dataset.count`); n != "1" {
+		t.Errorf("the admin's filter by doctor and patient lists %s appointments, want Alice's one", n)
+	}
+	admin.screenshot("1-filtered")
+	admin.eval(`(() => { document.getElementById("reg-birth").value = "1990-04-05"; document.getElementById("reg-insurer").value = "Organization/insurer"; return ""; })()`)
+	admin.do("register a patient", chromedp.SendKeys(chromedp.CSS("#reg-given"), "Dora"), chromedp.SendKeys(chromedp.CSS("#reg-family"), "Weiss"),
+		chromedp.SendKeys(chromedp.CSS("#reg-member"), "M-4711"), chromedp.Click(chromedp.CSS(`#register-form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#register-result [data-registered]")))
+	admin.screenshot("2-registered")
+	registered := admin.eval(`document.querySelector("#register-result [data-registered]").dataset.registered`)
+	patient := u.asServer(t, "GET", registered, nil)
+	if name, _ := json.Marshal(patient["name"]); !strings.Contains(string(name), "Dora") || patient["birthDate"] != "1990-04-05" {
+		t.Errorf("registered %s = %v", registered, patient)
+	}
+	coverage := u.asServer(t, "GET", "Coverage?beneficiary="+registered, nil)
+	if entries, _ := coverage["entry"].([]any); len(entries) != 1 || !strings.Contains(fmt.Sprint(entries), "M-4711") {
+		t.Errorf("the registered patient's coverage: %v", coverage)
 	}
 }

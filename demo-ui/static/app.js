@@ -174,7 +174,7 @@ async function fhir(method, path, body, headers) {
   if (!s) { signOut("Your session ended; please sign in again."); throw new SignedOut(); }
   const h = { Authorization: "Bearer " + s.token, Accept: "application/fhir+json", ...(headers || {}) };
   if (body !== undefined) h["Content-Type"] = "application/fhir+json";
-  const r = await fetch(FHIR_BASE + "/" + path, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
+  const r = await fetch(path ? FHIR_BASE + "/" + path : FHIR_BASE, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await r.text();
   let json = null;
   try { json = text ? JSON.parse(text) : null; } catch (e) { json = null; }
@@ -545,9 +545,85 @@ async function start() {
   }
 }
 
+// ---------------------------------------------------------------- admin
+
 async function showAdmin() {
   $("admin-view").hidden = false;
   $("who-name").textContent = "Clinic administrator";
+  $("admin-filter").addEventListener("submit", (e) => { e.preventDefault(); loadAdmin().catch(showError); });
+  $("register-form").addEventListener("submit", (e) => { e.preventDefault(); registerPatient().catch(showError); });
+  const today = startOfDay(new Date());
+  $("filter-from").value = isoDate(today);
+  $("filter-to").value = isoDate(addDays(today, 28));
+  const [, insurers] = await Promise.all([loadDirectory(),
+    fhir("GET", "Organization?type=" + encodeURIComponent("http://terminology.hl7.org/CodeSystem/organization-type|ins") + "&_count=100")]);
+  $("filter-doctor").replaceChildren(el("option", { value: "" }, "Any doctor"),
+    ...directory.doctors.map((d) => el("option", { value: d.ref }, d.name)));
+  $("reg-insurer").replaceChildren(el("option", { value: "" }, "No insurance"),
+    ...resources(insurers, "Organization").map((o) => el("option", { value: ref(o) }, o.name || o.id)));
+  await loadAdmin();
+  poll(loadAdmin);
+}
+
+// adminPatients turns the patient filter into references: the patients whose name
+// matches, and the text itself as an id.
+async function adminPatients(text) {
+  const found = resources(await fhir("GET", "Patient?name=" + encodeURIComponent(text) + "&_count=50"), "Patient").map(ref);
+  if (/^[A-Za-z0-9.-]{1,64}$/.test(text)) found.push("Patient/" + text);
+  return [...new Set(found)];
+}
+
+async function loadAdmin() {
+  const q = new URLSearchParams({ _sort: "date", _count: "200", _include: "Appointment:patient" });
+  if ($("filter-doctor").value) q.set("practitioner", $("filter-doctor").value);
+  if ($("filter-status").value) q.set("status", $("filter-status").value);
+  if ($("filter-from").value) q.append("date", "ge" + parseDate($("filter-from").value).toISOString());
+  if ($("filter-to").value) q.append("date", "lt" + addDays(parseDate($("filter-to").value), 1).toISOString());
+  $("admin-list").setAttribute("aria-busy", "true");
+  try {
+    const patientText = $("filter-patient").value.trim();
+    if (patientText) q.set("patient", (await adminPatients(patientText)).join(","));
+    const bundle = await fhir("GET", "Appointment?" + q.toString());
+    const patients = new Map(resources(bundle, "Patient").map((p) => [ref(p), p]));
+    const appts = resources(bundle, "Appointment");
+    const total = typeof bundle.total === "number" ? bundle.total : appts.length;
+    $("admin-list").replaceChildren(el("p", { class: "small text-body-secondary", "data-count": String(appts.length) },
+      `${appts.length} of ${total} appointments`), appointmentTable(appts, patients, { showDoctor: true }));
+  } finally {
+    $("admin-list").removeAttribute("aria-busy");
+  }
+}
+
+// registerPatient writes the patient and their insurance in one transaction, so that
+// neither exists without the other.
+async function registerPatient() {
+  const given = $("reg-given").value.trim(), family = $("reg-family").value.trim();
+  const patient = { resourceType: "Patient", active: true, name: [{ given: [given], family }],
+    gender: $("reg-gender").value, birthDate: $("reg-birth").value };
+  const entries = [{ fullUrl: "urn:uuid:" + crypto.randomUUID(), resource: patient, request: { method: "POST", url: "Patient" } }];
+  const insurer = $("reg-insurer").value;
+  if (insurer) {
+    const coverage = { resourceType: "Coverage", status: "active", beneficiary: { reference: entries[0].fullUrl },
+      payor: [{ reference: insurer }], period: { start: isoDate(new Date()) } };
+    if ($("reg-member").value.trim()) coverage.subscriberId = $("reg-member").value.trim();
+    entries.push({ fullUrl: "urn:uuid:" + crypto.randomUUID(), resource: coverage, request: { method: "POST", url: "Coverage" } });
+  }
+  const button = $("register-form").querySelector("button[type=submit]");
+  button.disabled = true;
+  try {
+    const answer = await fhir("POST", "", { resourceType: "Bundle", type: "transaction", entry: entries });
+    const location = (answer.entry[0].response.location || "").split("/_history")[0];
+    const id = location.split("/").slice(-2).join("/");
+    $("register-result").replaceChildren(alertBox("success",
+      el("span", { "data-registered": id }, `Registered ${given} ${family} as ${id}${insurer ? " with insurance" : ""}.`), " ",
+      el("span", { class: "small" }, "To let them sign in: ", el("code", {}, `careslot user add -role patient -fhir-user ${id} <username>`))));
+    $("register-form").reset();
+  } catch (err) {
+    $("register-result").replaceChildren(alertBox("danger", outcomeText(err)));
+  } finally {
+    button.disabled = false;
+    $("register-result").focus();
+  }
 }
 
 document.addEventListener("DOMContentLoaded", () => { start(); });
