@@ -205,8 +205,8 @@ func Failure(ctx context.Context, err error) {
 
 // Denied is the access policy's hook: the interaction of ctx was refused for reason,
 // whatever its answer (a denied read answers 404 like a missing resource). Outside an
-// interaction, it records a denial at once.
-func Denied(ctx context.Context, reason string) {
+// interaction (e.g. a websocket bind), it records a denial of what ("Type/id") at once.
+func Denied(ctx context.Context, reason string, what ...string) {
 	if n, ok := ctx.Value(noteKey{}).(*note); ok {
 		n.denied = reason
 		return
@@ -216,7 +216,7 @@ func Denied(ctx context.Context, reason string) {
 		return
 	}
 	q.recorded = true
-	ev := Event{Action: ActionExecute, Outcome: OutcomeMinor, OutcomeDesc: "denied: " + reason, Address: q.addr}
+	ev := Event{Action: ActionExecute, Outcome: OutcomeMinor, OutcomeDesc: "denied: " + reason, Address: q.addr, What: what}
 	if c, ok := caller.From(ctx); ok {
 		ev.Caller = &c
 	}

@@ -186,6 +186,18 @@ func TestOnlyTheOwnerOrAnAdminFollowsASubscription(t *testing.T) {
 	if got := bind(other); !strings.HasPrefix(got, "error own-ws is not a known Subscription") {
 		t.Errorf("a bind by another patient: %q", got)
 	}
+	// The refusal is audited, for an admin to see, with who asked.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r := s.Must(t, http.StatusOK, "GET", "AuditEvent?entity=Subscription/own-ws&outcome=4&agent=Patient/own-b", nil, admin...)
+		if strings.Contains(string(r.Body), "denied: a websocket bind to Subscription/own-ws") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the refused bind was not audited: %s", r.Body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	if got := bind(ownerAToken(t, s)); got != "bound own-ws" {
 		t.Errorf("a bind by the owner: %q", got)
 	}

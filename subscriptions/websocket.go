@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/careslot/careslot/audit"
 	"github.com/careslot/careslot/subscriptions/subscription"
 	"github.com/coder/websocket"
 )
@@ -128,7 +129,11 @@ func (h *hub) bindable(ctx context.Context, id string) string {
 		return "cannot be read now"
 	}
 	// Someone else's subscription is answered as a missing one: its existence is not told.
-	if stored == nil || !subscription.MayWatch(ctx, stored.Owner) {
+	if stored != nil && !subscription.MayWatch(ctx, stored.Owner) {
+		audit.Denied(ctx, "a websocket bind to Subscription/"+id+", which is followed by its owner and admins only", "Subscription/"+id)
+		stored = nil
+	}
+	if stored == nil {
 		return "is not a known Subscription"
 	}
 	sub, err := subscription.Parse(stored.Content, h.svc.parseOptions())
