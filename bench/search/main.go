@@ -340,6 +340,10 @@ func typicalSearches(sh shape) []typicalSearch {
 		{name: "patient by family prefix", query: func(r *rand.Rand) string {
 			return "Patient?family=" + strings.ToLower(surname(r.Intn(1600))[:4]) + "&_count=20"
 		}},
+		{name: "patient by family prefix, sent 300 times", query: func(r *rand.Rand) string {
+			// Issue 14: 300 repeats of one parameter kept the planner busy for minutes.
+			return "Patient?" + strings.Repeat("family="+strings.ToLower(surname(r.Intn(1600))[:4])+"&", 300) + "_count=20"
+		}},
 		{name: "doctor's free slots in a week", query: func(r *rand.Rand) string {
 			return fmt.Sprintf("Slot?schedule.actor=Practitioner/doc-%d&status=free&start=ge%s&start=lt%s", r.Intn(sh.doctors),
 				week.Format("2006-01-02"), week.AddDate(0, 0, 7).Format("2006-01-02"))
