@@ -22,7 +22,7 @@ type WriteAudit func(ctx context.Context, r *Resource, action string) []byte
 // into audit_pending with the transaction's COMMIT, so a write is never stored without
 // its AuditEvent nor an AuditEvent without its write; MovePendingAudit makes them
 // AuditEvent resources later, off the request's path.
-func (s *Store) SetWriteAudit(audit WriteAudit) { s.writeAudit = audit }
+func (s *Store) SetWriteAudit(audit WriteAudit) { s.writeAudit.Store(&audit) }
 
 // audit queues the AuditEvent of a write for Commit.
 func (t *Tx) audit(ctx context.Context, r *Resource, action string) {
@@ -46,7 +46,13 @@ func (s *Store) AppendAuditEvents(ctx context.Context, docs [][]byte) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.pool.Exec(ctx, sql, args...); err != nil {
+	// Through acquire: while the server is full, an AuditEvent waits rather than is lost.
+	conn, err := s.acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("storage: append audit events: %w", err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, sql, args...); err != nil {
 		return fmt.Errorf("storage: append audit events: %w", err)
 	}
 	return nil

@@ -14,6 +14,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/careslot/careslot/fhir/fhirerr"
@@ -29,8 +30,10 @@ const defaultMaxConns = 20
 // Store is the careslot database. Its pool stays private: what others need of the
 // database is a method here, so every SQL statement lives in this package.
 type Store struct {
-	pool       *pgxpool.Pool
-	writeAudit WriteAudit // audits each write in its transaction; nil audits none
+	pool *pgxpool.Pool
+	// writeAudit audits each write in its transaction (nil audits none). Atomic: it is
+	// set once the audit writer runs, and that writer already begins transactions.
+	writeAudit atomic.Pointer[WriteAudit]
 }
 
 // DefaultStatementTimeout bounds every statement when Options does not say otherwise.
@@ -141,7 +144,11 @@ func (s *Store) Begin(ctx context.Context) (*Tx, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage: begin: %w", mapPgError(err))
 	}
-	return &Tx{pg: &txConn{conn: conn}, writeAudit: s.writeAudit}, nil
+	tx := &Tx{pg: &txConn{conn: conn}}
+	if audit := s.writeAudit.Load(); audit != nil {
+		tx.writeAudit = *audit
+	}
+	return tx, nil
 }
 
 // fullServerWait bounds how long acquire waits while the server has all the connections
