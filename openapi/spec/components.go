@@ -94,6 +94,7 @@ func headers() map[string]any {
 		"ETag":          map[string]any{"description": "The weak ETag of the version, W/\"[versionId]\"", "schema": str},
 		"Last-Modified": map[string]any{"description": "meta.lastUpdated as an HTTP date", "schema": str},
 		"Location":      map[string]any{"description": "[base]/[type]/[id]/_history/[vid] of the new version", "schema": str},
+		"Expires":       map[string]any{"description": "When a $hold lapses, as an HTTP date (also the hold-expires extension)", "schema": str},
 	}
 }
 

@@ -302,6 +302,9 @@ func (b *builder) operationPaths(op operationDefinition) {
 		suffix := strings.NewReplacer("/fhir/", "", "/{id}/", "Instance", "/", "", "$", "", "-", "").Replace(path)
 		success := map[string]any{"200": ok("The operation's result", "Bundle")}
 		errs := []string{"400", "401", "403", "404", "409", "422"}
+		if op.Code == "hold" {
+			success["200"] = ok("The operation's result", "Bundle", "ETag", "Last-Modified", "Expires")
+		}
 		if op.Code == "book" {
 			// IHE ITI-117: a booking that cannot be made is a Bundle holding only its OperationOutcome.
 			for _, status := range []string{"409", "422"} {
