@@ -341,6 +341,24 @@ func TestBookingUI(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#upcoming [data-status="booked"]`)))
 	alice.screenshot("5-booked")
 
+	// The visit: the doctor marks the patient arrived and writes a note; the patient
+	// finds it under the visit.
+	const note = "Blood pressure 120/80. Come back in six months."
+	doctor.do("mark arrived", chromedp.Click(chromedp.CSS(`#doctor-list button[aria-label^="Arrived"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#doctor-list [data-status="arrived"]`)))
+	doctor.do("add a note", chromedp.Click(chromedp.CSS(`#doctor-list [data-add-note]`)), chromedp.WaitVisible(chromedp.CSS(`#doctor-list [data-note-form] textarea`)),
+		chromedp.SendKeys(chromedp.CSS(`#doctor-list [data-note-form] textarea`), note),
+		chromedp.Click(chromedp.CSS(`#doctor-list [data-note-form] button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#alerts .alert-success")))
+	doctor.screenshot("5-note")
+	alice.do("see the note", chromedp.Click(chromedp.CSS("#patient-refresh")),
+		chromedp.WaitVisible(chromedp.CSS(`#records [data-visit^="Appointment/"] [data-document]`)))
+	if text := alice.eval(`document.getElementById("records").textContent`); !strings.Contains(text, note) || !strings.Contains(text, "Dr Anna Berg") {
+		t.Errorf("the patient's records read %q", text)
+	}
+	alice.do("open the note", chromedp.Click(chromedp.CSS(`#records summary`)))
+	alice.screenshot("6-records")
+
 	// The race: both have the same slot on screen and confirm at once.
 	bruno, carla := b.person(t, "bruno"), b.person(t, "carla")
 	racers := []*person{bruno, carla}
@@ -388,7 +406,7 @@ func TestBookingUI(t *testing.T) {
 	admin.signIn(u.root, "sign-in-staff", "admin")
 	admin.eval(`(() => { document.getElementById("filter-doctor").value = "Practitioner/dr-1"; document.getElementById("filter-patient").value = "Schmidt"; return ""; })()`)
 	admin.do("filter", chromedp.Click(chromedp.CSS(`#admin-filter button[type="submit"]`)), waitIdle("#admin-list"),
-		chromedp.WaitVisible(chromedp.CSS(`#admin-list [data-status="booked"]`)))
+		chromedp.WaitVisible(chromedp.CSS(`#admin-list [data-status="arrived"]`)))
 	if n := admin.eval(`document.querySelector("#admin-list [data-count]").dataset.count`); n != "1" {
 		t.Errorf("the admin's filter by doctor and patient lists %s appointments, want Alice's one", n)
 	}

@@ -381,6 +381,43 @@ async function loadPatientAppointments() {
       : null);
   $("upcoming").replaceChildren(...(upcoming.length ? upcoming.map((a) => item(a, true)) : [el("li", { class: "list-group-item text-body-secondary" }, "Nothing booked yet.")]));
   $("past").replaceChildren(...(past.length ? past.map((a) => item(a, false)) : [el("li", { class: "list-group-item text-body-secondary" }, "No past appointments.")]));
+  await loadRecords(all);
+}
+
+// loadRecords lists the patient's documents grouped by the visit they belong to.
+async function loadRecords(appts) {
+  const s = currentSession();
+  const docs = resources(await fhir("GET", `DocumentReference?patient=Patient/${encodeURIComponent(s.patient)}&_sort=-date&_count=100`), "DocumentReference");
+  const byVisit = new Map();
+  for (const d of docs) {
+    const related = ((d.context && d.context.related) || []).map((r) => r.reference).find((r) => (r || "").startsWith("Appointment/"));
+    const key = related || "";
+    if (!byVisit.has(key)) byVisit.set(key, []);
+    byVisit.get(key).push(d);
+  }
+  const visit = (key) => {
+    const a = appts.find((x) => "Appointment/" + x.id === key);
+    if (!a) return "Other records";
+    return `Visit on ${whenFormat.format(new Date(a.start))} with ${doctorName((participantOf(a, "Practitioner") || { actor: {} }).actor.reference)}`;
+  };
+  const sections = [...byVisit].map(([key, list]) => el("li", { class: "list-group-item", "data-visit": key },
+    el("h3", { class: "h6" }, visit(key)),
+    list.map((d) => el("div", { class: "mb-2", "data-document": d.id },
+      el("div", { class: "small text-body-secondary" }, `${d.type && (d.type.text || (d.type.coding || [{}])[0].display) || "Document"}, ${d.date ? whenFormat.format(new Date(d.date)) : ""}${d.author && d.author[0] ? " · " + doctorName(d.author[0].reference) : ""}`),
+      (d.content || []).map((c) => attachmentView(c.attachment || {}))))));
+  $("records").replaceChildren(...(sections.length ? sections : [el("li", { class: "list-group-item text-body-secondary" }, "No records yet.")]));
+}
+
+// attachmentView shows a text attachment in place and offers any other as a download.
+function attachmentView(att) {
+  const bytes = att.data ? Uint8Array.from(atob(att.data), (ch) => ch.charCodeAt(0)) : new Uint8Array();
+  const type = att.contentType || "application/octet-stream";
+  if (type.startsWith("text/plain")) {
+    return el("details", { class: "mb-1" }, el("summary", {}, att.title || "Note"),
+      el("p", { class: "mb-0 note-text" }, new TextDecoder().decode(bytes)));
+  }
+  const url = URL.createObjectURL(new Blob([bytes], { type }));
+  return el("div", {}, el("a", { href: url, download: att.title || "document" }, `Download ${att.title || "document"}`));
 }
 
 // askCancel asks again in place (no window.confirm, which blocks the page).
@@ -497,7 +534,72 @@ function doctorActions(a, opts) {
   if (a.status === "arrived" || a.status === "checked-in") {
     act("Fulfilled", "btn-secondary", () => updateAppointment(a.id, (c) => { c.status = "fulfilled"; }));
   }
+  if (["booked", "arrived", "checked-in", "fulfilled"].includes(a.status) && participantOf(a, "Patient")) {
+    buttons.push(el("button", { type: "button", class: "btn btn-sm btn-outline-primary", "aria-label": label("Add a note"),
+      "data-add-note": a.id, onclick: (e) => noteForm(e.target, a, opts) }, "Add a note"));
+  }
   return buttons.length ? el("div", { class: "appt-actions" }, buttons) : null;
+}
+
+// noteForm opens, below the appointment, the form of a visit note with an optional file.
+function noteForm(button, a, opts) {
+  button.hidden = true;
+  const id = "note-" + a.id;
+  const form = el("form", { class: "mt-2", "data-note-form": a.id },
+    el("label", { for: id, class: "form-label" }, "Note on this visit"),
+    el("textarea", { id, class: "form-control", rows: "3", required: true }),
+    el("label", { for: id + "-file", class: "form-label mt-2" }, "Attach a file (optional)"),
+    el("input", { id: id + "-file", type: "file", class: "form-control" }),
+    el("div", { class: "mt-2" },
+      el("button", { type: "submit", class: "btn btn-sm btn-primary" }, "Save the note"),
+      el("button", { type: "button", class: "btn btn-sm btn-link", onclick: () => { form.remove(); button.hidden = false; button.focus(); } }, "Cancel")));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const submit = form.querySelector("button[type=submit]");
+    submit.disabled = true;
+    try {
+      await addNote(a, opts.doctor, form.querySelector("textarea").value, form.querySelector("input[type=file]").files[0]);
+      showAlert("success", "The note is saved; the patient sees it with this visit.");
+      await opts.onChange();
+    } catch (err) {
+      showError(err);
+      submit.disabled = false;
+    }
+  });
+  button.after(form);
+  form.querySelector("textarea").focus();
+}
+
+function fileBase64(file) {
+  return new Promise((resolve, reject) => {
+    const r = new FileReader();
+    r.onload = () => resolve(String(r.result).split(",")[1] || "");
+    r.onerror = () => reject(r.error);
+    r.readAsDataURL(file);
+  });
+}
+
+function textBase64(text) {
+  let s = "";
+  for (const b of new TextEncoder().encode(text)) s += String.fromCharCode(b);
+  return btoa(s);
+}
+
+// addNote stores the visit note as a DocumentReference of the patient, written by the
+// doctor, tied to the appointment (context.related); a file is a second attachment.
+async function addNote(a, doctor, text, file) {
+  const content = [{ attachment: { contentType: "text/plain; charset=utf-8", title: "Visit note", data: textBase64(text), creation: new Date().toISOString() } }];
+  if (file) {
+    content.push({ attachment: { contentType: file.type || "application/octet-stream", title: file.name, size: file.size, data: await fileBase64(file) } });
+  }
+  return fhir("POST", "DocumentReference", {
+    resourceType: "DocumentReference", status: "current",
+    type: { coding: [{ system: "http://loinc.org", code: "11506-3", display: "Progress note" }], text: "Visit note" },
+    subject: { reference: participantOf(a, "Patient").actor.reference },
+    date: new Date().toISOString(), author: [{ reference: doctor }], description: text.split("\n")[0].slice(0, 120),
+    content,
+    context: { related: [{ reference: "Appointment/" + a.id }], period: a.start ? { start: a.start, end: a.end } : undefined },
+  });
 }
 
 // respond is the doctor's answer, an AppointmentResponse careslot applies to the appointment.
