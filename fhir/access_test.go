@@ -68,6 +68,7 @@ type accessCase struct {
 	body         any
 	status       int
 	ids          []string // for a Bundle answer: the Type/id of every entry, in any order
+	notShown     string   // text the answer must not contain, e.g. the id of a hidden resource
 }
 
 func TestWhoMayDoWhat(t *testing.T) {
@@ -278,6 +279,9 @@ func TestWhoMayDoWhat(t *testing.T) {
 			{name: "answer his appointment as another doctor (not a participant)", method: "POST", path: "AppointmentResponse", body: response("acc-a1", "Practitioner/acc-d2"), status: 422},
 			{name: "the directory is read-only", method: "PUT", path: "Practitioner/acc-d1", body: map[string]any{"resourceType": "Practitioner", "id": "acc-d1"}, status: 403},
 			{name: "transaction touching another doctor's patient", method: "POST", path: "", body: transaction("transaction", put(bobRenamed)), status: 404},
+			{name: "delete his patient, to whom a record he may not see refers: which is not told", method: "DELETE", path: "Patient/acc-alice", status: 409,
+				notShown: "acc-o-bob-lab"},
+			{name: "nor by a cascade", method: "DELETE", path: "Patient/acc-alice?_cascade=delete", status: 409, notShown: "acc-o-bob-lab"},
 		},
 		// A practitioner app launched for one patient reaches that patient only, and only
 		// if the practitioner may.
@@ -330,6 +334,9 @@ func TestWhoMayDoWhat(t *testing.T) {
 							t.Fatalf("the refusal shows %s: %s", secret, r.Body)
 						}
 					}
+				}
+				if c.notShown != "" && strings.Contains(string(r.Body), c.notShown) {
+					t.Fatalf("the answer shows %s: %s", c.notShown, r.Body)
 				}
 				if c.ids != nil {
 					if got := bundleIDs(t, r.Body); !sameSet(got, c.ids) {

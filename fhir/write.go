@@ -306,6 +306,9 @@ func (s *Server) remove(ctx context.Context, tx *storage.Tx, prev *storage.Resou
 	if err := s.rules.Authorize(ctx, tx, scope.Delete, prev.Type, prev); err != nil {
 		return nil, err
 	}
+	if err := s.rules.AuthorizeDeleteReferrers(ctx, tx, prev); err != nil {
+		return nil, err
+	}
 	seen[prev.RID] = true
 	if len(seen) > maxCascade {
 		return nil, errorf(fhirerr.ErrConflict, fhirerr.CodeTooCostly, "a cascading delete may remove at most %d resources", maxCascade)

@@ -214,6 +214,34 @@ func (r *Rules) AuthorizeReferences(ctx context.Context, tx *storage.Tx, typ, id
 	return nil
 }
 
+// AuthorizeDeleteReferrers refuses to delete res while a resource the caller may not
+// see refers to it, without naming that resource: storage's conflict (and a cascade's
+// refusal) would name it, and a delete must not be a way to learn what refers to what.
+func (r *Rules) AuthorizeDeleteReferrers(ctx context.Context, tx *storage.Tx, res *storage.Resource) error {
+	if _, ok := caller.From(ctx); !ok {
+		return nil
+	}
+	referrers, err := tx.Referrers(ctx, res.Type, res.ID)
+	if err != nil {
+		return err
+	}
+	for i := range referrers {
+		ref := &referrers[i]
+		d := r.decide(ctx, scope.Read, ref.Type, false)
+		visible := d.Allowed && d.Access.Unrestricted(ref.Type)
+		if d.Allowed && !visible {
+			if visible, err = tx.Visible(ctx, d.Access, ref.Type, ref.RID); err != nil {
+				return err
+			}
+		}
+		if !visible {
+			return &fhirerr.Error{Kind: fhirerr.ErrConflict, Code: fhirerr.CodeConflict, Resource: res.Type + "/" + res.ID,
+				Diagnostics: fmt.Sprintf("%s/%s is still referenced by a resource the caller may not see; it cannot be deleted by this caller", res.Type, res.ID)}
+		}
+	}
+	return nil
+}
+
 // missingReference is storage's refusal of res at commit when one of its references
 // names no live resource, or nil.
 func (r *Rules) missingReference(ctx context.Context, tx *storage.Tx, res *storage.Resource) error {
