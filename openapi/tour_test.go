@@ -127,7 +127,8 @@ func (tr *tour) sendChecking(checkRequest bool, method, path string, body any, w
 	return out
 }
 
-// A scripted tour (create a patient, read it, search, find a free slot, and errors)
+// A scripted tour (create a patient, read it, search, find a free slot, hold and book
+// it, lose the race for it, and errors)
 // validates, request and answer, against the document.
 func TestTourValidatesAgainstTheDocument(t *testing.T) {
 	srv := apptest.New(t)
@@ -138,6 +139,8 @@ func TestTourValidatesAgainstTheDocument(t *testing.T) {
 	patient := tr.send("POST", "/fhir/Patient", map[string]any{"resourceType": "Patient",
 		"name": []any{map[string]any{"family": "Chalmers", "given": []string{"Peter"}}}, "gender": "male", "birthDate": "1974-12-25"}, http.StatusCreated)
 	id, _ := patient["id"].(string)
+	other := tr.send("POST", "/fhir/Patient", map[string]any{"resourceType": "Patient",
+		"name": []any{map[string]any{"family": "Rival", "given": []string{"Rita"}}}}, http.StatusCreated)
 	tr.send("GET", "/fhir/Patient/"+id, nil, http.StatusOK)
 	tr.send("GET", "/fhir/Patient?family=Chalmers&_count=5", nil, http.StatusOK)
 	tr.send("GET", "/fhir/Patient/"+id+"/_history", nil, http.StatusOK)
@@ -155,11 +158,40 @@ func TestTourValidatesAgainstTheDocument(t *testing.T) {
 		t.Errorf("$find found %d proposals, want 1", len(entries))
 	}
 
+	// Book it: the patient's insurance, $find for them, $hold, $book; then another
+	// patient's $hold of the same slot is refused.
+	payer := tr.send("POST", "/fhir/Organization", map[string]any{"resourceType": "Organization", "name": "Payer"}, http.StatusCreated)
+	for _, who := range []string{id, other["id"].(string)} {
+		tr.send("POST", "/fhir/Coverage", map[string]any{"resourceType": "Coverage", "status": "active",
+			"beneficiary": map[string]any{"reference": "Patient/" + who},
+			"payor":       []any{map[string]any{"reference": "Organization/" + payer["id"].(string)}}}, http.StatusCreated)
+	}
+	found = tr.send("GET", "/fhir/Appointment/$find?"+url.Values{"start": {"2030-01-07"}, "end": {"2030-01-08"},
+		"practitioner": {"Practitioner/" + dr["id"].(string)}, "patient-reference": {"Patient/" + id}}.Encode(), nil, http.StatusOK)
+	proposal := found["entry"].([]any)[0].(map[string]any)["resource"]
+	held := tr.send("POST", "/fhir/Appointment/$hold", map[string]any{"resourceType": "Parameters",
+		"parameter": []any{map[string]any{"name": "appointment-resource", "resource": proposal}}}, http.StatusOK)
+	heldID := held["entry"].([]any)[0].(map[string]any)["resource"].(map[string]any)["id"].(string)
+	tr.send("POST", "/fhir/Appointment/$book", map[string]any{"resourceType": "Parameters",
+		"parameter": []any{map[string]any{"name": "appointment-reference", "valueReference": map[string]any{"reference": "Appointment/" + heldID}}}}, http.StatusOK)
+	rival := map[string]any{}
+	for k, v := range proposal.(map[string]any) {
+		rival[k] = v
+	}
+	rival["participant"] = []any{
+		map[string]any{"actor": map[string]any{"reference": "Patient/" + other["id"].(string)}, "status": "needs-action"},
+		map[string]any{"actor": map[string]any{"reference": "Practitioner/" + dr["id"].(string)}, "status": "needs-action"},
+	}
+	tr.send("POST", "/fhir/Appointment/$hold", map[string]any{"resourceType": "Parameters",
+		"parameter": []any{map[string]any{"name": "appointment-resource", "resource": rival}}}, http.StatusConflict)
+
 	tr.send("GET", "/fhir/Patient/no-such-patient", nil, http.StatusNotFound)
 	tr.sendBad("POST", "/fhir/Patient", map[string]any{"resourceType": "Patient", "birthDate": "1974-13-45"}, http.StatusBadRequest)
 	tr.sendBad("GET", "/fhir/Patient?birthdate=notadate", nil, http.StatusBadRequest)
 	tr.send("POST", "/fhir/Appointment/$book", map[string]any{"resourceType": "Parameters",
 		"parameter": []any{map[string]any{"name": "appt-id", "valueUri": "Appointment/no-such-appointment"}}}, http.StatusNotFound)
-	tr.send("DELETE", "/fhir/Patient/"+id, nil, http.StatusNoContent)
-	tr.send("GET", "/fhir/Patient/"+id, nil, http.StatusGone)
+	tr.send("DELETE", "/fhir/Patient/"+id, nil, http.StatusConflict) // still referenced
+	gone := tr.send("POST", "/fhir/Patient", map[string]any{"resourceType": "Patient"}, http.StatusCreated)
+	tr.send("DELETE", "/fhir/Patient/"+gone["id"].(string), nil, http.StatusNoContent)
+	tr.send("GET", "/fhir/Patient/"+gone["id"].(string), nil, http.StatusGone)
 }
