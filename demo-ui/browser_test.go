@@ -20,6 +20,7 @@ import (
 	"github.com/careslot/careslot/smart-auth/signin"
 	"github.com/careslot/careslot/storage"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 // chromiumPath is Debian's chromium, which .ci/run installs when missing.
@@ -84,6 +85,9 @@ func (u *uiServer) clinic(t *testing.T) {
 			"period": map[string]any{"start": fmt.Sprintf("%d-01-01", year-1), "end": fmt.Sprintf("%d-12-31", year+1)}})
 		u.addUser(t, strings.ToLower(name[0]), "Patient/"+id, "patient")
 	}
+	u.seed(t, "PUT", "Patient/pat-4", map[string]any{"resourceType": "Patient", "id": "pat-4",
+		"name": []any{map[string]any{"given": []any{"Eva"}, "family": "Moreau"}}}) // no insurance yet
+	u.addUser(t, "eva", "Patient/pat-4", "patient")
 	u.addUser(t, "dr.berg", "Practitioner/dr-1", "practitioner")
 	u.addUser(t, "admin", "", "admin")
 }
@@ -160,6 +164,7 @@ func newBrowser(t *testing.T) *browser {
 		t.Fatalf("start chromium: %v", err)
 	}
 	out := filepath.Join("testdata", "out", t.Name())
+	os.RemoveAll(out) // the screenshots of an earlier run would mislead
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -424,5 +429,34 @@ func TestBookingUI(t *testing.T) {
 	coverage := u.asServer(t, "GET", "Coverage?beneficiary="+registered, nil)
 	if entries, _ := coverage["entry"].([]any); len(entries) != 1 || !strings.Contains(fmt.Sprint(entries), "M-4711") {
 		t.Errorf("the registered patient's coverage: %v", coverage)
+	}
+
+	// A patient without insurance, on a phone, with the keyboard: the insurance rule's
+	// refusal is shown as the server words it; she adds her contact details and her
+	// insurance and books.
+	eva := b.person(t, "eva")
+	eva.do("phone width", chromedp.EmulateViewport(390, 844))
+	eva.signIn(u.root, "sign-in-patient", "eva")
+	eva.pickSlot("Practitioner/dr-1", u.slot(4))
+	eva.do("book without insurance", chromedp.Focus(chromedp.CSS("#confirm-book")), chromedp.KeyEvent(kb.Enter),
+		chromedp.WaitVisible(chromedp.CSS("#book-result .alert-danger")))
+	if text := eva.eval(`document.getElementById("book-result").innerText`); !strings.Contains(text, "Coverage") {
+		t.Errorf("the refusal without insurance reads %q", text)
+	}
+	if fits := eva.eval(`String(document.documentElement.scrollWidth <= window.innerWidth)`); fits != "true" {
+		t.Errorf("the page is wider than a phone: %s", eva.eval(`document.documentElement.scrollWidth + " > " + window.innerWidth`))
+	}
+	eva.screenshot("1-no-insurance")
+	eva.do("save the profile", chromedp.SendKeys(chromedp.CSS("#profile-phone"), "+49 30 1234567"), chromedp.SendKeys(chromedp.CSS("#profile-city"), "Berlin"),
+		chromedp.Click(chromedp.CSS(`#profile-form button[type="submit"]`)), chromedp.WaitVisible(chromedp.CSS("#profile-result .alert-success")))
+	eva.do("save the insurance", chromedp.SendKeys(chromedp.CSS("#coverage-member"), "E-2024"),
+		chromedp.Click(chromedp.CSS(`#coverage-form button[type="submit"]`)), chromedp.WaitVisible(chromedp.CSS("#coverages [data-coverage]")))
+	eva.screenshot("2-profile")
+	eva.do("book with insurance", chromedp.Focus(chromedp.CSS("#confirm-book")), chromedp.KeyEvent(kb.Enter),
+		chromedp.WaitVisible(chromedp.CSS("#book-result .alert-success")), chromedp.WaitVisible(chromedp.CSS(`#upcoming [data-status="pending"]`)))
+	eva.screenshot("3-booked")
+	stored := u.asServer(t, "GET", "Patient/pat-4", nil)
+	if got := fmt.Sprint(stored["telecom"], stored["address"]); !strings.Contains(got, "+49 30 1234567") || !strings.Contains(got, "Berlin") {
+		t.Errorf("Eva's profile as stored: %s", got)
 	}
 }

@@ -246,9 +246,101 @@ async function showPatient(s) {
   $("confirm-book").addEventListener("click", () => book(patientState.offer).catch(showError));
   $("confirm-cancel").addEventListener("click", () => { $("confirm").hidden = true; patientState.offer = null; });
   $("patient-refresh").addEventListener("click", () => loadPatientAppointments().catch(showError));
+  $("profile-form").addEventListener("submit", (e) => { e.preventDefault(); saveProfile().catch(profileError); });
+  $("coverage-form").addEventListener("submit", (e) => { e.preventDefault(); saveCoverage().catch(profileError); });
   renderDoctors();
-  await loadPatientAppointments();
+  fillProfile(me);
+  await Promise.all([loadPatientAppointments(), loadCoverages()]);
   poll(loadPatientAppointments);
+}
+
+// ---------------------------------------------------------------- patient profile
+
+function telecom(p, system) { return ((p.telecom || []).find((t) => t.system === system) || {}).value || ""; }
+
+function fillProfile(p) {
+  const addr = (p.address || [])[0] || {};
+  $("profile-phone").value = telecom(p, "phone");
+  $("profile-email").value = telecom(p, "email");
+  $("profile-line").value = (addr.line || [])[0] || "";
+  $("profile-postal").value = addr.postalCode || "";
+  $("profile-city").value = addr.city || "";
+}
+
+function profileError(err) {
+  $("profile-result").replaceChildren(alertBox("danger", outcomeText(err)));
+  $("profile-result").focus();
+}
+
+function profileDone(text) {
+  $("profile-result").replaceChildren(alertBox("success", text));
+  $("profile-result").focus();
+}
+
+// saveProfile changes only the contact details of the stored Patient, sent with If-Match.
+async function saveProfile() {
+  const s = currentSession();
+  const p = await fhir("GET", "Patient/" + encodeURIComponent(s.patient));
+  const set = (system, value) => {
+    p.telecom = (p.telecom || []).filter((t) => t.system !== system);
+    if (value) p.telecom.push({ system, value, use: system === "phone" ? "mobile" : "home" });
+    if (!p.telecom.length) delete p.telecom;
+  };
+  set("phone", $("profile-phone").value.trim());
+  set("email", $("profile-email").value.trim());
+  const addr = { ...((p.address || [])[0] || {}), use: "home" };
+  const line = $("profile-line").value.trim(), postal = $("profile-postal").value.trim(), city = $("profile-city").value.trim();
+  if (line) addr.line = [line]; else delete addr.line;
+  if (postal) addr.postalCode = postal; else delete addr.postalCode;
+  if (city) addr.city = city; else delete addr.city;
+  const rest = (p.address || []).slice(1);
+  p.address = addr.line || addr.postalCode || addr.city ? [addr, ...rest] : rest;
+  if (!p.address.length) delete p.address;
+  const saved = await fhir("PUT", "Patient/" + encodeURIComponent(s.patient), p, { "If-Match": `W/"${p.meta.versionId}"` });
+  fillProfile(saved || p);
+  profileDone("Your profile is saved.");
+}
+
+let insurers = [];
+let coverages = [];
+
+async function loadCoverages() {
+  const s = currentSession();
+  const [covBundle, orgBundle] = await Promise.all([
+    fhir("GET", `Coverage?beneficiary=Patient/${encodeURIComponent(s.patient)}&_count=50`),
+    insurers.length ? null : fhir("GET", "Organization?type=" + encodeURIComponent("http://terminology.hl7.org/CodeSystem/organization-type|ins") + "&_count=100"),
+  ]);
+  if (orgBundle) {
+    insurers = resources(orgBundle, "Organization");
+    $("coverage-insurer").replaceChildren(...insurers.map((o) => el("option", { value: ref(o) }, o.name || o.id)));
+  }
+  coverages = resources(covBundle, "Coverage");
+  const insurerName = (r) => { const o = insurers.find((x) => ref(x) === r); return o ? o.name || o.id : r; };
+  $("coverages").replaceChildren(...(coverages.length ? coverages.map((c) => el("li", { class: "list-group-item d-flex justify-content-between", "data-coverage": c.id },
+    el("span", {}, insurerName(((c.payor || [])[0] || {}).reference), c.subscriberId ? ` · member ${c.subscriberId}` : "",
+      c.period && c.period.end ? ` · until ${c.period.end}` : ""),
+    statusBadge(c.status))) : [el("li", { class: "list-group-item text-body-secondary" }, "No insurance on file: bookings need one.")]));
+  const active = coverages.find((c) => c.status === "active");
+  if (active) {
+    $("coverage-insurer").value = ((active.payor || [])[0] || {}).reference || "";
+    $("coverage-member").value = active.subscriberId || "";
+  }
+}
+
+// saveCoverage changes the active Coverage (insurer, member number), or makes one.
+async function saveCoverage() {
+  const s = currentSession();
+  const payor = [{ reference: $("coverage-insurer").value }];
+  const member = $("coverage-member").value.trim();
+  const active = coverages.find((c) => c.status === "active");
+  if (active) {
+    await fhir("PUT", "Coverage/" + encodeURIComponent(active.id), { ...active, payor, subscriberId: member || undefined }, { "If-Match": `W/"${active.meta.versionId}"` });
+  } else {
+    await fhir("POST", "Coverage", { resourceType: "Coverage", status: "active", beneficiary: { reference: "Patient/" + s.patient },
+      payor, subscriberId: member || undefined, period: { start: isoDate(new Date()) } });
+  }
+  await loadCoverages();
+  profileDone("Your insurance is saved.");
 }
 
 function renderDoctors() {
