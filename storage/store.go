@@ -80,7 +80,14 @@ func OpenWith(ctx context.Context, databaseURL string, opts Options) (*Store, er
 	if err != nil {
 		return nil, fmt.Errorf("storage: connect: %w", err)
 	}
-	if err := pool.Ping(ctx); err != nil {
+	s := &Store{pool: pool}
+	// The first connection waits too while the server is full; it then serves Migrate.
+	conn, err := s.acquire(ctx)
+	if err == nil {
+		err = conn.Ping(ctx)
+		conn.Release()
+	}
+	if err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("storage: connect: %w", err)
 	}
@@ -88,7 +95,7 @@ func OpenWith(ctx context.Context, databaseURL string, opts Options) (*Store, er
 		pool.Close()
 		return nil, err
 	}
-	return &Store{pool: pool}, nil
+	return s, nil
 }
 
 // Close releases the connections.

@@ -6,12 +6,16 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"net/url"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // AdminURL is the server that test databases are created on: CARESLOT_TEST_DATABASE_URL,
@@ -38,7 +42,7 @@ func NewDatabase(tb testing.TB) string {
 // URL and a function that drops it. For TestMain, where there is no testing.TB.
 func CreateDatabase(ctx context.Context) (string, func(), error) {
 	admin := AdminURL()
-	conn, err := pgx.Connect(ctx, admin)
+	conn, err := connect(ctx, admin)
 	if err != nil {
 		return "", nil, err
 	}
@@ -56,7 +60,7 @@ func CreateDatabase(ctx context.Context) (string, func(), error) {
 	u.Path = "/" + name
 	drop := func() {
 		ctx := context.Background()
-		c, err := pgx.Connect(ctx, admin)
+		c, err := connect(ctx, admin)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "drop test database %s: %v\n", name, err)
 			return
@@ -65,4 +69,18 @@ func CreateDatabase(ctx context.Context) (string, func(), error) {
 		c.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
 	}
 	return u.String(), drop, nil
+}
+
+// connect connects to url, waiting up to a minute while the server has all the
+// connections it allows: test packages run side by side and share max_connections.
+func connect(ctx context.Context, url string) (*pgx.Conn, error) {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		conn, err := pgx.Connect(ctx, url)
+		var pe *pgconn.PgError
+		if err == nil || !errors.As(err, &pe) || pe.Code != "53300" || time.Now().After(deadline) {
+			return conn, err
+		}
+		time.Sleep(100*time.Millisecond + time.Duration(mrand.IntN(200))*time.Millisecond)
+	}
 }
