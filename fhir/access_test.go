@@ -226,6 +226,11 @@ func TestWhoMayDoWhat(t *testing.T) {
 			}()), status: 422}, // as if he did not exist
 			{name: "transaction writing another patient", method: "POST", path: "", body: transaction("transaction", put(aliceRenamed), put(bobRenamed)), status: 404},
 			{name: "write a slot", method: "PUT", path: "Slot/acc-sl2", body: slot("acc-sl2", "acc-s2"), status: 403},
+			{name: "book a slot another patient has: taken (409), not missing", method: "POST", path: "Appointment", body: func() map[string]any {
+				a := appointmentFor("acc-alice", "acc-d2")
+				a["status"], a["slot"], a["start"], a["end"] = "booked", []any{ref("Slot/acc-sl-bob")}, "2031-01-07T09:00:00Z", "2031-01-07T09:30:00Z"
+				return a
+			}(), status: 409, notShown: "acc-bob"},
 		},
 		// A v2 scope narrowed to laboratory results shows those, and nothing else.
 		aliceLab: {

@@ -187,7 +187,9 @@ func (r *Rules) AuthorizeReferences(ctx context.Context, tx *storage.Tx, typ, id
 		return err
 	}
 	for _, l := range links {
-		if l.TargetType == typ && l.TargetID == id {
+		// The directory is no one's record: that a slot exists, busy or not, is no
+		// secret, and booking a taken one must be told so (409), not that it is missing.
+		if l.TargetType == typ && l.TargetID == id || directory[l.TargetType] {
 			continue
 		}
 		d := r.decide(ctx, scope.Read, l.TargetType, false)
