@@ -12,6 +12,7 @@ import (
 
 	"github.com/careslot/careslot/app/apptest"
 	"github.com/careslot/careslot/openapi"
+	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
@@ -56,6 +57,10 @@ func TestSwaggerUIRendersInABrowser(t *testing.T) {
 					args = append(args, string(a.Value)+a.Description)
 				}
 				problems = append(problems, "console error: "+strings.Join(args, " "))
+			}
+		case *log.EventEntryAdded: // CSP violations, failed loads
+			if ev.Entry.Level == log.EntryLevelError {
+				problems = append(problems, "log error: "+ev.Entry.Text+" "+ev.Entry.URL)
 			}
 		case *runtime.EventExceptionThrown:
 			problems = append(problems, "exception: "+ev.ExceptionDetails.Text+" "+exceptionDescription(ev.ExceptionDetails))
