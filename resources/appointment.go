@@ -34,7 +34,10 @@ func (r *Rules) checkAppointment(ctx context.Context, tx *storage.Tx, c *Change,
 			return err
 		}
 	}
-	return r.book(ctx, tx, c.ID, old, appt, c.Old == nil)
+	if err := r.book(ctx, tx, c.ID, old, appt, c.Old == nil); err != nil {
+		return err
+	}
+	return r.followVisit(ctx, tx, c.ID, old, appt)
 }
 
 // checkAppointmentInvariants enforces the R4 Appointment invariants:

@@ -18,8 +18,9 @@ type appointment struct {
 	Start, End   time.Time // zero when the appointment has no time yet
 	Slots        []string  // ids of the referenced slots
 	Participants []participant
-	HoldExpires  time.Time // when a $hold lapses; zero when not held
-	Coverages    []string  // Coverage ids named in supportingInformation: the ones that pay
+	HoldExpires  time.Time      // when a $hold lapses; zero when not held
+	Coverages    []string       // Coverage ids named in supportingInformation: the ones that pay
+	ServiceType  map[string]any // the first serviceType, which its visit's Encounter takes
 }
 
 // participant is one Appointment.participant.
@@ -59,6 +60,9 @@ func parseAppointment(doc map[string]any) (*appointment, error) {
 		}
 		part.Type, part.ID, _ = splitReference(part.Ref)
 		a.Participants = append(a.Participants, part)
+	}
+	if types := objects(doc, "serviceType"); len(types) > 0 {
+		a.ServiceType = types[0]
 	}
 	for _, info := range objects(doc, "supportingInformation") {
 		if typ, id, ok := splitReference(str(info, "reference")); ok && typ == "Coverage" {

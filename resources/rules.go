@@ -72,6 +72,10 @@ func init() {
 		"Slot":                (*Rules).checkSlot,
 		"Schedule":            (*Rules).checkSchedule,
 		"Subscription":        (*Rules).checkSubscription,
+		"Encounter":           (*Rules).checkEncounter,
+	}
+	for typ := range recordPatientElement {
+		rulesByType[typ] = (*Rules).checkRecordEncounter
 	}
 }
 
