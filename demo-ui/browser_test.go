@@ -459,4 +459,18 @@ func TestBookingUI(t *testing.T) {
 	if got := fmt.Sprint(stored["telecom"], stored["address"]); !strings.Contains(got, "+49 30 1234567") || !strings.Contains(got, "Berlin") {
 		t.Errorf("Eva's profile as stored: %s", got)
 	}
+
+	// Rescheduling: the pending request moves to the next slot in one update; the old
+	// slot is free again.
+	eva.do("reschedule", chromedp.Click(chromedp.CSS("#upcoming [data-reschedule]")), chromedp.WaitVisible(chromedp.CSS("#book-result [data-moving]")))
+	eva.pickSlot("Practitioner/dr-1", u.slot(5))
+	eva.do("confirm the move", chromedp.Click(chromedp.CSS("#confirm-book")), chromedp.WaitVisible(chromedp.CSS("#book-result .alert-success")))
+	eva.screenshot("4-rescheduled")
+	appts := u.asServer(t, "GET", "Appointment?patient=Patient/pat-4", nil)
+	if got := fmt.Sprint(appts["entry"]); !strings.Contains(got, "Slot/slot-5") || strings.Contains(got, "Slot/slot-4") {
+		t.Errorf("Eva's appointments after the move: %s", got)
+	}
+	if slot := u.asServer(t, "GET", "Slot/slot-4", nil); slot["status"] != "free" {
+		t.Errorf("the old slot after the move: %v", slot["status"])
+	}
 }

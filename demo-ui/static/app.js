@@ -227,7 +227,8 @@ function statusBadge(status) {
 
 // ---------------------------------------------------------------- patient
 
-const patientState = { doctor: null, week: startOfWeek(new Date()), offer: null };
+// moving is the appointment being rescheduled, while the patient picks its new time.
+const patientState = { doctor: null, week: startOfWeek(new Date()), offer: null, moving: null };
 
 async function showPatient(s) {
   $("patient-view").hidden = false;
@@ -243,7 +244,7 @@ async function showPatient(s) {
   $("find-form").addEventListener("submit", (e) => e.preventDefault());
   $("week-prev").addEventListener("click", () => { patientState.week = addDays(patientState.week, -7); loadWeek().catch(showError); });
   $("week-next").addEventListener("click", () => { patientState.week = addDays(patientState.week, 7); loadWeek().catch(showError); });
-  $("confirm-book").addEventListener("click", () => book(patientState.offer).catch(showError));
+  $("confirm-book").addEventListener("click", () => (patientState.moving ? reschedule(patientState.moving, patientState.offer) : book(patientState.offer)).catch(showError));
   $("confirm-cancel").addEventListener("click", () => { $("confirm").hidden = true; patientState.offer = null; });
   $("patient-refresh").addEventListener("click", () => loadPatientAppointments().catch(showError));
   $("profile-form").addEventListener("submit", (e) => { e.preventDefault(); saveProfile().catch(profileError); });
@@ -396,7 +397,10 @@ async function loadWeek() {
 function offer(a) {
   patientState.offer = a;
   const doctor = participantOf(a, "Practitioner");
-  $("confirm-text").textContent = `Book ${doctorName(doctor && doctor.actor.reference)} on ${whenFormat.format(new Date(a.start))}?`;
+  const m = patientState.moving;
+  $("confirm-text").textContent = m
+    ? `Move your appointment of ${whenFormat.format(new Date(m.start))} to ${whenFormat.format(new Date(a.start))}?`
+    : `Book ${doctorName(doctor && doctor.actor.reference)} on ${whenFormat.format(new Date(a.start))}?`;
   $("confirm").hidden = false;
   $("book-result").replaceChildren();
   $("confirm-book").focus();
@@ -424,7 +428,7 @@ async function book(a) {
     $("book-result").focus();
     await Promise.all([loadPatientAppointments(), loadWeek()]);
   } catch (err) {
-    if (err instanceof FhirError && err.status === 409) await slotTaken(a, err);
+    if (await lostSlot(a, err)) await slotTaken(a, err);
     else {
       $("book-result").replaceChildren(alertBox("danger", outcomeText(err)));
       $("book-result").focus();
@@ -432,6 +436,70 @@ async function book(a) {
   } finally {
     $("confirm-book").disabled = false;
   }
+}
+
+// startReschedule shows the week of the appointment's doctor to pick its new time.
+function startReschedule(a) {
+  const doctorRef = (participantOf(a, "Practitioner") || { actor: {} }).actor.reference;
+  const d = directory.doctors.find((x) => x.ref === doctorRef);
+  if (!d) { showAlert("danger", "The doctor of this appointment is not in the directory."); return; }
+  patientState.moving = a;
+  patientState.doctor = d;
+  patientState.week = startOfWeek(new Date(a.start) < new Date() ? new Date() : new Date(a.start));
+  $("confirm").hidden = true;
+  renderDoctors();
+  const box = alertBox("info", el("span", { "data-moving": a.id }, `Choose a new time for your appointment of ${whenFormat.format(new Date(a.start))} with ${d.name}. `),
+    el("button", { type: "button", class: "btn btn-sm btn-link", onclick: stopReschedule }, "Keep the current time"));
+  $("book-result").replaceChildren(box);
+  $("book-result").focus();
+  loadWeek().catch(showError);
+}
+
+function stopReschedule() {
+  patientState.moving = null;
+  $("confirm").hidden = true;
+  $("book-result").replaceChildren();
+}
+
+// reschedule moves the appointment to the offered slot: one update with the new slot and
+// time, which careslot applies in one transaction (the old slot freed, the new taken),
+// or refuses with 409 when the new one was taken meanwhile.
+async function reschedule(m, a) {
+  if (!m || !a) return;
+  $("confirm-book").disabled = true;
+  try {
+    await updateAppointment(m.id, (cur) => { cur.slot = a.slot; cur.start = a.start; cur.end = a.end; });
+    patientState.moving = null;
+    patientState.offer = null;
+    $("confirm").hidden = true;
+    $("book-result").replaceChildren(alertBox("success", `Moved to ${whenFormat.format(new Date(a.start))}.`));
+    $("book-result").focus();
+    await Promise.all([loadPatientAppointments(), loadWeek()]);
+  } catch (err) {
+    if (await lostSlot(a, err)) await slotTaken(a, err);
+    else {
+      $("book-result").replaceChildren(alertBox("danger", outcomeText(err)));
+      $("book-result").focus();
+    }
+  } finally {
+    $("confirm-book").disabled = false;
+  }
+}
+
+// lostSlot tells whether a refusal means someone else took the slot: a 409, or a 422
+// about the slot, which is how careslot answers a patient once the slot is another
+// patient's (a busy slot of someone else's is not theirs to see, so it reads as missing);
+// then the slot is no longer among the free ones.
+async function lostSlot(a, err) {
+  if (!(err instanceof FhirError)) return false;
+  if (err.status === 409) return true;
+  const slots = (a.slot || []).map((s) => s.reference);
+  const text = JSON.stringify((err.outcome && err.outcome.issue) || []);
+  if (err.status !== 422 || !slots.some((r) => text.includes(r))) return false;
+  const doctor = participantOf(a, "Practitioner").actor.reference;
+  const start = new Date(a.start);
+  const still = await findSlots(doctor, start, new Date(start.getTime() + 60000)).catch(() => []);
+  return !still.some((o) => (o.slot || []).some((s) => slots.includes(s.reference)));
 }
 
 // slotTaken tells the patient the slot went to someone else and offers the doctor's
@@ -444,7 +512,7 @@ async function slotTaken(a, err) {
   const next = (await findSlots(doctor, start, addDays(start, 14)).catch(() => [])).slice(0, 3);
   const box = alertBox("warning",
     el("p", { class: "fw-semibold mb-1" }, "This slot was just taken."),
-    el("p", { class: "small mb-2" }, outcomeText(err)),
+    err.status === 409 ? el("p", { class: "small mb-2" }, outcomeText(err)) : null,
     next.length ? el("p", { class: "mb-1" }, "Next free times:") : el("p", { class: "mb-0" }, "No free time in the next two weeks."),
     el("div", { class: "d-flex flex-wrap gap-2" }, next.map((n) => el("button", {
       type: "button", class: "btn btn-sm btn-primary", "data-start": new Date(n.start).toISOString(), onclick: () => offer(n),
@@ -468,8 +536,11 @@ async function loadPatientAppointments() {
         doctorName((participantOf(a, "Practitioner") || { actor: {} }).actor.reference)),
       el("span", {}, statusBadge(a.status))),
     canCancel && ["proposed", "pending", "booked", "waitlist"].includes(a.status)
-      ? el("div", { class: "appt-actions" }, el("button", { type: "button", class: "btn btn-sm btn-outline-danger",
-        "aria-label": `Cancel the appointment on ${whenFormat.format(new Date(a.start))}`, onclick: (e) => askCancel(e.target, a) }, "Cancel"))
+      ? el("div", { class: "appt-actions" },
+        el("button", { type: "button", class: "btn btn-sm btn-outline-primary", "data-reschedule": a.id,
+          "aria-label": `Reschedule the appointment on ${whenFormat.format(new Date(a.start))}`, onclick: () => startReschedule(a) }, "Reschedule"),
+        el("button", { type: "button", class: "btn btn-sm btn-outline-danger",
+          "aria-label": `Cancel the appointment on ${whenFormat.format(new Date(a.start))}`, onclick: (e) => askCancel(e.target, a) }, "Cancel"))
       : null);
   $("upcoming").replaceChildren(...(upcoming.length ? upcoming.map((a) => item(a, true)) : [el("li", { class: "list-group-item text-body-secondary" }, "Nothing booked yet.")]));
   $("past").replaceChildren(...(past.length ? past.map((a) => item(a, false)) : [el("li", { class: "list-group-item text-body-secondary" }, "No past appointments.")]));
