@@ -42,6 +42,21 @@ var knownRefusedByRules = map[string]string{
 	// R4: a client creates a Subscription as requested; the server moves it to active
 	// or error, so a create in status error is refused (422, Subscription.status).
 	"Subscription/example-error": "a client cannot create a Subscription in status error",
+	// The MedicationRequest examples are about Patient/pat1 but name Encounters of
+	// Patient/f001: a record must be about its encounter's patient (docs/records.md).
+	"MedicationRequest/medrx002":  "a record must be about its encounter's patient",
+	"MedicationRequest/medrx0305": "a record must be about its encounter's patient",
+	"MedicationRequest/medrx0307": "a record must be about its encounter's patient",
+	"MedicationRequest/medrx0308": "a record must be about its encounter's patient",
+	"MedicationRequest/medrx0309": "a record must be about its encounter's patient",
+	"MedicationRequest/medrx0310": "a record must be about its encounter's patient",
+	"MedicationRequest/medrx0311": "a record must be about its encounter's patient",
+	"MedicationRequest/medrx0315": "a record must be about its encounter's patient",
+	"MedicationRequest/medrx0316": "a record must be about its encounter's patient",
+	"MedicationRequest/medrx0318": "a record must be about its encounter's patient",
+	"MedicationRequest/medrx0323": "a record must be about its encounter's patient",
+	"MedicationRequest/medrx0330": "a record must be about its encounter's patient",
+	"MedicationRequest/medrx0333": "a record must be about its encounter's patient",
 }
 
 // example is one official example file.
