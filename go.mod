@@ -8,6 +8,7 @@ require (
 	github.com/chromedp/cdproto v0.160.1
 	github.com/chromedp/chromedp v0.23.1
 	github.com/coder/websocket v1.8.15
+	github.com/evanphx/json-patch/v5 v5.9.11
 	github.com/gofhir/fhirpath v1.4.0
 	github.com/google/fhir/go v0.7.4
 	github.com/google/uuid v1.6.0

@@ -90,10 +90,7 @@ func checkEntries(entries []BundleEntry) error {
 				Diagnostics: "every entry of a batch or transaction needs a request", Expression: []string{at}}
 		}
 		switch e.Request.Method {
-		case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete:
-		case http.MethodPatch:
-			return &fhirerr.Error{Kind: fhirerr.ErrInvalid, Code: fhirerr.CodeNotSupported,
-				Diagnostics: "PATCH is not supported", Expression: []string{at + ".method"}}
+		case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch:
 		default:
 			return &fhirerr.Error{Kind: fhirerr.ErrInvalid, Code: fhirerr.CodeValue,
 				Diagnostics: fmt.Sprintf("request.method %q is not an HTTP verb", e.Request.Method), Expression: []string{at + ".method"}}
@@ -102,7 +99,7 @@ func checkEntries(entries []BundleEntry) error {
 			return &fhirerr.Error{Kind: fhirerr.ErrInvalid, Code: fhirerr.CodeRequired,
 				Diagnostics: "request.url is required", Expression: []string{at + ".url"}}
 		}
-		needsBody := e.Request.Method == http.MethodPost || e.Request.Method == http.MethodPut
+		needsBody := e.Request.Method == http.MethodPost || e.Request.Method == http.MethodPut || e.Request.Method == http.MethodPatch
 		if needsBody && len(e.Resource) == 0 {
 			return &fhirerr.Error{Kind: fhirerr.ErrInvalid, Code: fhirerr.CodeRequired,
 				Diagnostics: e.Request.Method + " entries need a resource", Expression: []string{fmt.Sprintf("Bundle.entry[%d].resource", i)}}
@@ -150,11 +147,22 @@ func (s *Server) checkEntryPath(raw, p string) error {
 func (s *Server) runEntry(ctx context.Context, outer *http.Request, e BundleEntry) *recorder {
 	rec := newRecorder()
 	ctx = context.WithValue(ctx, inBundleKey{}, true)
-	req, err := http.NewRequestWithContext(ctx, e.Request.Method, s.entryURL(e.Request.URL), bytes.NewReader(e.Resource))
-	if err != nil {
-		err = fhirerr.Invalid(fmt.Sprintf("request.url %q is not a valid URL", e.Request.URL))
-	} else if err = s.checkEntryPath(e.Request.URL, req.URL.Path); err == nil {
-		err = checkFormat(req) // an entry's _format is its own: XML is 406 there too
+	body, contentType := []byte(e.Resource), fhirJSON
+	var err error
+	if e.Request.Method == http.MethodPatch {
+		body, contentType, err = patchFromBinary(e.Resource)
+	}
+	var req *http.Request
+	if err == nil {
+		req, err = http.NewRequestWithContext(ctx, e.Request.Method, s.entryURL(e.Request.URL), bytes.NewReader(body))
+		if err != nil {
+			err = fhirerr.Invalid(fmt.Sprintf("request.url %q is not a valid URL", e.Request.URL))
+		}
+	}
+	if err == nil {
+		if err = s.checkEntryPath(e.Request.URL, req.URL.Path); err == nil {
+			err = checkFormat(req) // an entry's _format is its own: XML is 406 there too
+		}
 	}
 	if err != nil {
 		fe, _ := fhirerr.As(err)
@@ -162,7 +170,7 @@ func (s *Server) runEntry(ctx context.Context, outer *http.Request, e BundleEntr
 		rec.body.Write(fe.JSON())
 		return rec
 	}
-	req.Header.Set("Content-Type", fhirJSON)
+	req.Header.Set("Content-Type", contentType)
 	for name, v := range map[string]string{"If-Match": e.Request.IfMatch, "If-None-Match": e.Request.IfNoneMatch,
 		"If-None-Exist": e.Request.IfNoneExist, "If-Modified-Since": httpDate(e.Request.IfModifiedSince), "Prefer": preferHeader(outer)} {
 		if v != "" {
@@ -380,7 +388,7 @@ func (s *Server) resolveFullURLs(ctx context.Context, tx *storage.Tx, entries []
 			}
 			ids.assigned[i] = id
 			target = parts[0] + "/" + id
-		case (e.Request.Method == http.MethodPut || e.Request.Method == http.MethodDelete) && len(parts) == 2:
+		case (e.Request.Method == http.MethodPut || e.Request.Method == http.MethodDelete || e.Request.Method == http.MethodPatch) && len(parts) == 2:
 			target = parts[0] + "/" + parts[1]
 		case e.Request.Method == http.MethodPut && len(parts) == 1 && query != "":
 			// A conditional update becomes its match, or the id it will create (several
@@ -400,9 +408,9 @@ func (s *Server) resolveFullURLs(ctx context.Context, tx *storage.Tx, entries []
 				}
 				target = parts[0] + "/" + id
 			}
-		case e.Request.Method == http.MethodDelete && len(parts) == 1 && query != "":
-			// A conditional delete stands for its one match (none deletes nothing;
-			// several fail when the entry runs).
+		case (e.Request.Method == http.MethodDelete || e.Request.Method == http.MethodPatch) && len(parts) == 1 && query != "":
+			// A conditional delete or patch stands for its one match (none deletes
+			// nothing or fails the patch; several fail when the entry runs).
 			matches, err := s.conditionalMatches(ctx, tx, parts[0], query)
 			if err != nil {
 				return ids, atEntry(i, err)
@@ -452,7 +460,7 @@ func (s *Server) lockConditions(ctx context.Context, tx *storage.Tx, entries []B
 		switch {
 		case e.Request.Method == http.MethodPost && len(parts) == 1 && e.Request.IfNoneExist != "":
 			add(parts[0], e.Request.IfNoneExist)
-		case (e.Request.Method == http.MethodPut || e.Request.Method == http.MethodDelete) && len(parts) == 1 && query != "":
+		case (e.Request.Method == http.MethodPut || e.Request.Method == http.MethodDelete || e.Request.Method == http.MethodPatch) && len(parts) == 1 && query != "":
 			add(parts[0], query)
 		}
 		for _, m := range conditionalReference.FindAllSubmatch(e.Resource, -1) {
@@ -615,3 +623,26 @@ func rewriteQuery(raw string, refs map[string]string) string {
 
 // statusLine formats an HTTP status as Bundle.entry.response.status wants it.
 func statusLine(code int) string { return strconv.Itoa(code) + " " + http.StatusText(code) }
+
+// patchFromBinary reads the patch of a PATCH entry: R4 carries it as a Binary whose
+// data is the patch document and whose contentType says which kind it is.
+func patchFromBinary(resource json.RawMessage) ([]byte, string, error) {
+	var bin struct {
+		ResourceType string `json:"resourceType"`
+		ContentType  string `json:"contentType"`
+		Data         []byte `json:"data"` // base64, decoded by encoding/json
+	}
+	if err := json.Unmarshal(resource, &bin); err != nil || bin.ResourceType != "Binary" {
+		return nil, "", &fhirerr.Error{Kind: fhirerr.ErrInvalid, Code: fhirerr.CodeStructure,
+			Diagnostics: "a PATCH entry's resource is a Binary whose data is the base64 patch", Expression: []string{"Bundle.entry.resource"}}
+	}
+	if len(bin.Data) == 0 {
+		return nil, "", &fhirerr.Error{Kind: fhirerr.ErrInvalid, Code: fhirerr.CodeRequired,
+			Diagnostics: "the Binary of a PATCH entry has no data", Expression: []string{"Binary.data"}}
+	}
+	ct := bin.ContentType
+	if ct == "" {
+		ct = jsonPatchType
+	}
+	return bin.Data, ct, nil
+}

@@ -141,13 +141,13 @@ func TestBatchEntriesAreIndependent(t *testing.T) {
 
 func TestBundleRefusals(t *testing.T) {
 	cases := map[string]string{
-		"not a bundle":     patient("x"),
-		"collection":       `{"resourceType":"Bundle","type":"collection"}`,
-		"entry no request": `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Patient"}}]}`,
-		"patch":            `{"resourceType":"Bundle","type":"transaction","entry":[{"request":{"method":"PATCH","url":"Patient/1"}}]}`,
-		"bad verb":         `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"FETCH","url":"Patient/1"}}]}`,
-		"post no resource": `{"resourceType":"Bundle","type":"transaction","entry":[{"request":{"method":"POST","url":"Patient"}}]}`,
-		"malformed":        `{"resourceType":"Bundle","type":"transaction","entry":{}}`,
+		"not a bundle":      patient("x"),
+		"collection":        `{"resourceType":"Bundle","type":"collection"}`,
+		"entry no request":  `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Patient"}}]}`,
+		"patch no resource": `{"resourceType":"Bundle","type":"transaction","entry":[{"request":{"method":"PATCH","url":"Patient/1"}}]}`,
+		"bad verb":          `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"FETCH","url":"Patient/1"}}]}`,
+		"post no resource":  `{"resourceType":"Bundle","type":"transaction","entry":[{"request":{"method":"POST","url":"Patient"}}]}`,
+		"malformed":         `{"resourceType":"Bundle","type":"transaction","entry":{}}`,
 	}
 	for name, body := range cases {
 		t.Run(name, func(t *testing.T) {

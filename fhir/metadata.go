@@ -74,7 +74,7 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) CapabilityStatement() map[string]any { return s.capabilityStatement() }
 
 func (s *Server) capabilityStatement() map[string]any {
-	interactions := []code{{"read"}, {"vread"}, {"update"}, {"delete"}, {"history-instance"}, {"history-type"}, {"create"}}
+	interactions := []code{{"read"}, {"vread"}, {"update"}, {"patch"}, {"delete"}, {"history-instance"}, {"history-type"}, {"create"}}
 	var res []capabilityResource
 	for _, t := range ProductTypes {
 		typeInteractions := interactions
@@ -88,7 +88,7 @@ func (s *Server) capabilityStatement() map[string]any {
 		if t == storage.AuditType {
 			// careslot records AuditEvents itself; admins read and search them (guardAuditEvents).
 			cr.Interaction = slices.DeleteFunc(slices.Clone(typeInteractions), func(c code) bool {
-				return c.Code == "create" || c.Code == "update" || c.Code == "delete"
+				return c.Code == "create" || c.Code == "update" || c.Code == "patch" || c.Code == "delete"
 			})
 			cr.UpdateCreate, cr.ConditionalCreate, cr.ConditionalUpdate, cr.ConditionalDelete = false, false, false, "not-supported"
 		}

@@ -113,7 +113,7 @@ const (
 func (s *Server) routes() {
 	r := mux.NewRouter().PathPrefix("/fhir").Subrouter()
 	r.StrictSlash(false)
-	get, post, put, del, head := http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodHead
+	get, post, put, del, head, patch := http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodHead, http.MethodPatch
 
 	r.Handle("/metadata", s.handle(s.metadata)).Methods(get, head)
 	if s.cfg.Websocket != nil {
@@ -131,12 +131,14 @@ func (s *Server) routes() {
 	r.Handle("/"+typePattern, s.audited("create", create, s.create)).Methods(post)
 	r.Handle("/"+typePattern, s.audited("update", update, s.conditionalUpdate)).Methods(put)
 	r.Handle("/"+typePattern, s.audited("delete", remove, s.conditionalDelete)).Methods(del)
+	r.Handle("/"+typePattern, s.audited("patch", update, s.conditionalPatch)).Methods(patch)
 	r.Handle("/"+typePattern+"/_history", s.audited("history-type", read, s.history)).Methods(get)
 	r.Handle("/"+typePattern+"/"+opPattern, s.audited("operation", exec, s.operation)).Methods(get, post)
 
 	r.Handle("/"+typePattern+"/"+idPattern, s.audited("read", read, s.read)).Methods(get, head)
 	r.Handle("/"+typePattern+"/"+idPattern, s.audited("update", update, s.update)).Methods(put)
 	r.Handle("/"+typePattern+"/"+idPattern, s.audited("delete", remove, s.delete)).Methods(del)
+	r.Handle("/"+typePattern+"/"+idPattern, s.audited("patch", update, s.patch)).Methods(patch)
 	r.Handle("/"+typePattern+"/"+idPattern+"/_history", s.audited("history-instance", read, s.history)).Methods(get)
 	r.Handle("/"+typePattern+"/"+idPattern+"/_history/{vid:[0-9]{1,9}}", s.audited("vread", read, s.vread)).Methods(get, head)
 	r.Handle("/"+typePattern+"/"+idPattern+"/"+opPattern, s.audited("operation", exec, s.operation)).Methods(get, post)
@@ -176,7 +178,7 @@ func (s *Server) Routes() []Route {
 // unknownPath answers a path that matches no interaction: 400 for a malformed id, 404 otherwise.
 func (s *Server) unknownPath(w http.ResponseWriter, r *http.Request) error {
 	switch r.Method {
-	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete:
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch:
 	default:
 		return errorf(fhirerr.ErrMethodNotAllowed, "not-supported", "%s is not supported", r.Method)
 	}
@@ -198,7 +200,7 @@ func (s *Server) unknownPath(w http.ResponseWriter, r *http.Request) error {
 // otherMethodMatches reports whether the path of r has an interaction under another
 // method (gorilla/mux does not always tell, e.g. HEAD on a GET-only path).
 func (s *Server) otherMethodMatches(r *http.Request) bool {
-	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete} {
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch} {
 		if m == r.Method {
 			continue
 		}

@@ -129,6 +129,24 @@ func (b *builder) typePaths(typ string, interactions []string, params []fhir.Cap
 			}, "400", "401", "403", "409", "412", "413", "415", "422"),
 		})
 	}
+	if has("patch") {
+		b.add(base+"/{id}", "patch", map[string]any{
+			"operationId": "patch" + typ, "summary": "Patch a " + typ + " with a JSON Patch", "tags": tags, "security": security(writePerm),
+			"description": "A JSON Patch (RFC 6902). The patched " + typ + " is checked and written as an update; a patch may not change its id or resourceType. " +
+				"A failing `test` operation, or one that cannot be applied, is 422. `If-Match` with an ETag makes it version-aware.",
+			"parameters":  []any{id, param("If-Match"), param("Prefer"), param("_format"), param("_pretty")},
+			"requestBody": jsonPatchBody,
+			"responses": responses(map[string]any{"200": ok("Patched", typ, "ETag", "Last-Modified")},
+				"400", "401", "403", "404", "410", "412", "413", "415", "422"),
+		})
+		b.add(base, "patch", map[string]any{
+			"operationId": "conditionalPatch" + typ, "summary": "Patch the " + typ + " the search matches", "tags": tags, "security": security(writePerm),
+			"description": "The query is a search: one match is patched, none is 404, several are 412.",
+			"parameters":  []any{param("If-Match"), param("Prefer")}, "requestBody": jsonPatchBody,
+			"responses": responses(map[string]any{"200": ok("Patched", typ, "ETag", "Last-Modified")},
+				"400", "401", "403", "404", "412", "413", "415", "422"),
+		})
+	}
 	if has("delete") {
 		b.add(base+"/{id}", "delete", map[string]any{
 			"operationId": "delete" + typ, "summary": "Delete a " + typ, "tags": tags, "security": security(writePerm),
@@ -244,6 +262,20 @@ func searchParameters(params []fhir.CapabilitySearchParam, include, revinclude [
 }
 
 // resourceBody is a request body of one resource of typ.
+// jsonPatchBody is the request body of a patch: a JSON Patch document (RFC 6902).
+var jsonPatchBody = map[string]any{"required": true, "content": map[string]any{"application/json-patch+json": map[string]any{
+	"schema": map[string]any{"type": "array", "items": map[string]any{
+		"type": "object", "required": []string{"op", "path"},
+		"properties": map[string]any{
+			"op":    map[string]any{"type": "string", "enum": []string{"add", "remove", "replace", "move", "copy", "test"}},
+			"path":  map[string]any{"type": "string", "description": "a JSON Pointer"},
+			"from":  map[string]any{"type": "string", "description": "a JSON Pointer (move, copy)"},
+			"value": map[string]any{"description": "the value (add, replace, test)"},
+		}}},
+	"examples": map[string]any{"cancel": map[string]any{"summary": "Cancel an appointment",
+		"value": []any{map[string]any{"op": "replace", "path": "/status", "value": "cancelled"}}}},
+}}}
+
 func resourceBody(typ string) map[string]any {
 	media := map[string]any{"schema": schemaRef(typ)}
 	if ex, ok := resourceExamples[typ]; ok {

@@ -62,9 +62,13 @@ func TestDocumentDescribesWhatIsServed(t *testing.T) {
 	if doc.Paths["/fhir/Appointment/$book"]["get"] != nil {
 		t.Error("GET $book is described, but the server refuses it")
 	}
+	// PATCH is served on [type]/[id] and [type]?search, and nowhere else.
+	if doc.Paths["/fhir/Appointment/{id}"]["patch"] == nil || doc.Paths["/fhir/Appointment"]["patch"] == nil {
+		t.Error("PATCH on Appointment is not described")
+	}
 	for path, item := range doc.Paths {
-		if _, ok := item["patch"]; ok {
-			t.Errorf("PATCH %s is described, but careslot does not serve PATCH", path)
+		if _, ok := item["patch"]; ok && (path == "/fhir" || strings.Contains(path, "$") || strings.Contains(path, "_history")) {
+			t.Errorf("PATCH %s is described, but careslot serves PATCH only on [type] and [type]/[id]", path)
 		}
 	}
 	flows, _ := doc.Components.SecuritySchemes["smart"]["flows"].(map[string]any)
