@@ -50,7 +50,7 @@ type Config struct {
 // Rules checks changes against the rules of their resource type.
 type Rules struct {
 	cfg Config
-	// Observe, when set, is told every access decision that refuses (access.go), for
+	// Observe, when set, is told every access decision, allowed or refused (access.go), for
 	// the audit trail. It must not block.
 	Observe func(context.Context, Event)
 }
