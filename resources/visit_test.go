@@ -289,3 +289,29 @@ func checkExpression(t *testing.T, r *apptest.Response, want string) {
 		t.Errorf("expression %v, want %s: %s", exprs, want, r.Body)
 	}
 }
+
+// TestRecordsCheckedInsideTransactionBundle checks a record against an Encounter that
+// the same transaction Bundle creates before it.
+func TestRecordsCheckedInsideTransactionBundle(t *testing.T) {
+	t.Parallel()
+	c := newClinic(t, apptest.New(t), 2)
+	bundle := func(patient string) map[string]any {
+		return map[string]any{"resourceType": "Bundle", "type": "transaction", "entry": []any{
+			map[string]any{"fullUrl": "urn:uuid:6f1c1e0e-0000-4000-8000-000000000001",
+				"resource": map[string]any{"resourceType": "Encounter", "status": "finished",
+					"class":   map[string]any{"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+					"subject": ref("Patient", c.patients[0])},
+				"request": map[string]any{"method": "POST", "url": "Encounter"}},
+			map[string]any{"resource": map[string]any{"resourceType": "Condition", "code": map[string]any{"text": "x"},
+				"subject":   ref("Patient", patient),
+				"encounter": map[string]any{"reference": "urn:uuid:6f1c1e0e-0000-4000-8000-000000000001"}},
+				"request": map[string]any{"method": "POST", "url": "Condition"}},
+		}}
+	}
+	r := c.srv.Do(t, "POST", "", bundle(c.patients[1]))
+	if r.Status != 422 {
+		t.Fatalf("Bundle with a Condition of another patient than its Encounter: %d %s", r.Status, r.Body)
+	}
+	checkExpression(t, r, "Bundle.entry[1].resource.encounter")
+	c.srv.Must(t, 200, "POST", "", bundle(c.patients[0]))
+}
