@@ -400,11 +400,13 @@ func TestBookingUI(t *testing.T) {
 		}
 	}
 	won, lost := 0, 0
+	var winner *person
 	for _, p := range racers {
 		text := p.eval(`document.getElementById("book-result").innerText`)
 		switch {
 		case strings.Contains(text, "Requested"):
 			won++
+			winner = p
 		case strings.Contains(text, "This slot was just taken."):
 			lost++
 			next := p.eval(`[...document.querySelectorAll("#book-result button[data-start]")].map(b => b.dataset.start).join(",")`)
@@ -418,6 +420,15 @@ func TestBookingUI(t *testing.T) {
 	}
 	if won != 1 || lost != 1 {
 		t.Fatalf("race: %d won, %d saw the conflict; want 1 and 1", won, lost)
+	}
+
+	// The winner cancels (asked again in place): the appointment moves to the past as
+	// cancelled and the slot is free again.
+	winner.do("cancel", chromedp.Click(chromedp.CSS(`#upcoming button[aria-label^="Cancel"]`)),
+		chromedp.Click(chromedp.CSS("#upcoming [data-confirm-cancel]")), chromedp.WaitVisible(chromedp.CSS(`#past [data-status="cancelled"]`)))
+	winner.screenshot("cancelled")
+	if slot := u.asServer(t, "GET", "Slot/slot-2", nil); slot["status"] != "free" {
+		t.Errorf("the slot after the cancellation: %v", slot["status"])
 	}
 
 	// The admin: every appointment, filtered by doctor and patient name; registering a

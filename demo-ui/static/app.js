@@ -600,6 +600,7 @@ async function cancel(a) {
     cur.status = "cancelled";
     cur.cancelationReason = { text: "Cancelled by the patient in careslot" };
   });
+  $("book-result").replaceChildren(); // an earlier "Requested" would now mislead
   showAlert("success", "The appointment is cancelled.");
   await loadPatientAppointments();
   if (patientState.doctor) await loadWeek();
