@@ -474,9 +474,9 @@ func TestBookingUI(t *testing.T) {
 	}
 	eva.screenshot("1-no-insurance")
 	eva.do("save the profile", chromedp.SendKeys(chromedp.CSS("#profile-phone"), "+49 30 1234567"), chromedp.SendKeys(chromedp.CSS("#profile-city"), "Berlin"),
-		chromedp.Click(chromedp.CSS(`#profile-form button[type="submit"]`)), chromedp.WaitVisible(chromedp.CSS("#profile-result .alert-success")))
+		chromedp.Focus(chromedp.CSS(`#profile-form button[type="submit"]`)), chromedp.KeyEvent(kb.Enter), chromedp.WaitVisible(chromedp.CSS("#profile-result .alert-success")))
 	eva.do("save the insurance", chromedp.SendKeys(chromedp.CSS("#coverage-member"), "E-2024"),
-		chromedp.Click(chromedp.CSS(`#coverage-form button[type="submit"]`)), chromedp.WaitVisible(chromedp.CSS("#coverages [data-coverage]")))
+		chromedp.Focus(chromedp.CSS(`#coverage-form button[type="submit"]`)), chromedp.KeyEvent(kb.Enter), chromedp.WaitVisible(chromedp.CSS("#coverages [data-coverage]")))
 	eva.screenshot("2-profile")
 	eva.do("book with insurance", chromedp.Focus(chromedp.CSS("#confirm-book")), chromedp.KeyEvent(kb.Enter),
 		chromedp.WaitVisible(chromedp.CSS("#book-result .alert-success")), chromedp.WaitVisible(chromedp.CSS(`#upcoming [data-status="pending"]`)))
