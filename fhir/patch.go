@@ -143,6 +143,13 @@ func decodeJSONPatch(body []byte) (jsonpatch.Patch, error) {
 	if err != nil {
 		return nil, errorf(fhirerr.ErrInvalid, fhirerr.CodeStructure, "the JSON Patch is not valid: %v", err)
 	}
+	for i, op := range p {
+		// RFC 6902 4.6: test needs a value. The library does not check, and panics on
+		// its absence; a null value never matches, as FHIR has no null elements.
+		if op.Kind() == "test" && op["value"] == nil {
+			return nil, errorf(fhirerr.ErrInvalid, fhirerr.CodeStructure, "operation %d of the JSON Patch is a test without a value", i)
+		}
+	}
 	return p, nil
 }
 
@@ -152,7 +159,7 @@ func (s *Server) patched(p jsonpatch.Patch, prev *storage.Resource) ([]byte, err
 	opts := jsonpatch.NewApplyOptions()
 	opts.SupportNegativeIndices = false // RFC 6902 has "-" for the end, no negative indices
 	opts.AccumulatedCopySizeLimit = s.cfg.MaxBodyBytes
-	body, err := p.ApplyWithOptions(prev.Content, opts)
+	body, err := applySafely(p, prev.Content, opts)
 	if err != nil {
 		if errors.Is(err, jsonpatch.ErrTestFailed) {
 			return nil, errorf(fhirerr.ErrUnprocessable, fhirerr.CodeProcessing, "a test operation of the patch failed: %v", err)
@@ -181,4 +188,15 @@ func (s *Server) patched(p jsonpatch.Patch, prev *storage.Resource) ([]byte, err
 		return nil, err
 	}
 	return s.localizeReferences(body), nil
+}
+
+// applySafely applies p, turning a panic of the library on some odd patch into a refusal
+// of that patch: the input is the client's, and no patch may cost a 500.
+func applySafely(p jsonpatch.Patch, doc []byte, opts *jsonpatch.ApplyOptions) (out []byte, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			out, err = nil, fmt.Errorf("the patch library failed on it (%v)", v)
+		}
+	}()
+	return p.ApplyWithOptions(doc, opts)
 }

@@ -63,6 +63,7 @@ func TestJSONPatchRefusals(t *testing.T) {
 		{"invalid result: bad code", "Patient/jp-bad", `[{"op":"replace","path":"/gender","value":"robot"}]`, jsonPatch, 400, "Patient.gender"},
 		{"invalid result: unknown element", "Patient/jp-bad", `[{"op":"add","path":"/hairColour","value":"red"}]`, jsonPatch, 400, "Patient.hairColour"},
 		{"invalid result: wrong type", "Patient/jp-bad", `[{"op":"replace","path":"/active","value":"yes"}]`, jsonPatch, 400, "Patient.active"},
+		{"test without a value (the library panicked)", "Patient/jp-bad", `[{"op":"test","path":""}]`, jsonPatch, 400, ""},
 		{"unknown op", "Patient/jp-bad", `[{"op":"delete","path":"/active"}]`, jsonPatch, 400, ""},
 		{"no path", "Patient/jp-bad", `[{"op":"remove"}]`, jsonPatch, 400, ""},
 		{"add without value", "Patient/jp-bad", `[{"op":"add","path":"/active"}]`, jsonPatch, 400, ""},
