@@ -136,7 +136,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 // RegisterOperations adds every extended operation careslot serves to api; the OpenAPI
 // generator (openapi/spec) describes the same set through it.
 func RegisterOperations(api *fhir.Server) {
-	for _, op := range append(api.SchedulingOperations(), api.SubscriptionOperations()...) {
+	for _, op := range append(append(api.SchedulingOperations(), api.SubscriptionOperations()...), api.ValidateOperation()) {
 		api.Register(op)
 	}
 }

@@ -31,6 +31,7 @@ type Operation struct {
 	// Needs is what the caller must be allowed before the handler runs: the interaction
 	// on the type the operation reads or writes (the handler checks rows itself). An
 	// operation without it is refused to every caller: each declares what it needs.
+	// An empty Type is the type of the route.
 	Needs *Need
 }
 
@@ -134,7 +135,11 @@ func (s *Server) operation(w http.ResponseWriter, r *http.Request) error {
 	if op.Needs == nil {
 		return fhirerr.Forbidden("operation " + key + " declares no access rule and is refused")
 	}
-	if err := s.authorize(r.Context(), op.Needs.Interaction, op.Needs.Type, nil); err != nil {
+	needType := op.Needs.Type
+	if needType == "" {
+		needType = vars["type"] // an operation on every type needs access to the one called
+	}
+	if err := s.authorize(r.Context(), op.Needs.Interaction, needType, nil); err != nil {
 		return err
 	}
 	query := r.URL.Query()

@@ -263,6 +263,10 @@ func (t *Tx) Commit(ctx context.Context) error {
 	return nil
 }
 
+// CheckCommit runs the checks Commit runs (references and deletions) without
+// committing: $validate asks what a commit would answer, then rolls back.
+func (t *Tx) CheckCommit(ctx context.Context) error { return t.checkLinks(ctx) }
+
 // Rollback abandons the transaction; after Commit it does nothing.
 func (t *Tx) Rollback(ctx context.Context) {
 	if t.pg.released {
