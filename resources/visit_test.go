@@ -22,14 +22,6 @@ func visitFixture(t *testing.T) (*clinic, string) {
 	return c, c.create(t, doc)
 }
 
-// setStatus moves the appointment to status; it answers the response.
-func (c *clinic) setStatus(t *testing.T, appt, status string) *apptest.Response {
-	t.Helper()
-	doc := c.read(t, "Appointment", appt)
-	doc["status"] = status
-	return c.update(t, doc)
-}
-
 // visits returns the Encounters that name the appointment.
 func (c *clinic) visits(t *testing.T, appt string) []map[string]any {
 	t.Helper()
