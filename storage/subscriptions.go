@@ -76,7 +76,8 @@ type Event struct {
 // RecordEvents numbers the changes each subscription matched, in the order given (seq
 // order), after the subscription's earlier events. A change already recorded for a
 // subscription (a redelivered message) keeps its number and is answered again, so the
-// caller can publish it again.
+// caller can publish it again. A change given twice in one call (a message redelivered
+// into the same batch, as after a killed server) is recorded once.
 func (s *Store) RecordEvents(ctx context.Context, events []Event) ([]Event, error) {
 	if len(events) == 0 {
 		return nil, nil
@@ -91,8 +92,10 @@ func (s *Store) RecordEvents(ctx context.Context, events []Event) ([]Event, erro
 	rows, err := s.pool.Query(ctx, `WITH input AS (
 			SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::int[], $7::text[], $8::timestamptz[])
 				WITH ORDINALITY AS t(subscription_id, seq, rid, type, id, version_id, action, at, ord)),
+		once AS (
+			SELECT DISTINCT ON (subscription_id, seq) * FROM input ORDER BY subscription_id, seq, ord),
 		fresh AS (
-			SELECT i.*, row_number() OVER (PARTITION BY i.subscription_id ORDER BY i.ord) AS k FROM input i
+			SELECT i.*, row_number() OVER (PARTITION BY i.subscription_id ORDER BY i.ord) AS k FROM once i
 			WHERE NOT EXISTS (SELECT 1 FROM subscription_events e WHERE e.subscription_id = i.subscription_id AND e.seq = i.seq)),
 		counts AS (SELECT subscription_id, count(*) AS n FROM fresh GROUP BY subscription_id),
 		bumped AS (
@@ -107,7 +110,7 @@ func (s *Store) RecordEvents(ctx context.Context, events []Event) ([]Event, erro
 		SELECT * FROM added
 		UNION ALL
 		SELECT e.subscription_id, e.number, e.seq, e.rid, e.type, e.id, e.version_id, e.action, e.at
-		FROM subscription_events e JOIN input i ON e.subscription_id = i.subscription_id AND e.seq = i.seq
+		FROM subscription_events e JOIN once i ON e.subscription_id = i.subscription_id AND e.seq = i.seq
 		ORDER BY 1, 2`, subs, seqs, rids, types, ids, versions, actions, ats)
 	if err != nil {
 		return nil, fmt.Errorf("storage: record events: %w", mapPgError(err))
