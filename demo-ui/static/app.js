@@ -419,12 +419,21 @@ async function book(a) {
     else if (r.startsWith("Practitioner/") || r.startsWith("PractitionerRole/")) p.status = "needs-action";
     else p.status = "accepted"; // a place has nobody to answer for it
   }
+  await submitOffer(a, () => fhir("POST", "Appointment", appt),
+    `Requested: ${doctorName(participantOf(a, "Practitioner").actor.reference)} on ${whenFormat.format(new Date(a.start))}. The doctor will confirm it.`);
+}
+
+// submitOffer runs write, which books or moves to the offered appointment a, then says
+// success and reloads the lists; a slot lost to someone else offers the next free ones,
+// any other refusal is shown from its OperationOutcome.
+async function submitOffer(a, write, success) {
   $("confirm-book").disabled = true;
   try {
-    await fhir("POST", "Appointment", appt);
-    $("confirm").hidden = true;
+    await write();
+    patientState.moving = null;
     patientState.offer = null;
-    $("book-result").replaceChildren(alertBox("success", `Requested: ${doctorName(participantOf(a, "Practitioner").actor.reference)} on ${whenFormat.format(new Date(a.start))}. The doctor will confirm it.`));
+    $("confirm").hidden = true;
+    $("book-result").replaceChildren(alertBox("success", success));
     $("book-result").focus();
     await Promise.all([loadPatientAppointments(), loadWeek()]);
   } catch (err) {
@@ -466,24 +475,8 @@ function stopReschedule() {
 // or refuses with 409 when the new one was taken meanwhile.
 async function reschedule(m, a) {
   if (!m || !a) return;
-  $("confirm-book").disabled = true;
-  try {
-    await updateAppointment(m.id, (cur) => { cur.slot = a.slot; cur.start = a.start; cur.end = a.end; });
-    patientState.moving = null;
-    patientState.offer = null;
-    $("confirm").hidden = true;
-    $("book-result").replaceChildren(alertBox("success", `Moved to ${whenFormat.format(new Date(a.start))}.`));
-    $("book-result").focus();
-    await Promise.all([loadPatientAppointments(), loadWeek()]);
-  } catch (err) {
-    if (await lostSlot(a, err)) await slotTaken(a, err);
-    else {
-      $("book-result").replaceChildren(alertBox("danger", outcomeText(err)));
-      $("book-result").focus();
-    }
-  } finally {
-    $("confirm-book").disabled = false;
-  }
+  await submitOffer(a, () => updateAppointment(m.id, (cur) => { cur.slot = a.slot; cur.start = a.start; cur.end = a.end; }),
+    `Moved to ${whenFormat.format(new Date(a.start))}.`);
 }
 
 // lostSlot tells whether a refusal means someone else took the slot: a 409, or a 422
