@@ -4,11 +4,12 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/careslot/careslot/storage/storagetest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/ with the statements the code makes now")
@@ -51,13 +52,13 @@ func TestWriteStatementGolden(t *testing.T) {
 				action = "update"
 			}
 			st, sql, _ := writeStatement(r, tc.rid == 0, tc.method, action, links)
-			checkGolden(t, tc.name, statementText(sql, st.args))
+			checkStatement(t, tc.name, statementText(sql, st.args))
 		})
 	}
 	t.Run("delete", func(t *testing.T) {
 		t.Parallel()
 		st, sql := deleteStatement(&Resource{RID: 7, Type: "Patient", ID: "p1", VersionID: 3, LastUpdated: at, Deleted: true})
-		checkGolden(t, "delete", statementText(sql, st.args))
+		checkStatement(t, "delete", statementText(sql, st.args))
 	})
 }
 
@@ -77,24 +78,8 @@ func statementText(sql string, args []any) string {
 	return b.String()
 }
 
-// checkGolden compares got with testdata/statements/<name>.sql, or rewrites it under -update.
-func checkGolden(t *testing.T, name, got string) {
+// checkStatement compares got with testdata/statements/<name>.sql (-update rewrites it).
+func checkStatement(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", "statements", name+".sql")
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (go test ./storage -run TestWriteStatementGolden -update writes it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("the statement differs from %s; if the change is meant, go test ./storage -run TestWriteStatementGolden -update and review the diff.\n--- got:\n%s", path, got)
-	}
+	storagetest.Golden(t, filepath.Join("testdata", "statements", name+".sql"), got, *update, "go test ./storage -run TestWriteStatementGolden")
 }

@@ -4,13 +4,13 @@ import (
 	"flag"
 	"fmt"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/careslot/careslot/storage/search"
+	"github.com/careslot/careslot/storage/storagetest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/ with the SQL the planner makes now")
@@ -89,7 +89,7 @@ func TestPlannerSQLGolden(t *testing.T) {
 				got += "\n-- in the compartment of Patient/p1\n"
 				got += compartmentSQL(t, tc.typ, tc.query)
 			}
-			checkGolden(t, filepath.Join("testdata", "planner", tc.name+".sql"), got)
+			storagetest.Golden(t, filepath.Join("testdata", "planner", tc.name+".sql"), got, *update, "go test ./storage/search -run TestPlannerSQLGolden")
 		})
 	}
 }
@@ -111,25 +111,4 @@ func compartmentSQL(t *testing.T, typ, query string) string {
 		fmt.Fprintf(&b, "-- $%d = %#v\n", i+1, a)
 	}
 	return b.String()
-}
-
-// checkGolden compares got with the golden file at path, or rewrites it under -update.
-func checkGolden(t *testing.T, path, got string) {
-	t.Helper()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (go test -run %s -update writes it)", err, t.Name())
-	}
-	if got != string(want) {
-		t.Errorf("the SQL differs from %s; if the change is meant, go test ./storage/search -run TestPlannerSQLGolden -update and review the diff.\n--- got:\n%s", path, got)
-	}
 }
