@@ -65,8 +65,12 @@ func (u *uiServer) clinic(t *testing.T) {
 		n := fmt.Sprint(i + 1)
 		u.seed(t, "PUT", "Practitioner/dr-"+n, map[string]any{"resourceType": "Practitioner", "id": "dr-" + n,
 			"name": []any{map[string]any{"prefix": []any{"Dr"}, "given": []any{d.given}, "family": d.family}}})
-		u.seed(t, "PUT", "PractitionerRole/role-"+n, map[string]any{"resourceType": "PractitionerRole", "id": "role-" + n,
-			"practitioner": ref("Practitioner/dr-" + n), "specialty": d.specialty})
+		role := map[string]any{"resourceType": "PractitionerRole", "id": "role-" + n,
+			"practitioner": ref("Practitioner/dr-" + n), "specialty": d.specialty}
+		if i == 1 { // dr-2 has hours and no slots: she opens them herself (TestDoctorAvailability)
+			role["availableTime"] = []any{map[string]any{"availableStartTime": "09:00:00", "availableEndTime": "17:00:00"}}
+		}
+		u.seed(t, "PUT", "PractitionerRole/role-"+n, role)
 		u.seed(t, "PUT", "Schedule/sch-"+n, map[string]any{"resourceType": "Schedule", "id": "sch-" + n, "specialty": d.specialty,
 			"actor": []any{ref("Practitioner/dr-" + n)}})
 	}
@@ -89,6 +93,7 @@ func (u *uiServer) clinic(t *testing.T) {
 		"name": []any{map[string]any{"given": []any{"Eva"}, "family": "Moreau"}}}) // no insurance yet
 	u.addUser(t, "eva", "Patient/pat-4", "patient")
 	u.addUser(t, "dr.berg", "Practitioner/dr-1", "practitioner")
+	u.addUser(t, "dr.martin", "Practitioner/dr-2", "practitioner")
 	u.addUser(t, "admin", "", "admin")
 }
 
@@ -157,7 +162,8 @@ func newBrowser(t *testing.T) *browser {
 		chromedp.ExecPath(chromiumPath), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
 		chromedp.NoDefaultBrowserCheck, chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900))
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900),
+		chromedp.Env("TZ=UTC")) // the tests' times are UTC; so are the page's local times
 	ctx, cancel := chromedp.NewContext(alloc)
 	t.Cleanup(func() { cancel(); cancelAlloc() })
 	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
@@ -307,6 +313,12 @@ func (p *person) trySignIn(root, button, username string) error {
 		chromedp.SendKeys(chromedp.CSS("#username"), username), chromedp.SendKeys(chromedp.CSS("#password"), password(username)),
 		chromedp.Click(chromedp.CSS(`button[value="login"]`)), chromedp.WaitVisible(chromedp.CSS(`button[value="allow"]`)),
 		chromedp.Click(chromedp.CSS(`button[value="allow"]`)), chromedp.WaitReady(chromedp.CSS("body[data-ready]")))
+}
+
+// setValue sets a form field as a person would and tells the page it changed.
+func (p *person) setValue(id, value string) {
+	p.t.Helper()
+	p.eval(fmt.Sprintf(`(() => { const e = document.getElementById(%q); e.value = %q; e.dispatchEvent(new Event("change")); return ""; })()`, id, value))
 }
 
 // pickSlot chooses the doctor and opens the booking of the slot starting at start,

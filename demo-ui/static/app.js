@@ -609,7 +609,8 @@ async function updateAppointment(id, change) {
 
 // ---------------------------------------------------------------- doctor
 
-const doctorState = { date: startOfDay(new Date()), span: "day" };
+// roles and schedule are the doctor's own (loadAvailability).
+const doctorState = { date: startOfDay(new Date()), span: "day", roles: [], schedule: null };
 
 async function showDoctor(s) {
   $("doctor-view").hidden = false;
@@ -624,8 +625,146 @@ async function showDoctor(s) {
   $("doctor-next").addEventListener("click", () => step(1));
   $("doctor-refresh").addEventListener("click", () => loadDoctor().catch(showError));
   $("doctor-range").addEventListener("submit", (e) => e.preventDefault());
+  $("gen-from").value = isoDate(doctorState.date);
+  $("gen-to").value = isoDate(addDays(doctorState.date, 6));
+  $("generate-form").addEventListener("submit", (e) => { e.preventDefault(); submitting(e.target, generateSlots).catch(availabilityError); });
+  $("block-form").addEventListener("submit", (e) => { e.preventDefault(); submitting(e.target, blockTime).catch(availabilityError); });
+  await loadAvailability();
   await loadDoctor();
   poll(loadDoctor);
+}
+
+// submitting runs fn with the form's submit button disabled, so a second press does not
+// send it twice.
+async function submitting(form, fn) {
+  const button = form.querySelector("button[type=submit]");
+  button.disabled = true;
+  try { await fn(); } finally { button.disabled = false; }
+}
+
+// ---------------------------------------------------------------- doctor: availability
+
+const dayNames = { mon: "Mon", tue: "Tue", wed: "Wed", thu: "Thu", fri: "Fri", sat: "Sat", sun: "Sun" };
+
+// loadAvailability reads the doctor's roles (their hours, set by the clinic) and their
+// Schedule, which slots are made in.
+async function loadAvailability() {
+  const s = currentSession();
+  const [roles, schedules] = await Promise.all([
+    fhir("GET", "PractitionerRole?practitioner=" + encodeURIComponent(s.fhirUser) + "&_count=50"),
+    fhir("GET", "Schedule?actor=" + encodeURIComponent(s.fhirUser) + "&_count=50"),
+  ]);
+  doctorState.roles = resources(roles, "PractitionerRole");
+  doctorState.schedule = resources(schedules, "Schedule").find((x) => x.active !== false) || null;
+  const lines = [];
+  for (const role of doctorState.roles) {
+    for (const t of role.availableTime || []) {
+      const days = t.daysOfWeek && t.daysOfWeek.length < 7 ? t.daysOfWeek.map((d) => dayNames[d] || d).join(", ") : "Every day";
+      const hours = t.allDay ? "all day" : `${(t.availableStartTime || "00:00").slice(0, 5)}–${(t.availableEndTime || "24:00").slice(0, 5)}`;
+      lines.push(el("li", {}, `${days}: ${hours}`));
+    }
+    for (const n of role.notAvailable || []) {
+      const during = n.during ? ` (${n.during.start || "…"} – ${n.during.end || "…"})` : "";
+      lines.push(el("li", {}, `Not available: ${n.description}${during}`));
+    }
+  }
+  $("hours").replaceChildren(...(lines.length ? lines : [el("li", {}, "No hours yet: ask the clinic to set them.")]));
+}
+
+function availabilityError(err) {
+  if (err instanceof SignedOut) return;
+  $("availability-result").replaceChildren(alertBox("danger", outcomeText(err)));
+  $("availability-result").focus();
+}
+
+function availabilityDone(kind, text) {
+  $("availability-result").replaceChildren(alertBox(kind, text));
+  $("availability-result").focus();
+}
+
+// ensureSchedule is the doctor's Schedule, made (with their roles and specialties) when
+// they have none yet.
+async function ensureSchedule() {
+  if (doctorState.schedule) return doctorState.schedule;
+  const s = currentSession();
+  const specialty = doctorState.roles.flatMap((r) => r.specialty || []);
+  doctorState.schedule = await fhir("POST", "Schedule", {
+    resourceType: "Schedule", active: true,
+    actor: [{ reference: s.fhirUser }, ...doctorState.roles.map((r) => ({ reference: ref(r) }))],
+    specialty: specialty.length ? specialty : undefined,
+  });
+  return doctorState.schedule;
+}
+
+// generateSlots asks careslot's $generate-slots to open free slots from the doctor's
+// hours on the chosen days (read in the browser's time zone); it makes slots only where
+// the schedule has none, so running it twice changes nothing.
+async function generateSlots() {
+  const from = parseDate($("gen-from").value), to = addDays(parseDate($("gen-to").value), 1);
+  if (!(to > from)) throw new Error("The last day must not be before the first.");
+  const sched = await ensureSchedule();
+  const answer = await fhir("POST", `Schedule/${encodeURIComponent(sched.id)}/$generate-slots`, {
+    resourceType: "Parameters", parameter: [
+      { name: "start", valueDateTime: from.toISOString() },
+      { name: "end", valueDateTime: to.toISOString() },
+      { name: "slot-length", valueInteger: Number($("gen-length").value) },
+      { name: "timezone", valueString: Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC" },
+    ],
+  });
+  const made = answer.total || 0;
+  const days = `${shortDayFormat.format(from)} – ${shortDayFormat.format(addDays(to, -1))}`;
+  availabilityDone(made ? "success" : "info", made
+    ? `Opened ${made} free slot${made === 1 ? "" : "s"} (${days}); patients can book them now.`
+    : `No new slot (${days}): the days already have slots, or your hours do not cover them.`);
+  await loadDoctor();
+}
+
+// mySlots are the slots of the doctor's schedule that overlap [from, to). A slot is at
+// most a day long (blocks are cut at midnight), so a day's look back finds them all.
+async function mySlots(sched, from, to) {
+  const q = new URLSearchParams({ schedule: "Schedule/" + sched.id, _count: "1000", _sort: "start" });
+  q.append("start", "ge" + addDays(from, -1).toISOString());
+  q.append("start", "lt" + to.toISOString());
+  return resources(await fhir("GET", "Slot?" + q.toString()), "Slot")
+    .filter((x) => new Date(x.end) > from && new Date(x.start) < to);
+}
+
+// blockTime takes [from, to) off: its free slots become busy-unavailable, and the time
+// without slots gets busy-unavailable slots (one per day), so patients cannot book it and
+// $generate-slots does not open it later. Booked slots are kept: the doctor cancels or
+// moves those appointments. One transaction: all of it, or nothing.
+async function blockTime() {
+  const from = new Date($("block-from").value), to = new Date($("block-to").value);
+  if (isNaN(from) || isNaN(to) || !(to > from)) throw new Error("Choose when the time off starts and ends (the end after the start).");
+  const reason = $("block-reason").value.trim();
+  const comment = "Time off" + (reason ? ": " + reason : "");
+  const sched = await ensureSchedule();
+  const slots = await mySlots(sched, from, to);
+  const entry = [];
+  let kept = 0, cursor = from;
+  const gap = (a, b) => {
+    for (let d = a; d < b;) {
+      const end = new Date(Math.min(addDays(startOfDay(d), 1), b));
+      entry.push({ resource: { resourceType: "Slot", schedule: { reference: "Schedule/" + sched.id }, status: "busy-unavailable",
+        start: d.toISOString(), end: end.toISOString(), comment }, request: { method: "POST", url: "Slot" } });
+      d = end;
+    }
+  };
+  for (const slot of slots) {
+    const start = new Date(slot.start), end = new Date(slot.end);
+    if (start > cursor) gap(cursor, start);
+    if (end > cursor) cursor = end;
+    if (slot.status === "free") {
+      entry.push({ resource: { ...slot, status: "busy-unavailable", comment },
+        request: { method: "PUT", url: "Slot/" + slot.id, ifMatch: `W/"${slot.meta.versionId}"` } });
+    } else if (slot.status === "busy" || slot.status === "busy-tentative") kept++;
+  }
+  if (cursor < to) gap(cursor, to);
+  if (entry.length) await fhir("POST", "", { resourceType: "Bundle", type: "transaction", entry });
+  availabilityDone(kept ? "warning" : "success", `Blocked ${whenFormat.format(from)} – ${whenFormat.format(to)}.` +
+    (kept ? ` ${kept} booked slot${kept === 1 ? " is" : "s are"} kept: cancel or move ${kept === 1 ? "that appointment" : "those appointments"} if needed.` : ""));
+  $("block-form").reset();
+  await loadDoctor();
 }
 
 function doctorRange() {
@@ -639,10 +778,24 @@ async function loadDoctor() {
   const q = new URLSearchParams({ practitioner: s.fhirUser, _sort: "date", _count: "200", _include: "Appointment:patient" });
   q.append("date", "ge" + from.toISOString());
   q.append("date", "lt" + to.toISOString());
-  const bundle = await fhir("GET", "Appointment?" + q.toString());
+  const [bundle, slots] = await Promise.all([fhir("GET", "Appointment?" + q.toString()),
+    doctorState.schedule ? mySlots(doctorState.schedule, from, to) : []]);
   const patients = new Map(resources(bundle, "Patient").map((p) => [ref(p), p]));
   const appts = resources(bundle, "Appointment");
-  $("doctor-list").replaceChildren(appointmentTable(appts, patients, { doctor: s.fhirUser, onChange: loadDoctor, showDoctor: false }));
+  $("doctor-list").replaceChildren(slotSummary(slots),
+    appointmentTable(appts, patients, { doctor: s.fhirUser, onChange: loadDoctor, showDoctor: false }));
+}
+
+// slotSummary counts the doctor's slots of the period by what patients can do with them.
+function slotSummary(slots) {
+  const n = { free: 0, booked: 0, blocked: 0 };
+  for (const x of slots) {
+    if (x.status === "free") n.free++;
+    else if (x.status === "busy-unavailable") n.blocked++;
+    else if (x.status !== "entered-in-error") n.booked++;
+  }
+  return el("p", { class: "small text-body-secondary", id: "slot-summary", "data-free": String(n.free), "data-blocked": String(n.blocked) },
+    slots.length ? `Slots in this period: ${n.free} free, ${n.booked} taken, ${n.blocked} blocked.` : "No slots in this period: open some from your hours.");
 }
 
 // appointmentTable lists appointments by day, with the actions the viewer may take.
