@@ -124,6 +124,11 @@ func start(opts Options) (*Hydra, error) {
 		h.Stop()
 		return nil, fmt.Errorf("%w\n%s", err, logs.String())
 	}
+	// Before a test's first token: concurrent first uses would each add a signing key.
+	if err := hydra.WarmSigningKeys(ctx, publicURL); err != nil {
+		h.Stop()
+		return nil, fmt.Errorf("%w\n%s", err, logs.String())
+	}
 	return h, nil
 }
 
