@@ -541,24 +541,46 @@ async function loadPatientAppointments() {
 }
 
 // loadRecords lists the patient's documents grouped by the visit they belong to.
+// A document belongs to the appointment it names (context.related), or to its
+// encounter's; diagnoses and prescriptions to their encounter's appointment.
 async function loadRecords(appts) {
   const s = currentSession();
-  const docs = resources(await fhir("GET", `DocumentReference?patient=Patient/${encodeURIComponent(s.patient)}&_sort=-date&_count=100`), "DocumentReference");
+  const patient = "Patient/" + encodeURIComponent(s.patient);
+  const [docBundle, encBundle, condBundle, medBundle] = await Promise.all([
+    fhir("GET", `DocumentReference?patient=${patient}&_sort=-date&_count=100`),
+    fhir("GET", `Encounter?patient=${patient}&_count=200`),
+    fhir("GET", `Condition?patient=${patient}&_count=200`),
+    fhir("GET", `MedicationRequest?patient=${patient}&_count=200`),
+  ]);
+  const visitOf = new Map(resources(encBundle, "Encounter").map((e) => [ref(e), ((e.appointment || [])[0] || {}).reference || ""]));
   const byVisit = new Map();
-  for (const d of docs) {
+  const group = (key) => {
+    if (!byVisit.has(key)) byVisit.set(key, { docs: [], conditions: [], prescriptions: [] });
+    return byVisit.get(key);
+  };
+  for (const d of resources(docBundle, "DocumentReference")) {
     const related = ((d.context && d.context.related) || []).map((r) => r.reference).find((r) => (r || "").startsWith("Appointment/"));
-    const key = related || "";
-    if (!byVisit.has(key)) byVisit.set(key, []);
-    byVisit.get(key).push(d);
+    const enc = ((d.context && d.context.encounter) || []).map((r) => visitOf.get(r.reference)).find(Boolean);
+    group(related || enc || "").docs.push(d);
   }
+  for (const c of resources(condBundle, "Condition")) group(visitOf.get((c.encounter || {}).reference) || "").conditions.push(c);
+  for (const m of resources(medBundle, "MedicationRequest")) group(visitOf.get((m.encounter || {}).reference) || "").prescriptions.push(m);
   const visit = (key) => {
     const a = appts.find((x) => "Appointment/" + x.id === key);
     if (!a) return "Other records";
     return `Visit on ${whenFormat.format(new Date(a.start))} with ${doctorName((participantOf(a, "Practitioner") || { actor: {} }).actor.reference)}`;
   };
-  const sections = [...byVisit].map(([key, list]) => el("li", { class: "list-group-item", "data-visit": key },
+  const concept = (cc) => (cc && (cc.text || ((cc.coding || [])[0] || {}).display || ((cc.coding || [])[0] || {}).code)) || "unnamed";
+  const sections = [...byVisit].map(([key, g]) => el("li", { class: "list-group-item", "data-visit": key },
     el("h3", { class: "h6" }, visit(key)),
-    list.map((d) => el("div", { class: "mb-2", "data-document": d.id },
+    g.conditions.length ? el("div", { class: "mb-2" }, el("h4", { class: "small fw-semibold mb-1" }, "Diagnoses"),
+      el("ul", { class: "mb-0" }, g.conditions.map((c) => el("li", { "data-condition": c.id }, concept(c.code),
+        ((c.code && c.code.coding) || []).filter((x) => x.code).map((x) => el("span", { class: "text-body-secondary" }, ` (${x.code})`)))))) : null,
+    g.prescriptions.length ? el("div", { class: "mb-2" }, el("h4", { class: "small fw-semibold mb-1" }, "Prescriptions"),
+      el("ul", { class: "mb-0" }, g.prescriptions.map((m) => el("li", { "data-prescription": m.id }, concept(m.medicationCodeableConcept),
+        (m.dosageInstruction || []).filter((d) => d.text).map((d) => el("span", { class: "text-body-secondary" }, `: ${d.text}`)),
+        m.status !== "active" ? el("span", { class: "text-body-secondary" }, ` (${m.status})`) : null)))) : null,
+    g.docs.map((d) => el("div", { class: "mb-2", "data-document": d.id },
       el("div", { class: "small text-body-secondary" }, `${d.type && (d.type.text || (d.type.coding || [{}])[0].display) || "Document"}, ${d.date ? whenFormat.format(new Date(d.date)) : ""}${d.author && d.author[0] ? " · " + doctorName(d.author[0].reference) : ""}`),
       (d.content || []).map((c) => attachmentView(c.attachment || {}))))));
   $("records").replaceChildren(...(sections.length ? sections : [el("li", { class: "list-group-item text-body-secondary" }, "No records yet.")]));
@@ -848,6 +870,14 @@ function doctorActions(a, opts) {
     buttons.push(el("button", { type: "button", class: "btn btn-sm btn-outline-primary", "aria-label": label("Add a note"),
       "data-add-note": a.id, onclick: (e) => noteForm(e.target, a, opts) }, "Add a note"));
   }
+  // A diagnosis and a prescription belong to the visit itself (its Encounter), which
+  // careslot opens when the patient arrives.
+  if (["arrived", "checked-in", "fulfilled"].includes(a.status) && participantOf(a, "Patient")) {
+    buttons.push(el("button", { type: "button", class: "btn btn-sm btn-outline-primary", "aria-label": label("Add a diagnosis"),
+      "data-add-diagnosis": a.id, onclick: (e) => recordForm(e.target, a, opts, diagnosisForm) }, "Add a diagnosis"));
+    buttons.push(el("button", { type: "button", class: "btn btn-sm btn-outline-primary", "aria-label": label("Add a prescription"),
+      "data-add-prescription": a.id, onclick: (e) => recordForm(e.target, a, opts, prescriptionForm) }, "Add a prescription"));
+  }
   return buttons.length ? el("div", { class: "appt-actions" }, buttons) : null;
 }
 
@@ -878,6 +908,89 @@ function noteForm(button, a, opts) {
   });
   button.after(form);
   form.querySelector("textarea").focus();
+}
+
+// The record forms of a visit: their fields, and how the record is written.
+const diagnosisForm = {
+  kind: "diagnosis",
+  fields: [
+    { name: "text", label: "Diagnosis", required: true, placeholder: "e.g. Essential hypertension" },
+    { name: "code", label: "ICD-10 code (optional)", placeholder: "e.g. I10", pattern: "[A-Za-z][0-9][0-9A-Za-z](\\.[0-9A-Za-z]{1,4})?" },
+  ],
+  save: addDiagnosis,
+  done: "The diagnosis is saved; the patient sees it with this visit.",
+};
+const prescriptionForm = {
+  kind: "prescription",
+  fields: [
+    { name: "medication", label: "Medication", required: true, placeholder: "e.g. Ramipril 5 mg tablet" },
+    { name: "dosage", label: "How to take it", required: true, placeholder: "e.g. one tablet every morning" },
+  ],
+  save: addPrescription,
+  done: "The prescription is saved; the patient sees it with this visit.",
+};
+
+// recordForm opens, below the appointment, the form of a diagnosis or a prescription.
+function recordForm(button, a, opts, spec) {
+  button.hidden = true;
+  const id = (name) => `${spec.kind}-${name}-${a.id}`;
+  const form = el("form", { class: "mt-2 row g-2", [`data-${spec.kind}-form`]: a.id },
+    spec.fields.map((f) => el("div", { class: "col-sm-6" },
+      el("label", { for: id(f.name), class: "form-label" }, f.label),
+      el("input", { id: id(f.name), name: f.name, class: "form-control", required: f.required, placeholder: f.placeholder, pattern: f.pattern, autocomplete: "off" }))),
+    el("div", { class: "col-12" },
+      el("button", { type: "submit", class: "btn btn-sm btn-primary" }, `Save the ${spec.kind}`),
+      el("button", { type: "button", class: "btn btn-sm btn-link", onclick: () => { form.remove(); button.hidden = false; button.focus(); } }, "Cancel")));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const submit = form.querySelector("button[type=submit]");
+    submit.disabled = true;
+    const values = Object.fromEntries(spec.fields.map((f) => [f.name, form.elements[f.name].value.trim()]));
+    try {
+      await spec.save(a, opts.doctor, values);
+      await opts.onChange(); // the list is drawn again, without the form
+      showAlert("success", spec.done);
+    } catch (err) {
+      showError(err);
+      submit.disabled = false;
+    }
+  });
+  button.closest(".appt-actions").after(form);
+  form.querySelector("input").focus();
+}
+
+// visitEncounter is the Encounter careslot opened for the appointment's visit.
+async function visitEncounter(a) {
+  const enc = resources(await fhir("GET", "Encounter?appointment=Appointment/" + encodeURIComponent(a.id)), "Encounter")[0];
+  if (!enc) throw new Error("This visit has no encounter yet: mark the patient arrived first.");
+  return enc;
+}
+
+// addDiagnosis records a Condition of the patient, diagnosed in this visit.
+async function addDiagnosis(a, doctor, v) {
+  const enc = await visitEncounter(a);
+  const code = { text: v.text };
+  if (v.code) code.coding = [{ system: "http://hl7.org/fhir/sid/icd-10", code: v.code.toUpperCase(), display: v.text }];
+  return fhir("POST", "Condition", {
+    resourceType: "Condition",
+    clinicalStatus: { coding: [{ system: "http://terminology.hl7.org/CodeSystem/condition-clinical", code: "active" }] },
+    verificationStatus: { coding: [{ system: "http://terminology.hl7.org/CodeSystem/condition-ver-status", code: "confirmed" }] },
+    category: [{ coding: [{ system: "http://terminology.hl7.org/CodeSystem/condition-category", code: "encounter-diagnosis", display: "Encounter Diagnosis" }] }],
+    code, subject: { reference: participantOf(a, "Patient").actor.reference }, encounter: { reference: ref(enc) },
+    recordedDate: new Date().toISOString(), recorder: { reference: doctor },
+  });
+}
+
+// addPrescription records a MedicationRequest (an order) of this visit.
+async function addPrescription(a, doctor, v) {
+  const enc = await visitEncounter(a);
+  return fhir("POST", "MedicationRequest", {
+    resourceType: "MedicationRequest", status: "active", intent: "order",
+    medicationCodeableConcept: { text: v.medication },
+    subject: { reference: participantOf(a, "Patient").actor.reference }, encounter: { reference: ref(enc) },
+    authoredOn: new Date().toISOString(), requester: { reference: doctor },
+    dosageInstruction: [{ text: v.dosage }],
+  });
 }
 
 function fileBase64(file) {
