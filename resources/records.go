@@ -74,3 +74,50 @@ func readLiveTx(ctx context.Context, tx *storage.Tx, typ, id string) (*storage.R
 	}
 	return res, err
 }
+
+// checkEncounterSubjectKeepsRecords refuses to move a visit to another patient while
+// records of its patient name it: they would become records of a visit of someone else.
+func (r *Rules) checkEncounterSubjectKeepsRecords(ctx context.Context, tx *storage.Tx, c *Change, subject string) error {
+	if c.Old == nil || c.Old.Deleted || subject == "" {
+		return nil
+	}
+	old, err := decode(c.Old.Content)
+	if err != nil {
+		return err
+	}
+	if reference(old, "subject") == subject {
+		return nil
+	}
+	referrers, err := tx.Referrers(ctx, "Encounter", c.ID)
+	if err != nil {
+		return err
+	}
+	for _, ref := range referrers {
+		element, ok := recordPatientElement[ref.Type]
+		if !ok {
+			continue
+		}
+		res, err := readLiveTx(ctx, tx, ref.Type, ref.ID)
+		if err != nil || res == nil {
+			return err
+		}
+		doc, err := decode(res.Content)
+		if err != nil {
+			return err
+		}
+		if patient := reference(doc, element); patient != "" && patient != subject && namesEncounter(ref.Type, doc, "Encounter/"+c.ID) {
+			return fhirerr.Unprocessable(fhirerr.CodeBusinessRule,
+				fmt.Sprintf("%s/%s of %s names this visit: an Encounter with records keeps its patient (move or correct the records first)",
+					ref.Type, ref.ID, patient), "Encounter.subject")
+		}
+	}
+	return nil
+}
+
+// namesEncounter tells whether the record names the encounter as its visit.
+func namesEncounter(typ string, doc map[string]any, encounter string) bool {
+	if typ == "DocumentReference" {
+		return namesReference(objects(object(doc, "context"), "encounter"), encounter)
+	}
+	return reference(doc, "encounter") == encounter
+}

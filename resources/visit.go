@@ -39,7 +39,7 @@ func (r *Rules) followVisit(ctx context.Context, tx *storage.Tx, id string, old,
 	case visitStarted[appt.Status]:
 		return r.startVisit(ctx, tx, id, appt)
 	case appt.Status == "fulfilled":
-		return r.setVisitStatus(ctx, tx, id, "finished")
+		return r.finishVisit(ctx, tx, id, appt)
 	case visitCancelled[appt.Status]:
 		return r.setVisitStatus(ctx, tx, id, "cancelled")
 	}
@@ -49,6 +49,27 @@ func (r *Rules) followVisit(ctx context.Context, tx *storage.Tx, id string, old,
 // startVisit creates the appointment's Encounter, in progress, or starts the one the
 // client created for it.
 func (r *Rules) startVisit(ctx context.Context, tx *storage.Tx, id string, appt *appointment) error {
+	return r.openVisit(ctx, tx, id, appt, "in-progress")
+}
+
+// finishVisit finishes the appointment's Encounter. An appointment fulfilled without
+// having been marked arrived still was a visit: its Encounter is created finished, from
+// the appointment's start (when that is past) to now, so its records have a visit to
+// name.
+func (r *Rules) finishVisit(ctx context.Context, tx *storage.Tx, id string, appt *appointment) error {
+	owner, err := tx.Visit(ctx, id)
+	if err != nil {
+		return err
+	}
+	if owner == "" {
+		return r.openVisit(ctx, tx, id, appt, "finished")
+	}
+	return r.setVisitStatus(ctx, tx, id, "finished")
+}
+
+// openVisit writes the appointment's Encounter with status in-progress or finished,
+// creating it or filling in the one the client created for the appointment.
+func (r *Rules) openVisit(ctx context.Context, tx *storage.Tx, id string, appt *appointment, status string) error {
 	fresh := storage.NewID()
 	owner, err := tx.ClaimVisit(ctx, id, fresh)
 	if err != nil {
@@ -68,11 +89,24 @@ func (r *Rules) startVisit(ctx context.Context, tx *storage.Tx, id string, appt 
 		if enc, err = decode(prev.Content); err != nil {
 			return err
 		}
-		if s := str(enc, "status"); s == "in-progress" {
-			return nil // already started: checking in after arriving changes nothing
+		if str(enc, "status") == status {
+			return nil // checking in after arriving changes nothing
 		}
 	}
-	fillEncounter(enc, id, appt, time.Now())
+	now := time.Now()
+	if status == "finished" {
+		start := now
+		if !appt.Start.IsZero() && appt.Start.Before(now) {
+			start = appt.Start
+		}
+		fillEncounter(enc, id, appt, start)
+		enc["status"] = "finished"
+		if period := enc["period"].(map[string]any); period["end"] == nil {
+			period["end"] = formatInstant(now)
+		}
+	} else {
+		fillEncounter(enc, id, appt, now)
+	}
 	_, err = r.writeThrough(ctx, tx, prev, "Encounter", owner, encode(enc))
 	return err
 }
@@ -164,6 +198,9 @@ func (r *Rules) checkEncounter(ctx context.Context, tx *storage.Tx, c *Change, d
 		return tx.DropVisits(ctx, c.ID, nil)
 	}
 	subject := reference(doc, "subject")
+	if err := r.checkEncounterSubjectKeepsRecords(ctx, tx, c, subject); err != nil {
+		return err
+	}
 	var appts []string
 	for i, ref := range objects(doc, "appointment") {
 		typ, apptID, ok := splitReference(str(ref, "reference"))

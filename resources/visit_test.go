@@ -307,3 +307,52 @@ func TestRecordsCheckedInsideTransactionBundle(t *testing.T) {
 	checkExpression(t, r, "Bundle.entry[1].resource.encounter")
 	c.srv.Must(t, 200, "POST", "", bundle(c.patients[0]))
 }
+
+// An appointment recorded after the fact, created fulfilled, was still a visit (the state
+// machine lets an update reach fulfilled only through arrived or checked-in): its
+// Encounter is made finished, from the appointment's start, so the visit's records have
+// an Encounter to name.
+func TestVisitOfAppointmentCreatedFulfilled(t *testing.T) {
+	t.Parallel()
+	c := newClinic(t, apptest.New(t), 2)
+	// Recorded after the fact: created fulfilled, its time in the past.
+	past := time.Now().Add(-48 * time.Hour).Truncate(time.Hour)
+	doc := c.appointment("fulfilled", c.patients[1], 1, past, past.Add(30*time.Minute))
+	id := c.create(t, doc)
+	enc := c.oneVisit(t, id)
+	period, _ := enc["period"].(map[string]any)
+	if enc["status"] != "finished" || period["start"] != instant(past) && period["start"] != past.UTC().Format(time.RFC3339Nano) {
+		t.Errorf("created fulfilled: Encounter %v, want finished from the appointment's start %s", enc, instant(past))
+	}
+	if got := enc["subject"].(map[string]any)["reference"]; got != "Patient/"+c.patients[1] {
+		t.Errorf("subject %v", got)
+	}
+	// Fulfilled again (an update that keeps the status) makes no second Encounter.
+	c.srv.Must(t, 200, "PUT", "Appointment/"+id, setField(c.read(t, "Appointment", id), "comment", "seen"))
+	c.oneVisit(t, id)
+}
+
+// A visit with records keeps its patient: moving the Encounter to another patient would
+// make the records' visit someone else's.
+func TestEncounterWithRecordsKeepsItsPatient(t *testing.T) {
+	t.Parallel()
+	c := newClinic(t, apptest.New(t), 2)
+	enc := c.create(t, map[string]any{"resourceType": "Encounter", "status": "finished",
+		"class":   map[string]any{"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+		"subject": ref("Patient", c.patients[0])})
+	cond := c.create(t, map[string]any{"resourceType": "Condition", "subject": ref("Patient", c.patients[0]),
+		"encounter": ref("Encounter", enc), "code": map[string]any{"text": "flu"}})
+	moved := setField(c.read(t, "Encounter", enc), "subject", ref("Patient", c.patients[1]))
+	r := c.srv.Do(t, "PUT", "Encounter/"+enc, moved)
+	if r.Status != 422 {
+		t.Fatalf("moving a visit with records to another patient: %d %s", r.Status, r.Body)
+	}
+	checkExpression(t, r, "Encounter.subject")
+	if got := c.read(t, "Encounter", enc)["subject"].(map[string]any)["reference"]; got != "Patient/"+c.patients[0] {
+		t.Fatalf("the refused update changed the subject to %v", got)
+	}
+	// Other changes to the visit are fine; so is the move once its record is gone.
+	c.srv.Must(t, 200, "PUT", "Encounter/"+enc, setField(c.read(t, "Encounter", enc), "status", "finished"))
+	c.srv.Must(t, 204, "DELETE", "Condition/"+cond, nil)
+	c.srv.Must(t, 200, "PUT", "Encounter/"+enc, setField(c.read(t, "Encounter", enc), "subject", ref("Patient", c.patients[1])))
+}
