@@ -184,7 +184,7 @@ func TestWhoMayDoWhat(t *testing.T) {
 			{name: "transaction GET of another patient fails the transaction", method: "POST", path: "", body: transaction("transaction", get("Observation/acc-o-bob-lab")), status: 404},
 			{name: "$find for another patient", method: "POST", path: "Appointment/$find?start=2031-01-06T00:00:00Z&end=2031-01-07T00:00:00Z&patient=Patient/acc-bob", status: 404},
 			{name: "$find for herself", method: "GET", path: "Appointment/$find?start=2031-01-06T00:00:00Z&end=2031-01-07T00:00:00Z&patient=Patient/acc-alice", status: 200},
-			{name: "subscriptions are the clinic's", method: "GET", path: "Subscription", status: 403},
+			{name: "subscriptions: only her own, and she has none", method: "GET", path: "Subscription", status: 200, ids: []string{}},
 		},
 		// With write scopes she changes her own Patient and appointments, nothing else.
 		aliceWrites: {

@@ -29,9 +29,13 @@ var directory = map[string]bool{"Practitioner": true, "PractitionerRole": true, 
 var conformance = map[string]bool{"OperationDefinition": true, "SearchParameter": true, "StructureDefinition": true,
 	"CapabilityStatement": true}
 
-// adminOnly types are never reached through a person's role: the audit trail, and
-// subscriptions, whose notifications are sent with the server's own access.
-var adminOnly = map[string]bool{"AuditEvent": true, "Subscription": true}
+// adminOnly types are never reached through a person's role: the audit trail.
+var adminOnly = map[string]bool{"AuditEvent": true}
+
+// owned types are nobody's record but their creator's: a person reaches the ones they
+// created (subscription_state.owner), whatever the launch patient. Their notifications
+// carry only what the owner may read (OwnerMaySee).
+var owned = map[string]bool{"Subscription": true}
 
 // patientWritable are the types a patient writes in their own compartment: their
 // Patient and Coverage, and booking, rescheduling and cancelling their appointments.
@@ -398,7 +402,9 @@ func (p *policy) filter(i scope.Interaction, typ string) (search.Filter, string)
 			if p.patient == "" {
 				continue // patient/ scopes without a launch patient reach nobody
 			}
-			within = intersect(role, search.Grant{Compartments: []search.Compartment{{Type: "Patient", ID: p.patient}}})
+			if !owned[typ] {
+				within = intersect(role, search.Grant{Compartments: []search.Compartment{{Type: "Patient", ID: p.patient}}})
+			}
 		}
 		if g.Narrow == nil {
 			out = append(out, within...)
@@ -433,6 +439,8 @@ func (p *policy) roleFilter(typ string, write bool, i scope.Interaction) (search
 		}
 		own := search.Filter{{Compartments: []search.Compartment{{Type: "Patient", ID: p.self}}}}
 		switch {
+		case owned[typ]:
+			return p.ownFilter()
 		case adminOnly[typ]:
 		case write && patientWritable[typ]:
 			if i == scope.Delete || typ == "Patient" && i != scope.Update {
@@ -465,6 +473,8 @@ func (p *policy) roleFilter(typ string, write bool, i scope.Interaction) (search
 		inPractitioner := search.Definitions().CompartmentParams("Practitioner", typ) != nil
 		record := typ == "Patient" || search.Definitions().CompartmentParams("Patient", typ) != nil
 		switch {
+		case owned[typ]:
+			return p.ownFilter()
 		case adminOnly[typ]:
 		case typ == "Schedule" && write:
 			return search.Filter{mine}, ""
@@ -495,6 +505,15 @@ func (p *policy) roleFilter(typ string, write bool, i scope.Interaction) (search
 	return nil, "the caller has no role"
 }
 
+// ownFilter is what a person reaches of an owned type: what they created, told apart by
+// their OAuth2 subject (the same person through any app).
+func (p *policy) ownFilter() (search.Filter, string) {
+	if p.c.Subject == "" {
+		return nil, "the token names no subject, so it owns no Subscription"
+	}
+	return search.Filter{{OwnedBy: p.c.Subject}}, ""
+}
+
 // intersect is each grant of f narrowed by g as well.
 func intersect(f search.Filter, g search.Grant) search.Filter {
 	out := make(search.Filter, 0, len(f))
@@ -503,6 +522,9 @@ func intersect(f search.Filter, g search.Grant) search.Filter {
 		h.Where = append(append([]*search.Clause(nil), h.Where...), g.Where...)
 		if g.PatientsOf != "" {
 			h.PatientsOf = g.PatientsOf
+		}
+		if g.OwnedBy != "" {
+			h.OwnedBy = g.OwnedBy
 		}
 		out = append(out, h)
 	}

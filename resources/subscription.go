@@ -49,10 +49,33 @@ func (r *Rules) checkSubscription(ctx context.Context, tx *storage.Tx, c *Change
 	}
 	if created {
 		var owner []byte
-		if who, ok := caller.From(ctx); ok {
+		who, ok := caller.From(ctx)
+		if ok {
 			owner, _ = json.Marshal(who)
+			if err := reusesAnothersID(ctx, tx, who, c.ID); err != nil {
+				return err
+			}
 		}
 		return tx.InitSubscriptionState(ctx, c.ID, owner)
 	}
 	return nil
+}
+
+// reusesAnothersID refuses a person creating a Subscription under the id of a deleted
+// one that someone else created: the id's history (endpoint, headers) is its creator's,
+// and whoever owns the id may read it.
+func reusesAnothersID(ctx context.Context, tx *storage.Tx, who caller.Caller, id string) error {
+	if who.Unrestricted() {
+		return nil
+	}
+	prev, found, err := tx.SubscriptionOwner(ctx, id)
+	if err != nil || !found {
+		return err
+	}
+	var o caller.Caller
+	if prev != nil && json.Unmarshal(prev, &o) == nil && o.Subject != "" && o.Subject == who.Subject {
+		return nil
+	}
+	return &fhirerr.Error{Kind: fhirerr.ErrConflict, Code: fhirerr.CodeConflict, Resource: "Subscription/" + id,
+		Diagnostics: fmt.Sprintf("Subscription/%s was used before by someone else; create the Subscription with POST (a new id)", id)}
 }

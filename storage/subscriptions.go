@@ -10,14 +10,31 @@ import (
 )
 
 // InitSubscriptionState records, in the transaction that creates Subscription/id, who
-// created it (owner is the caller as JSON, nil when anonymous). An update keeps the
-// first owner.
+// created it (owner is the caller as JSON, nil when anonymous). A subscription created
+// again under the id of a deleted one is a new one: it starts with no events. Updates
+// never call it, so they keep the creator.
 func (t *Tx) InitSubscriptionState(ctx context.Context, id string, owner []byte) error {
+	if _, err := t.pg.Exec(ctx, `DELETE FROM subscription_events WHERE subscription_id = $1`, id); err != nil {
+		return fmt.Errorf("storage: subscription state: %w", mapPgError(err))
+	}
 	if _, err := t.pg.Exec(ctx, `INSERT INTO subscription_state (subscription_id, owner) VALUES ($1, $2)
-		ON CONFLICT (subscription_id) DO NOTHING`, id, owner); err != nil {
+		ON CONFLICT (subscription_id) DO UPDATE SET owner = EXCLUDED.owner, events = 0, created_at = now()`, id, owner); err != nil {
 		return fmt.Errorf("storage: subscription state: %w", mapPgError(err))
 	}
 	return nil
+}
+
+// SubscriptionOwner is the recorded creator of Subscription/id, live or deleted; found
+// is false when none was recorded.
+func (t *Tx) SubscriptionOwner(ctx context.Context, id string) (owner []byte, found bool, err error) {
+	err = t.pg.QueryRow(ctx, `SELECT owner FROM subscription_state WHERE subscription_id = $1`, id).Scan(&owner)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("storage: subscription owner: %w", mapPgError(err))
+	}
+	return owner, true, nil
 }
 
 // StoredSubscription is a live Subscription and the server's state of it.

@@ -26,9 +26,9 @@ func ownerAToken(t *testing.T, s *apptest.Server) string {
 		Patient: ownerA.Patient, ClientID: ownerA.ClientID, Scopes: ownerA.Scopes})
 }
 
-// subscribeAs stores a Subscription owned by owner, as the creating request records it.
-// The policy lets only admins and backend services create Subscriptions today; this is
-// the subscription a patient's app would have if it let them.
+// subscribeAs stores a Subscription owned by owner, as the creating request records it
+// (people_test creates them over HTTP), so that an owner's scopes can be set apart from
+// what creating needs.
 func subscribeAs(t *testing.T, s *apptest.Server, id string, sub map[string]any, owner caller.Caller) {
 	t.Helper()
 	sub["id"] = id
@@ -147,8 +147,8 @@ func TestOnlyTheOwnerOrAnAdminFollowsASubscription(t *testing.T) {
 
 	other := s.Token(t, smarttest.Claims{Role: caller.RolePatient, Subject: "user-own-b", FHIRUser: "Patient/own-b", Patient: "own-b",
 		Scopes: []string{"patient/*.rs"}})
-	// $status and $events: an admin may; another patient may not (the policy refuses
-	// Subscriptions to patients before the owner check would hide it: 403 or 404).
+	// $status and $events: an admin may; another patient may not (the policy hides it:
+	// 404; 403 for a token without Subscription scopes).
 	for _, op := range []string{"$status", "$events"} {
 		s.Must(t, http.StatusOK, "GET", "Subscription/own-ws/"+op, nil, admin...)
 		if r := s.Do(t, "GET", "Subscription/own-ws/"+op, nil, apptest.Bearer(other)...); r.Status != http.StatusForbidden && r.Status != http.StatusNotFound {

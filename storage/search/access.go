@@ -36,6 +36,9 @@ type Grant struct {
 	// Where narrows the grant to the resources that match these clauses (parsed for the
 	// type, e.g. a v2 scope's category=laboratory, or a Slot's schedule.actor).
 	Where []*Clause
+	// OwnedBy: the Subscriptions created by this OAuth2 subject (subscription_state.owner),
+	// the only thing that makes a Subscription anyone's.
+	OwnedBy string
 }
 
 // Unrestricted reports whether a sees every resource of typ.
@@ -44,7 +47,7 @@ func (a *Access) Unrestricted(typ string) bool {
 		return true
 	}
 	for _, g := range a.Types[typ] {
-		if len(g.Compartments) == 0 && g.PatientsOf == "" && len(g.Where) == 0 {
+		if len(g.Compartments) == 0 && g.PatientsOf == "" && len(g.Where) == 0 && g.OwnedBy == "" {
 			return true
 		}
 	}
@@ -78,12 +81,25 @@ func (b *builder) visible(typ, r string) string {
 		for _, c := range g.Where {
 			conds = append(conds, b.clause(c, r))
 		}
+		if g.OwnedBy != "" {
+			conds = append(conds, b.ownedBy(typ, g.OwnedBy, r))
+		}
 		ors = append(ors, "("+strings.Join(conds, " AND ")+")")
 	}
 	if len(ors) == 0 {
 		return "false"
 	}
 	return "(" + strings.Join(ors, " OR ") + ")"
+}
+
+// ownedBy keeps the Subscriptions whose recorded creator is subject; nothing of another type.
+func (b *builder) ownedBy(typ, subject, r string) string {
+	if typ != "Subscription" {
+		return "false"
+	}
+	s := b.alias("own")
+	return fmt.Sprintf(`EXISTS (SELECT 1 FROM subscription_state %s WHERE %s.subscription_id = %s.id AND %s.owner->>'Subject' = %s)`,
+		s, s, r, s, b.arg(subject))
 }
 
 // patientsOfCompartment keeps the resources in the Patient compartment of a patient of
