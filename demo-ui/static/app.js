@@ -1086,8 +1086,157 @@ async function showAdmin() {
     ...directory.doctors.map((d) => el("option", { value: d.ref }, d.name)));
   $("reg-insurer").replaceChildren(el("option", { value: "" }, "No insurance"),
     ...resources(insurers, "Organization").map((o) => el("option", { value: ref(o) }, o.name || o.id)));
-  await loadAdmin();
+  fillDoctorForm();
+  $("doctor-reg-form").addEventListener("submit", (e) => { e.preventDefault(); registerDoctor().catch(showError); });
+  $("audit-filter").addEventListener("submit", (e) => { e.preventDefault(); loadAudit().catch(auditError); });
+  $("audit-from").value = isoDate(addDays(today, -7));
+  await Promise.all([loadAdmin(), loadAudit().catch(auditError)]);
   poll(loadAdmin);
+}
+
+// Specialties a clinic commonly offers (SNOMED CT, R4's practice setting codes); the
+// directory's own are offered too.
+const SNOMED = "http://snomed.info/sct";
+const commonSpecialties = [["394814009", "General practice"], ["394579002", "Cardiology"], ["394582007", "Dermatology"],
+  ["394583002", "Endocrinology"], ["394584008", "Gastroenterology"], ["394585009", "Obstetrics and gynecology"],
+  ["394591006", "Neurology"], ["394594003", "Ophthalmology"], ["394537008", "Pediatrics"], ["394587001", "Psychiatry"],
+  ["418112009", "Pulmonary medicine"], ["394801008", "Trauma and orthopedics"]];
+
+function fillDoctorForm() {
+  const known = new Map(commonSpecialties.map(([code, display]) => [`${SNOMED}|${code}`, display]));
+  for (const d of directory.doctors) for (const sp of d.specialties) if (!known.has(sp.code)) known.set(sp.code, sp.display);
+  $("dreg-specialties").replaceChildren(...[...known].sort((a, b) => a[1].localeCompare(b[1])).map(([code, display], i) =>
+    el("div", { class: "form-check" }, el("input", { class: "form-check-input", type: "checkbox", id: "dreg-sp-" + i, value: code, "data-display": display }),
+      el("label", { class: "form-check-label", for: "dreg-sp-" + i }, display))));
+  $("dreg-days").replaceChildren(...Object.entries(dayNames).map(([code, name]) =>
+    el("div", { class: "form-check" }, el("input", { class: "form-check-input", type: "checkbox", id: "dreg-day-" + code, value: code,
+      checked: !["sat", "sun"].includes(code) }), el("label", { class: "form-check-label", for: "dreg-day-" + code }, name))));
+}
+
+// registerDoctor writes, in one transaction, the Practitioner, their PractitionerRole
+// (specialties and working hours, which $generate-slots reads) and their Schedule, so
+// the doctor is in the directory and can open slots at once.
+async function registerDoctor() {
+  const given = $("dreg-given").value.trim(), family = $("dreg-family").value.trim();
+  const specialty = [...document.querySelectorAll("#dreg-specialties input:checked")].map((c) => {
+    const [system, code] = c.value.split("|");
+    return { coding: [{ system, code, display: c.dataset.display }], text: c.dataset.display };
+  });
+  const days = [...document.querySelectorAll("#dreg-days input:checked")].map((c) => c.value);
+  const result = (kind, ...content) => { $("doctor-reg-result").replaceChildren(alertBox(kind, ...content)); $("doctor-reg-result").focus(); };
+  if (!specialty.length) { result("danger", "Choose at least one specialty."); return; }
+  if (!days.length) { result("danger", "Choose at least one working day."); return; }
+  const start = $("dreg-start").value, end = $("dreg-end").value;
+  if (!(end > start)) { result("danger", "The working hours must end after they start."); return; }
+  const [pURL, rURL, sURL] = [0, 1, 2].map(() => "urn:uuid:" + crypto.randomUUID());
+  const entries = [
+    { fullUrl: pURL, request: { method: "POST", url: "Practitioner" },
+      resource: { resourceType: "Practitioner", active: true, name: [{ prefix: ["Dr"], given: [given], family }] } },
+    { fullUrl: rURL, request: { method: "POST", url: "PractitionerRole" },
+      resource: { resourceType: "PractitionerRole", active: true, practitioner: { reference: pURL }, specialty,
+        availableTime: [{ daysOfWeek: days, availableStartTime: start + ":00", availableEndTime: end + ":00" }] } },
+    { fullUrl: sURL, request: { method: "POST", url: "Schedule" },
+      resource: { resourceType: "Schedule", active: true, actor: [{ reference: pURL }, { reference: rURL }], specialty } },
+  ];
+  const button = $("doctor-reg-form").querySelector("button[type=submit]");
+  button.disabled = true;
+  try {
+    const answer = await fhir("POST", "", { resourceType: "Bundle", type: "transaction", entry: entries });
+    const id = (answer.entry[0].response.location || "").split("/_history")[0].split("/").slice(-2).join("/");
+    result("success", el("span", { "data-registered-doctor": id }, `Registered Dr ${given} ${family} as ${id}, with a schedule; they can open slots from their hours.`), " ",
+      el("span", { class: "small" }, "To let them sign in: ", el("code", {}, `careslot user add -role practitioner -fhir-user ${id} <username>`)));
+    $("doctor-reg-form").reset();
+    fillDoctorForm();
+    directory = null; // the new doctor joins the filter's list
+    await loadDirectory();
+    const chosen = $("filter-doctor").value;
+    $("filter-doctor").replaceChildren(el("option", { value: "" }, "Any doctor"), ...directory.doctors.map((d) => el("option", { value: d.ref }, d.name)));
+    $("filter-doctor").value = chosen;
+  } catch (err) {
+    result("danger", outcomeText(err));
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function auditError(err) {
+  if (err instanceof SignedOut) return;
+  $("audit-list").replaceChildren(alertBox("danger", outcomeText(err)));
+}
+
+const actionNames = { C: "create", R: "read", U: "update", D: "delete", E: "search or operation" };
+const outcomeNames = { 0: "success", 4: "refused", 8: "server error", 12: "major failure" };
+
+// loadAudit shows the AuditEvents matching the filter, newest first, as a table a person
+// reads: when, who, what they did to what, whose data, and the outcome.
+async function loadAudit(next) {
+  $("audit-list").setAttribute("aria-busy", "true");
+  try {
+    await showAudit(next);
+  } finally {
+    $("audit-list").removeAttribute("aria-busy");
+  }
+}
+
+async function showAudit(next) {
+  let path = next;
+  if (!path) {
+    const q = new URLSearchParams({ _sort: "-date", _count: "50" });
+    const patientText = $("audit-patient").value.trim();
+    if (patientText) q.set("patient", (await adminPatients(patientText)).join(","));
+    if ($("audit-action").value) q.set("action", $("audit-action").value);
+    if ($("audit-outcome").value) q.set("outcome", $("audit-outcome").value);
+    if ($("audit-from").value) q.append("date", "ge" + parseDate($("audit-from").value).toISOString());
+    if ($("audit-to").value) q.append("date", "lt" + addDays(parseDate($("audit-to").value), 1).toISOString());
+    path = "AuditEvent?" + q.toString();
+  }
+  const bundle = await fhir("GET", path);
+  const events = resources(bundle, "AuditEvent");
+  // Names of the people in the events, read in one search.
+  const people = new Set();
+  for (const e of events) {
+    for (const a of e.agent || []) if (a.who && /^Patient\//.test(a.who.reference || "")) people.add(a.who.reference.slice(8));
+    for (const en of e.entity || []) if (en.what && /^Patient\//.test(en.what.reference || "")) people.add(en.what.reference.slice(8));
+  }
+  const names = new Map();
+  if (people.size) {
+    const found = await fhir("GET", "Patient?_id=" + encodeURIComponent([...people].slice(0, 100).join(",")) + "&_count=100&_elements=name").catch(() => null);
+    for (const p of resources(found, "Patient")) names.set(ref(p), humanName(p));
+  }
+  const nameOf = (r) => names.get(r) || (r && r.startsWith("Practitioner/") ? doctorName(r) : r);
+  const who = (e) => {
+    const a = (e.agent || []).find((x) => x.requestor) || (e.agent || [])[0] || {};
+    if (a.who && a.who.reference) return nameOf(a.who.reference);
+    return a.name || (a.who && (a.who.display || (a.who.identifier && a.who.identifier.value))) || a.altId || "unknown";
+  };
+  const what = (e) => {
+    const target = (e.entity || []).find((x) => x.role && x.role.code === "4" && x.what);
+    if (target) return target.what.reference || target.what.display || "";
+    const query = (e.entity || []).find((x) => x.role && x.role.code === "24");
+    if (query) return query.description || query.name || "a search";
+    // A Patient acted on is recorded as the patient entity alone.
+    const patient = (e.entity || []).find((x) => x.role && x.role.code === "1" && x.what);
+    return patient && e.action !== "E" ? patient.what.reference : "";
+  };
+  const patientsOf = (e) => [...new Set((e.entity || []).filter((x) => x.role && x.role.code === "1" && x.what && x.what.reference)
+    .map((x) => nameOf(x.what.reference)))].join(", ");
+  const rows = events.map((e) => el("tr", { "data-audit": e.id, "data-action": e.action || "", "data-outcome": e.outcome || "" },
+    el("td", {}, e.recorded ? whenFormat.format(new Date(e.recorded)) : ""),
+    el("td", {}, who(e)),
+    el("td", {}, `${actionNames[e.action] || e.action || ""}${e.subtype && e.subtype[0] ? ` (${e.subtype[0].code})` : ""}`),
+    el("td", {}, what(e)),
+    el("td", {}, patientsOf(e)),
+    el("td", {}, el("span", { class: `badge text-bg-${e.outcome === "0" ? "success" : e.outcome === "4" ? "warning" : "danger"}` }, outcomeNames[e.outcome] || e.outcome || ""),
+      e.outcomeDesc ? el("div", { class: "small text-body-secondary" }, e.outcomeDesc) : null)));
+  const nextLink = ((bundle.link || []).find((l) => l.relation === "next") || {}).url;
+  const total = typeof bundle.total === "number" ? ` of ${bundle.total}` : "";
+  $("audit-list").replaceChildren(
+    el("p", { class: "small text-body-secondary", "data-count": String(events.length) }, `${events.length}${total} events`),
+    events.length ? el("div", { class: "table-responsive" }, el("table", { class: "table table-sm audit-table" },
+      el("caption", { class: "visually-hidden" }, "Audit events, newest first"),
+      el("thead", {}, el("tr", {}, ["When", "Who", "Action", "On what", "Whose data", "Outcome"].map((h) => el("th", { scope: "col" }, h)))),
+      el("tbody", {}, rows))) : el("p", { class: "text-body-secondary" }, "No event matches."),
+    ...(nextLink ? [el("button", { type: "button", class: "btn btn-sm btn-outline-secondary", onclick: () => loadAudit(nextLink.replace(FHIR_BASE + "/", "")).catch(auditError) }, "Older events")] : []));
 }
 
 // adminPatients turns the patient filter into references: the patients whose name
