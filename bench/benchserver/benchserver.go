@@ -12,21 +12,33 @@ import (
 	"time"
 
 	"github.com/careslot/careslot/app"
+	"github.com/careslot/careslot/smart-auth/smarttest"
 	"github.com/careslot/careslot/storage/storagetest"
 )
 
 // Start serves careslot on databaseURL and returns its FHIR base URL and a stop function.
+// It serves requests without a token, with the server's own access: what a token and the
+// access policy add is measured by StartFreshWithTokens and app's
+// BenchmarkReadPatientTokenOverhead.
 func Start(ctx context.Context, databaseURL string, requireCoverage bool) (string, func(), error) {
+	return start(ctx, databaseURL, requireCoverage, nil)
+}
+
+func start(ctx context.Context, databaseURL string, requireCoverage bool, issuer *smarttest.Issuer) (string, func(), error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", nil, err
 	}
 	base := "http://" + ln.Addr().String() + "/fhir"
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	// The load programs measure the FHIR work without tokens; what a token and the access
-	// policy add is measured on its own (app's BenchmarkReadPatientTokenOverhead).
+	auth := app.AuthConfig{Anonymous: true}
+	if issuer != nil {
+		// As careslot serve: every request needs a token, verified by the real verifier
+		// against the issuer's keys and revocation list (in-process, as Hydra is not).
+		auth = app.AuthConfig{Issuer: smarttest.IssuerURL, Keys: issuer.Keys(), Revocation: issuer.Revocation()}
+	}
 	a, err := app.New(ctx, app.Config{Addr: ln.Addr().String(), BaseURL: base, DatabaseURL: databaseURL, RequireCoverage: requireCoverage,
-		Auth: app.AuthConfig{Anonymous: true}}, log)
+		Auth: auth}, log)
 	if err != nil {
 		ln.Close()
 		return "", nil, err
@@ -38,11 +50,22 @@ func Start(ctx context.Context, databaseURL string, requireCoverage bool) (strin
 
 // StartFresh is Start on a new database, which stop drops.
 func StartFresh(ctx context.Context, requireCoverage bool) (base, databaseURL string, stop func(), err error) {
+	return startFresh(ctx, requireCoverage, nil)
+}
+
+// StartFreshWithTokens is StartFresh with authentication required as careslot serve
+// requires it: each request needs an access token signed by issuer (smarttest.Issuer.Mint
+// with the returned base as audience).
+func StartFreshWithTokens(ctx context.Context, requireCoverage bool, issuer *smarttest.Issuer) (base, databaseURL string, stop func(), err error) {
+	return startFresh(ctx, requireCoverage, issuer)
+}
+
+func startFresh(ctx context.Context, requireCoverage bool, issuer *smarttest.Issuer) (base, databaseURL string, stop func(), err error) {
 	databaseURL, drop, err := storagetest.CreateDatabase(ctx)
 	if err != nil {
 		return "", "", nil, fmt.Errorf("create benchmark database: %w", err)
 	}
-	base, stopServer, err := Start(ctx, databaseURL, requireCoverage)
+	base, stopServer, err := start(ctx, databaseURL, requireCoverage, issuer)
 	if err != nil {
 		drop()
 		return "", "", nil, err

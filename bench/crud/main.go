@@ -8,14 +8,24 @@
 // validation: the current row, version, reference, outbox and search index rows, all
 // the database work of a create. Creates, raw inserts and storage writes alternate over
 // -rounds rounds and each ratio is the median of the rounds', so that other load on the
-// machine weighs on all sides alike. One more line says what google/fhir's R4
-// validation of the Patient costs in CPU.
+// machine weighs on all sides alike. Each line also says what one operation cost in
+// CPU, in this process and in the database's backends: on a shared machine that moves
+// far less than throughput, and on a saturated one throughput is about its inverse.
+// A "storage read" line (storage.Store.Read, no HTTP) is the same-run reference of the
+// read's latency. One more line says what google/fhir's R4 validation of the Patient
+// costs in CPU.
 //
 // By default it starts careslot in-process on a fresh database (dropped at the end);
 // -target points it at a running server instead (loopback only), and -database then
 // names that server's database for the raw inserts and storage writes.
 //
-//	go run ./bench/crud [-ops 2000] [-rounds 3] [-clients 1,16] [-cpuprofile cpu.out]
+// The in-process server requires tokens as careslot serve does, and every request
+// carries an admin's (-token admin, the default): the real verifier (its cache), the
+// access decision and the audit of each request are measured with the rest. -token none
+// serves without tokens, with the server's own access, to see what they add.
+//
+//	go run ./bench/crud [-ops 2000] [-rounds 3] [-clients 1,16] [-token admin|none]
+//	    [-cpuprofile cpu.out] [-mutexprofile mutex.out] [-blockprofile block.out]
 //
 // Targets (issue 8, restating issue 2's): create throughput at 16 clients >= 75% of the
 // storage write rate (HTTP, JSON handling and validation together cost at most a
@@ -31,6 +41,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -41,6 +52,7 @@ import (
 	"github.com/careslot/careslot/bench/benchserver"
 	"github.com/careslot/careslot/bench/loadgen"
 	"github.com/careslot/careslot/fhir"
+	"github.com/careslot/careslot/smart-auth/smarttest"
 	"github.com/careslot/careslot/storage"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -59,7 +71,10 @@ type config struct {
 	ops        int
 	rounds     int
 	clients    []int
+	token      string
 	cpuProfile string
+	// mutexProfile and blockProfile are where the contention of the run goes, if anywhere.
+	mutexProfile, blockProfile string
 }
 
 func main() {
@@ -82,7 +97,10 @@ func parseFlags() (config, error) {
 	flag.IntVar(&cfg.ops, "ops", 2000, "operations per measurement")
 	flag.IntVar(&cfg.rounds, "rounds", 3, "rounds of create, raw insert and storage write per client count")
 	flag.StringVar(&clients, "clients", "1,16", "comma-separated concurrent client counts")
+	flag.StringVar(&cfg.token, "token", "admin", "the in-process server's authentication: admin (every request with an admin's token) or none (no token, the server's own access)")
 	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (in-process server included) to this file")
+	flag.StringVar(&cfg.mutexProfile, "mutexprofile", "", "write a mutex contention profile of the whole run to this file")
+	flag.StringVar(&cfg.blockProfile, "blockprofile", "", "write a blocking profile of the whole run to this file")
 	flag.Parse()
 	for _, c := range strings.Split(clients, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(c))
@@ -97,6 +115,9 @@ func parseFlags() (config, error) {
 	if cfg.ops < 1 || cfg.ops > 1_000_000 {
 		return cfg, errors.New("-ops must be between 1 and 1000000")
 	}
+	if cfg.token != "admin" && cfg.token != "none" {
+		return cfg, fmt.Errorf("-token: %q is neither admin nor none", cfg.token)
+	}
 	if cfg.target != "" {
 		if err := loadgen.RequireLoopback(cfg.target); err != nil {
 			return cfg, err
@@ -110,16 +131,36 @@ func parseFlags() (config, error) {
 
 func run(ctx context.Context, cfg config) error {
 	base, dbURL := cfg.target, cfg.database
+	var token string
 	if base == "" {
 		var stop func()
 		var err error
-		base, dbURL, stop, err = benchserver.StartFresh(ctx, false)
+		if cfg.token == "none" {
+			base, dbURL, stop, err = benchserver.StartFresh(ctx, false)
+		} else {
+			var issuer *smarttest.Issuer
+			if issuer, err = smarttest.NewIssuer(); err != nil {
+				return err
+			}
+			if base, dbURL, stop, err = benchserver.StartFreshWithTokens(ctx, false, issuer); err != nil {
+				return err
+			}
+			token, err = issuer.Mint(smarttest.Admin(base, "user/*.cruds"))
+		}
 		if err != nil {
 			return err
 		}
 		defer stop()
 	}
 	base = strings.TrimRight(base, "/")
+	if cfg.mutexProfile != "" {
+		runtime.SetMutexProfileFraction(5)
+		defer writeProfile("mutex", cfg.mutexProfile)
+	}
+	if cfg.blockProfile != "" {
+		runtime.SetBlockProfileRate(int(50 * time.Microsecond))
+		defer writeProfile("block", cfg.blockProfile)
+	}
 	if cfg.cpuProfile != "" {
 		f, err := os.Create(cfg.cpuProfile)
 		if err != nil {
@@ -149,13 +190,13 @@ func run(ctx context.Context, cfg config) error {
 	}
 	defer raw.drop(ctx)
 
-	api := newAPI(base, cfg.clients)
+	api := newAPI(base, token, cfg.clients)
 	org, err := api.createOrganization(ctx)
 	if err != nil {
 		return err
 	}
 	fmt.Println("careslot CRUD benchmark:", loadgen.Header())
-	fmt.Printf("target %s, %d ops per measurement, Patient body %d bytes\n\n", base, cfg.ops, len(patientBody("x", org, 0)))
+	fmt.Printf("target %s, %d ops per measurement, Patient body %d bytes, token: %s\n\n", base, cfg.ops, len(patientBody("x", org, 0)), cfg.token)
 
 	if err := reportValidation(patientBody("", org, 0)); err != nil {
 		return err
@@ -166,6 +207,7 @@ func run(ctx context.Context, cfg config) error {
 	}
 	defer direct.Close()
 
+	m := &meter{pool: pool}
 	var verdicts []string
 	for _, clients := range cfg.clients {
 		opts := loadgen.Options{Clients: clients, Ops: cfg.ops, Warmup: min(cfg.ops/10, 200)}
@@ -176,10 +218,10 @@ func run(ctx context.Context, cfg config) error {
 		// whatever else the machine is doing weighs on all; a ratio is the median of the
 		// rounds' ratios.
 		fmt.Printf("%d client(s)\n", clients)
-		var toInsert, toWrite []float64
+		var toInsert, toWrite, cpuToWrite []float64
 		var results []loadgen.Result
 		for round := 1; round <= cfg.rounds; round++ {
-			create := loadgen.Run(ctx, opts, func(ctx context.Context, _, i int) error {
+			create := m.run(ctx, fmt.Sprintf("API create (round %d)", round), opts, func(ctx context.Context, _, i int) error {
 				id, err := api.create(ctx, org, i)
 				if err == nil && i >= 0 {
 					mu.Lock()
@@ -187,38 +229,50 @@ func run(ctx context.Context, cfg config) error {
 					mu.Unlock()
 				}
 				return err
-			}).Named(fmt.Sprintf("API create (round %d)", round))
-			insert := loadgen.Run(ctx, opts, func(ctx context.Context, _, i int) error {
+			})
+			insert := m.run(ctx, fmt.Sprintf("pgx raw insert (round %d)", round), opts, func(ctx context.Context, _, i int) error {
 				return raw.insert(ctx, org, i, clients)
-			}).Named(fmt.Sprintf("pgx raw insert (round %d)", round))
-			write := loadgen.Run(ctx, opts, func(ctx context.Context, _, i int) error {
+			})
+			write := m.run(ctx, fmt.Sprintf("storage write (round %d)", round), opts, func(ctx context.Context, _, i int) error {
 				return direct.InTx(ctx, func(tx *storage.Tx) error {
 					_, err := tx.Write(ctx, nil, "Patient", storage.NewID(), patientBody("", org, i), http.MethodPost)
 					return err
 				})
-			}).Named(fmt.Sprintf("storage write (round %d)", round))
-			toInsert = append(toInsert, ratio(create, insert))
-			toWrite = append(toWrite, ratio(create, write))
-			results = append(results, create, insert, write)
-			for _, r := range []loadgen.Result{create, insert, write} {
+			})
+			toInsert = append(toInsert, ratio(create.Result, insert.Result))
+			toWrite = append(toWrite, ratio(create.Result, write.Result))
+			if write.cpu > 0 {
+				cpuToWrite = append(cpuToWrite, float64(create.cpu)/float64(write.cpu))
+			}
+			results = append(results, create.Result, insert.Result, write.Result)
+			for _, r := range []measured{create, insert, write} {
 				fmt.Println(" ", r)
 			}
 			fmt.Printf("  round %d: create/storage-write throughput %.1f%%, create/raw-insert %.1f%%\n",
-				round, 100*ratio(create, write), 100*ratio(create, insert))
+				round, 100*ratio(create.Result, write.Result), 100*ratio(create.Result, insert.Result))
 		}
-		read := loadgen.Run(ctx, opts, func(ctx context.Context, _, i int) error {
+		read := m.run(ctx, "API read", opts, func(ctx context.Context, _, i int) error {
 			return api.read(ctx, ids[wrap(i, len(ids))])
-		}).Named("API read")
-		update := loadgen.Run(ctx, opts, func(ctx context.Context, _, i int) error {
+		})
+		storageRead := m.run(ctx, "storage read", opts, func(ctx context.Context, _, i int) error {
+			_, err := direct.Read(ctx, "Patient", ids[wrap(i, len(ids))])
+			return err
+		})
+		update := m.run(ctx, "API update", opts, func(ctx context.Context, _, i int) error {
 			id := ids[wrap(i, len(ids))]
 			return api.update(ctx, org, id, i)
-		}).Named("API update")
-		results = append(results, read, update)
+		})
+		results = append(results, read.Result, storageRead.Result, update.Result)
 		fmt.Println(" ", read)
+		fmt.Println(" ", storageRead)
 		fmt.Println(" ", update)
 		createToWrite := median(toWrite)
-		fmt.Printf("  create/storage-write throughput, median of %d rounds: %.1f%%; create/raw-insert %.1f%%\n\n",
+		fmt.Printf("  create/storage-write throughput, median of %d rounds: %.1f%%; create/raw-insert %.1f%%\n",
 			len(toWrite), 100*createToWrite, 100*median(toInsert))
+		if len(cpuToWrite) > 0 {
+			fmt.Printf("  CPU per create / CPU per storage write, median: %.2f (throughput on a saturated machine is about its inverse)\n", median(cpuToWrite))
+		}
+		fmt.Println()
 		for _, r := range results {
 			if r.Errors > 0 {
 				verdicts = append(verdicts, fmt.Sprintf("ERRORS  %s at %d clients: %d failed (%v)", r.Name, clients, r.Errors, r.FirstError))
@@ -228,8 +282,9 @@ func run(ctx context.Context, cfg config) error {
 			verdicts = append(verdicts, verdict(createToWrite >= minCreateToWrite,
 				fmt.Sprintf("create throughput at 16 clients is %.1f%% of storage write (target >= %.0f%%)", 100*createToWrite, 100*minCreateToWrite)))
 		}
-		verdicts = append(verdicts, verdict(read.P99 < maxReadP99,
-			fmt.Sprintf("p99 read at %d client(s) is %s (target < %s)", clients, read.P99.Round(10*time.Microsecond), maxReadP99)))
+		verdicts = append(verdicts, verdict(read.Result.P99 < maxReadP99,
+			fmt.Sprintf("p99 read at %d client(s) is %s (target < %s; storage read's p99 in the same run %s)", clients,
+				read.Result.P99.Round(10*time.Microsecond), maxReadP99, storageRead.Result.P99.Round(10*time.Microsecond))))
 	}
 	fmt.Println(strings.Join(verdicts, "\n"))
 	return nil
@@ -251,6 +306,64 @@ func reportValidation(body []byte) error {
 	}
 	fmt.Printf("R4 parse and validation (google/fhir) of this Patient: %s per resource on one core\n\n", (time.Since(start) / n).Round(time.Microsecond))
 	return nil
+}
+
+// meter runs a measurement and adds what it cost in CPU per operation: this process
+// (the load generator and, unless -target, careslot itself) and the database's backends.
+// Unlike throughput, that hardly moves when other programs load the machine.
+type meter struct{ pool *pgxpool.Pool }
+
+type measured struct {
+	loadgen.Result
+	self, others time.Duration
+	cpu          time.Duration // per operation, both together
+}
+
+func (m measured) String() string {
+	return m.Result.String() + "  " + loadgen.CPUPerOp(m.Result, m.self, m.others)
+}
+
+func (m *meter) run(ctx context.Context, name string, opts loadgen.Options, op loadgen.Op) measured {
+	before := loadgen.SampleCPU(m.backends(ctx))
+	r := loadgen.Run(ctx, opts, op).Named(name)
+	after := loadgen.SampleCPU(m.backends(ctx))
+	self, others := loadgen.CPUUsed(before, after)
+	out := measured{Result: r, self: self, others: others}
+	if r.Ops > 0 {
+		out.cpu = (self + others) / time.Duration(r.Ops)
+	}
+	return out
+}
+
+// backends are the process ids of the database's server processes: careslot's
+// connections, the benchmark's own, autovacuum's.
+func (m *meter) backends(ctx context.Context) []int {
+	rows, err := m.pool.Query(ctx, "SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+	if err != nil {
+		return nil
+	}
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		return nil
+	}
+	out := make([]int, len(pids))
+	for i, p := range pids {
+		out[i] = int(p)
+	}
+	return out
+}
+
+// writeProfile writes the named runtime profile (mutex, block) to path.
+func writeProfile(name, path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "crud:", err)
+		return
+	}
+	defer f.Close()
+	if err := pprof.Lookup(name).WriteTo(f, 0); err != nil {
+		fmt.Fprintln(os.Stderr, "crud:", err)
+	}
 }
 
 // ratio is a's throughput over b's, 0 when b did nothing.
@@ -281,19 +394,21 @@ func verdict(ok bool, what string) string {
 // wrap maps an op number (negative for warmup) onto 0..n-1.
 func wrap(i, n int) int { return ((i % n) + n) % n }
 
-// api is a minimal FHIR client with enough idle connections for every client.
+// api is a minimal FHIR client with enough idle connections for every client; token,
+// if any, goes with every request.
 type api struct {
-	base string
-	http *http.Client
+	base  string
+	token string
+	http  *http.Client
 }
 
-func newAPI(base string, clients []int) *api {
+func newAPI(base, token string, clients []int) *api {
 	most := 1
 	for _, c := range clients {
 		most = max(most, c)
 	}
 	tr := &http.Transport{MaxIdleConns: most * 2, MaxIdleConnsPerHost: most * 2, IdleConnTimeout: time.Minute}
-	return &api{base: base, http: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
+	return &api{base: base, token: token, http: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
 }
 
 // do sends a request and fails unless the status is want; it drains the body so the
@@ -308,6 +423,9 @@ func (a *api) do(ctx context.Context, method, path string, body []byte, want int
 		return nil, nil, err
 	}
 	req.Header.Set("Accept", "application/fhir+json")
+	if a.token != "" {
+		req.Header.Set("Authorization", "Bearer "+a.token)
+	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/fhir+json")
 	}

@@ -3,6 +3,7 @@ package loadgen
 import (
 	"context"
 	"errors"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -152,5 +153,30 @@ func TestRequireLoopback(t *testing.T) {
 		if err := RequireLoopback(bad); err == nil {
 			t.Errorf("%s accepted", bad)
 		}
+	}
+}
+
+// Spinning for a while shows up in this process's CPU time, and the process itself
+// can be read as an "other" process too.
+func TestCPUSampleCountsWork(t *testing.T) {
+	pid := os.Getpid()
+	before := SampleCPU([]int{pid, -1})
+	if _, ok := before.Others[pid]; !ok {
+		t.Skip("no /proc on this system")
+	}
+	if _, ok := before.Others[-1]; ok {
+		t.Fatal("a process that does not exist was read")
+	}
+	x := 0
+	for start := time.Now(); time.Since(start) < 200*time.Millisecond; {
+		x++
+	}
+	after := SampleCPU([]int{pid})
+	self, others := CPUUsed(before, after)
+	if self < 50*time.Millisecond || others < 30*time.Millisecond {
+		t.Errorf("200 ms of spinning counted as self %v, as a /proc process %v (x=%d)", self, others, x)
+	}
+	if s := CPUPerOp(Result{Ops: 4}, 4*time.Millisecond, 2*time.Millisecond); s != "cpu/op: go 1ms + postgres 500µs = 1.5ms" {
+		t.Errorf("CPUPerOp = %q", s)
 	}
 }
