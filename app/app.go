@@ -29,6 +29,8 @@ type Config struct {
 	RequireCoverage bool   // CARESLOT_REQUIRE_COVERAGE: refuse bookings without active coverage
 	// HoldTTL (CARESLOT_HOLD_TTL) is how long $hold keeps a slot; 5 minutes when zero.
 	HoldTTL time.Duration
+	// BinaryMaxBytes (CARESLOT_BINARY_MAX_BYTES) is the largest Binary stored; 32 MiB when zero.
+	BinaryMaxBytes int64
 	// StatementTimeout (CARESLOT_STATEMENT_TIMEOUT) bounds each database statement; 0 is
 	// storage.DefaultStatementTimeout.
 	StatementTimeout time.Duration
@@ -61,7 +63,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	rulesCfg := resources.Config{RequireCoverage: cfg.RequireCoverage, BaseURL: cfg.BaseURL}
-	fhirCfg := fhir.Config{BaseURL: cfg.BaseURL, HoldTTL: cfg.HoldTTL}
+	fhirCfg := fhir.Config{BaseURL: cfg.BaseURL, HoldTTL: cfg.HoldTTL, BinaryMaxBytes: cfg.BinaryMaxBytes}
 	var subs *subscriptions.Service
 	var rules *resources.Rules
 	if cfg.Subscriptions != nil {

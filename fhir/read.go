@@ -63,6 +63,9 @@ func (s *Server) answerRead(w http.ResponseWriter, r *http.Request, typ string, 
 		w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
+	if typ == "Binary" {
+		return s.answerBinary(w, r, res)
+	}
 	body, err := summarize(r, res.Content)
 	if err != nil {
 		return err

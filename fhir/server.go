@@ -8,6 +8,7 @@ package fhir
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -28,6 +29,9 @@ type Config struct {
 	BaseURL string
 	// MaxBodyBytes limits a request body; larger ones get 413.
 	MaxBodyBytes int64
+	// BinaryMaxBytes limits the bytes of a Binary (CARESLOT_BINARY_MAX_BYTES); larger
+	// ones get 413. DefaultBinaryMaxBytes when zero.
+	BinaryMaxBytes int64
 	// Security is CapabilityStatement.rest.security (SMART on FHIR), when set.
 	Security map[string]any
 	// HoldTTL is how long $hold keeps a slot (CARESLOT_HOLD_TTL); 5 minutes when zero.
@@ -56,6 +60,9 @@ func NewServer(cfg Config, store *storage.Store, rules *resources.Rules, log *sl
 	}
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = 16 << 20
+	}
+	if cfg.BinaryMaxBytes <= 0 {
+		cfg.BinaryMaxBytes = DefaultBinaryMaxBytes
 	}
 	if cfg.HoldTTL <= 0 {
 		cfg.HoldTTL = resources.DefaultHoldDuration
@@ -245,6 +252,8 @@ type reader interface {
 	VRead(ctx context.Context, typ, id string, version int) (*storage.Resource, error)
 	History(ctx context.Context, q storage.HistoryQuery) ([]storage.HistoryEntry, *storage.HistoryCursor, error)
 	Visible(ctx context.Context, a *search.Access, typ string, rid int64) (bool, error)
+	BinaryBlob(ctx context.Context, rid int64, version int) (*storage.Blob, error)
+	CopyBlob(ctx context.Context, b *storage.Blob, w io.Writer) error
 }
 
 func (s *Server) reader(ctx context.Context) reader {

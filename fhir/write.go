@@ -35,6 +35,11 @@ func (s *Server) write(ctx context.Context, tx *storage.Tx, prev *storage.Resour
 	if err := s.rules.AuthorizeReferences(ctx, tx, typ, id, body); err != nil {
 		return nil, err
 	}
+	if typ == "Binary" {
+		if err := s.checkBinaryDataSize(body); err != nil {
+			return nil, err
+		}
+	}
 	change := &resources.Change{Action: action, Type: typ, ID: id, Old: prev, New: body}
 	if err := s.rules.Check(ctx, tx, change); err != nil {
 		return nil, err
@@ -59,6 +64,9 @@ func livePrev(prev *storage.Resource) *storage.Resource {
 
 // create answers POST [type], honouring If-None-Exist.
 func (s *Server) create(w http.ResponseWriter, r *http.Request) error {
+	if isRawBinary(mux.Vars(r)["type"], r) {
+		return s.rawBinaryCreate(w, r)
+	}
 	typ, body, err := s.typeAndResource(w, r)
 	if err != nil {
 		return err
@@ -144,6 +152,9 @@ func (s *Server) typeAndResource(w http.ResponseWriter, r *http.Request) (string
 
 // update answers PUT [type]/[id]: a new version, or a create with the client's id.
 func (s *Server) update(w http.ResponseWriter, r *http.Request) error {
+	if isRawBinary(mux.Vars(r)["type"], r) {
+		return s.rawBinaryUpdate(w, r)
+	}
 	typ, body, err := s.typeAndResource(w, r)
 	if err != nil {
 		return err

@@ -104,8 +104,19 @@ func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 
 // Write stores body as the next version of typ/id. prev is the row Lock returned (nil to
 // create). body must be a validated resource of type typ; its id and meta are set here.
-// method is POST for a create, PUT for an update.
+// method is POST for a create, PUT for an update. A Binary's data is stored apart
+// (binary.go); a Binary without data keeps the bytes of its version before.
 func (t *Tx) Write(ctx context.Context, prev *Resource, typ, id string, body []byte, method string) (*Resource, error) {
+	var data []byte
+	hadData := false
+	if typ == "Binary" {
+		// The bytes go to a blob, not into the JSON (binary.go).
+		rest, bytes, err := splitBinaryData(body)
+		if err != nil {
+			return nil, err
+		}
+		body, data, hadData = rest, bytes, bytes != nil
+	}
 	r := &Resource{Type: typ, ID: id, VersionID: 1, LastUpdated: now()}
 	if prev != nil {
 		r.RID = prev.RID
@@ -127,6 +138,11 @@ func (t *Tx) Write(ctx context.Context, prev *Resource, typ, id string, body []b
 	resolved, err := t.writeRow(ctx, r, prev == nil, method, action, links)
 	if err != nil {
 		return nil, err
+	}
+	if typ == "Binary" {
+		if err := t.writeBinaryBytes(ctx, r, prev, data, hadData); err != nil {
+			return nil, err
+		}
 	}
 	t.audit(ctx, r, action)
 	if !resolved {

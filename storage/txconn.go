@@ -77,6 +77,22 @@ func (c *txConn) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, 
 	return c.conn.Query(ctx, sql, args...)
 }
 
+// CopyFrom runs COPY FROM STDIN in the transaction. Rows are streamed, so BEGIN goes
+// first on its own.
+func (c *txConn) CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error) {
+	if err := c.unusable(); err != nil {
+		return 0, err
+	}
+	if !c.begun {
+		if _, err := c.conn.Exec(ctx, "BEGIN"); err != nil {
+			c.beginErr = err
+			return 0, err
+		}
+		c.begun = true
+	}
+	return c.conn.CopyFrom(ctx, table, columns, src)
+}
+
 // beginWith sends BEGIN and sql in one round trip and reads BEGIN's result; the caller
 // reads sql's and closes the batch. When BEGIN fails (a context already done, an argument
 // that cannot be encoded: nothing was sent), the batch is closed and the transaction

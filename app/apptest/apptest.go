@@ -60,6 +60,9 @@ func WithoutCoverageCheck() Option { return func(c *app.Config) { c.RequireCover
 // WithHoldTTL makes $hold keep a slot for d.
 func WithHoldTTL(d time.Duration) Option { return func(c *app.Config) { c.HoldTTL = d } }
 
+// WithBinaryMaxBytes makes n the largest Binary stored.
+func WithBinaryMaxBytes(n int64) Option { return func(c *app.Config) { c.BinaryMaxBytes = n } }
+
 // New starts careslot on a database of its own; everything is torn down when tb ends.
 func New(tb testing.TB, opts ...Option) *Server {
 	tb.Helper()

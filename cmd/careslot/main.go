@@ -26,6 +26,7 @@ import (
 
 	"github.com/careslot/careslot/app"
 	demoui "github.com/careslot/careslot/demo-ui"
+	"github.com/careslot/careslot/fhir"
 	"github.com/careslot/careslot/openapi"
 	"github.com/careslot/careslot/storage"
 	"github.com/careslot/careslot/subscriptions"
@@ -129,6 +130,9 @@ func configFromEnv() (config, error) {
 	if cfg.HoldTTL, err = envDuration("CARESLOT_HOLD_TTL", 5*time.Minute); err != nil {
 		return cfg, err
 	}
+	if cfg.BinaryMaxBytes, err = envBytes("CARESLOT_BINARY_MAX_BYTES", fhir.DefaultBinaryMaxBytes); err != nil {
+		return cfg, err
+	}
 	cfg.Subscriptions.AMQPURL = envOr("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 	if cfg.Subscriptions.AllowPrivate, err = envBool("CARESLOT_SUBSCRIPTION_ALLOW_PRIVATE", false); err != nil {
 		return cfg, err
@@ -151,6 +155,19 @@ func envDuration(name string, fallback time.Duration) (time.Duration, error) {
 		return fallback, fmt.Errorf("%s is %q; want a positive duration such as 24h or 90m", name, v)
 	}
 	return d, nil
+}
+
+// envBytes reads a positive number of bytes.
+func envBytes(name string, fallback int64) (int64, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return fallback, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 {
+		return fallback, fmt.Errorf("%s is %q; want a positive number of bytes such as 33554432", name, v)
+	}
+	return n, nil
 }
 
 func envOr(name, fallback string) string {
