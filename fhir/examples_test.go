@@ -318,7 +318,7 @@ func TestProductExamplesRoundTrip(t *testing.T) {
 	t.Logf("stored per type: %v", perType)
 
 	for _, k := range stored {
-		r := srv.Do(t, "GET", k, nil)
+		r := srv.Do(t, "GET", k, nil, "Accept", "application/fhir+json") // a Binary as a resource, not its bytes
 		if r.Status != http.StatusOK {
 			t.Errorf("read %s: %d %s", k, r.Status, r.Body)
 			continue
@@ -328,7 +328,7 @@ func TestProductExamplesRoundTrip(t *testing.T) {
 			// AppointmentResponse updates its Appointment's participant): what was sent
 			// is version 1.
 			t.Logf("%s is at version %s: a careslot rule changed it after it was stored; comparing version 1", k, v)
-			if r = srv.Do(t, "GET", k+"/_history/1", nil); r.Status != http.StatusOK {
+			if r = srv.Do(t, "GET", k+"/_history/1", nil, "Accept", "application/fhir+json"); r.Status != http.StatusOK {
 				t.Errorf("vread %s/_history/1: %d %s", k, r.Status, r.Body)
 				continue
 			}
@@ -385,6 +385,13 @@ func compareExample(sent, got []byte) (diffs, notes []string) {
 			// An example's own versionId/lastUpdated are replaced by the server's.
 			delete(meta, "versionId")
 			delete(meta, "lastUpdated")
+		}
+	}
+	if wm, ok := want.(map[string]any); ok && wm["resourceType"] == "Binary" {
+		// base64 may be sent with whitespace (R4's base64Binary allows it); careslot
+		// stores the bytes and answers them in base64 without: the same data.
+		if d, ok := wm["data"].(string); ok {
+			wm["data"] = strings.Join(strings.Fields(d), "")
 		}
 	}
 	diffJSON("", want, back, &diffs, &notes)

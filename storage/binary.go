@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"strings"
 
 	"github.com/careslot/careslot/fhir/fhirerr"
 	"github.com/jackc/pgx/v5"
@@ -48,7 +49,9 @@ func splitBinaryData(body []byte) ([]byte, []byte, error) {
 	if err := json.Unmarshal(raw, &encoded); err != nil {
 		return nil, nil, fhirerr.Unprocessable(fhirerr.CodeStructure, "Binary.data must be a base64 string", "Binary.data")
 	}
-	data, err := base64.StdEncoding.DecodeString(encoded)
+	// R4's base64Binary allows whitespace between the groups (the spec's own
+	// Binary-example has MIME-style spaces).
+	data, err := base64.StdEncoding.DecodeString(stripSpace(encoded))
 	if err != nil {
 		return nil, nil, fhirerr.Unprocessable(fhirerr.CodeStructure, "Binary.data is not valid base64", "Binary.data")
 	}
@@ -201,4 +204,12 @@ func (s *Store) CopyBlob(ctx context.Context, b *Blob, w io.Writer) error {
 // CopyBlob is Store.CopyBlob inside the transaction.
 func (t *Tx) CopyBlob(ctx context.Context, b *Blob, w io.Writer) error {
 	return copyBlob(ctx, t.pg, b, w)
+}
+
+// stripSpace removes the whitespace of a base64 text.
+func stripSpace(s string) string {
+	if !strings.ContainsAny(s, " \t\r\n") {
+		return s
+	}
+	return strings.Join(strings.Fields(s), "")
 }
