@@ -1165,6 +1165,13 @@ function auditError(err) {
 }
 
 const actionNames = { C: "create", R: "read", U: "update", D: "delete", E: "search or operation" };
+
+// actionText is the action, with the REST interaction when it says more (search-type, vread).
+function actionText(e) {
+  const name = actionNames[e.action] || e.action || "";
+  const sub = e.subtype && e.subtype[0] && e.subtype[0].code;
+  return sub && sub !== name ? `${name} (${sub})` : name;
+}
 const outcomeNames = { 0: "success", 4: "refused", 8: "server error", 12: "major failure" };
 
 // loadAudit shows the AuditEvents matching the filter, newest first, as a table a person
@@ -1223,13 +1230,14 @@ async function showAudit(next) {
   const rows = events.map((e) => el("tr", { "data-audit": e.id, "data-action": e.action || "", "data-outcome": e.outcome || "" },
     el("td", {}, e.recorded ? whenFormat.format(new Date(e.recorded)) : ""),
     el("td", {}, who(e)),
-    el("td", {}, `${actionNames[e.action] || e.action || ""}${e.subtype && e.subtype[0] ? ` (${e.subtype[0].code})` : ""}`),
+    el("td", {}, actionText(e)),
     el("td", {}, what(e)),
     el("td", {}, patientsOf(e)),
     el("td", {}, el("span", { class: `badge text-bg-${e.outcome === "0" ? "success" : e.outcome === "4" ? "warning" : "danger"}` }, outcomeNames[e.outcome] || e.outcome || ""),
       e.outcomeDesc ? el("div", { class: "small text-body-secondary" }, e.outcomeDesc) : null)));
   const nextLink = ((bundle.link || []).find((l) => l.relation === "next") || {}).url;
   const total = typeof bundle.total === "number" ? ` of ${bundle.total}` : "";
+  $("audit-list").dataset.shown = path; // which search the table shows
   $("audit-list").replaceChildren(
     el("p", { class: "small text-body-secondary", "data-count": String(events.length) }, `${events.length}${total} events`),
     events.length ? el("div", { class: "table-responsive" }, el("table", { class: "table table-sm audit-table" },
