@@ -120,7 +120,7 @@ func appendAuditStatement(docs [][]byte) (string, []any, error) {
 	at := now()
 	for i, doc := range docs {
 		id := NewID()
-		content, err := stampResource(doc, id, 1, at)
+		content, err := stampFirstVersion(doc, id, at)
 		if err != nil {
 			return "", nil, fmt.Errorf("storage: audit event: %w", err)
 		}
