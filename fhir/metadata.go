@@ -59,6 +59,7 @@ type capabilityResource struct {
 	SearchRevInclude  []string                `json:"searchRevInclude,omitempty"`
 	SearchParam       []CapabilitySearchParam `json:"searchParam,omitempty"`
 	Operation         []capabilityOperation   `json:"operation,omitempty"`
+	Documentation     string                  `json:"documentation,omitempty"`
 }
 
 // metadata answers GET /metadata with the CapabilityStatement.
@@ -113,6 +114,11 @@ func (s *Server) capabilityStatement() map[string]any {
 		}
 		res = append(res, cr)
 	}
+	// The topics, as Basic (topics.go): read and found by url, never written.
+	res = append(res, capabilityResource{Type: "Basic", Profile: "http://hl7.org/fhir/StructureDefinition/Basic",
+		Interaction: []code{{"read"}, {"search-type"}}, Versioning: "no-version", ConditionalRead: "full-support",
+		ConditionalDelete: "not-supported", ReferencePolicy: []string{"literal"}, SearchParam: topicSearchParams,
+		Documentation: "careslot's SubscriptionTopics in the Backport IG's R4 representation (Basic, code SubscriptionTopic); their canonical URLs are listed on Subscription"})
 	rest := map[string]any{
 		"mode":          "server",
 		"documentation": "careslot FHIR R4 API for appointment scheduling",

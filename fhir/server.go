@@ -130,6 +130,9 @@ func (s *Server) routes() {
 	r.Handle("/", s.handle(s.bundle)).Methods(post)
 	// Every other interaction is audited when it concerns patient data (package audit).
 	const read, exec, create, update, remove = "R", "E", "C", "U", "D"
+	// careslot's SubscriptionTopics, as Basic (topics.go), before the stored types.
+	r.Handle("/Basic", s.handle(s.searchTopics)).Methods(get, head)
+	r.Handle("/Basic/"+idPattern, s.handle(s.readTopic)).Methods(get, head).MatcherFunc(isTopicRead)
 	r.Handle("/_history", s.audited("history-system", read, s.history)).Methods(get)
 	r.Handle("/"+opPattern, s.audited("operation", exec, s.operation)).Methods(get, post)
 

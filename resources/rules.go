@@ -72,6 +72,7 @@ func init() {
 		"Slot":                (*Rules).checkSlot,
 		"Schedule":            (*Rules).checkSchedule,
 		"Subscription":        (*Rules).checkSubscription,
+		"Basic":               (*Rules).checkBasic,
 		"Encounter":           (*Rules).checkEncounter,
 	}
 	for typ := range recordPatientElement {

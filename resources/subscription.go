@@ -79,3 +79,13 @@ func reusesAnothersID(ctx context.Context, tx *storage.Tx, who caller.Caller, id
 	return &fhirerr.Error{Kind: fhirerr.ErrConflict, Code: fhirerr.CodeConflict, Resource: "Subscription/" + id,
 		Diagnostics: fmt.Sprintf("Subscription/%s was used before by someone else; create the Subscription with POST (a new id)", id)}
 }
+
+// checkBasic keeps the ids of careslot's SubscriptionTopics, which it serves as Basic
+// (fhir/topics.go), from being written: a stored Basic of that id could never be read.
+func (r *Rules) checkBasic(ctx context.Context, tx *storage.Tx, c *Change, doc map[string]any) error {
+	if subscription.TopicByID(c.ID) == nil {
+		return nil
+	}
+	return fhirerr.Unprocessable(fhirerr.CodeBusinessRule,
+		fmt.Sprintf("Basic/%s is careslot's SubscriptionTopic %s; it is not written through the API", c.ID, subscription.TopicByID(c.ID).URL), "Basic.id")
+}
