@@ -90,7 +90,7 @@ func (r *relay) lead(ctx context.Context, lease *storage.Lease) error {
 		}
 		r.cycled()
 		if time.Now().After(nextPrune) {
-			nextPrune = time.Now().Add(time.Minute)
+			nextPrune = time.Now().Add(r.svc.cfg.PruneInterval)
 			if err := r.prune(ctx); err != nil {
 				return err
 			}

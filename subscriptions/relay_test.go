@@ -13,6 +13,7 @@ import (
 	"github.com/careslot/careslot/storage"
 	"github.com/careslot/careslot/storage/storagetest"
 	"github.com/careslot/careslot/subscriptions/brokertest"
+	"github.com/jackc/pgx/v5"
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
@@ -226,5 +227,68 @@ func waitUntil(t *testing.T, timeout time.Duration, cond func() bool, what strin
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// outboxRows counts the outbox rows, and those not sent yet.
+func outboxRows(t *testing.T, dbURL string) (all, unsent int) {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if err := conn.QueryRow(context.Background(), `SELECT count(*), count(*) FILTER (WHERE dispatched_at IS NULL) FROM outbox`).Scan(&all, &unsent); err != nil {
+		t.Fatal(err)
+	}
+	return all, unsent
+}
+
+func TestSentOutboxRowsArePrunedAfterTheRetention(t *testing.T) {
+	store, dbURL := openStore(t)
+	amqpURL, _ := brokertest.NewVhost(t, brokertest.Addr())
+	tp := newTap(t, amqpURL)
+	const retention = 3 * time.Second
+	startService(t, store, Config{AMQPURL: amqpURL, OutboxRetention: retention, PruneInterval: 50 * time.Millisecond})
+	start := time.Now()
+	for i := 0; i < 5; i++ {
+		writePatient(t, store, fmt.Sprintf("pr%d", i))
+	}
+	tp.waitFor(t, 5, 20*time.Second)
+	waitUntil(t, 20*time.Second, func() bool { _, unsent := outboxRows(t, dbURL); return unsent == 0 }, "the rows marked sent")
+	// Sent, but younger than the retention: kept (an operator may still look at them).
+	if all, _ := outboxRows(t, dbURL); all != 5 && time.Since(start) < retention {
+		t.Fatalf("%d outbox rows within the retention, want 5", all)
+	}
+	// Once the retention has passed, the relay deletes them.
+	waitUntil(t, 20*time.Second, func() bool { all, _ := outboxRows(t, dbURL); return all == 0 }, "the sent rows pruned")
+	if time.Since(start) < retention {
+		t.Errorf("sent rows were pruned after %v, before the retention of %v", time.Since(start), retention)
+	}
+}
+
+func TestUnsentOutboxRowsAreNeverPruned(t *testing.T) {
+	store, dbURL := openStore(t)
+	ctx := context.Background()
+	writePatient(t, store, "sent")
+	writePatient(t, store, "unsent")
+	pending, err := store.PendingChanges(ctx, 10)
+	if err != nil || len(pending) != 2 {
+		t.Fatalf("pending: %v %v", pending, err)
+	}
+	if err := store.MarkDispatched(ctx, []int64{pending[0].Seq}); err != nil {
+		t.Fatal(err)
+	}
+	// Everything is older than this cut-off; only the sent row goes.
+	n, err := store.PruneOutbox(ctx, time.Now().Add(time.Hour), pruneBatch)
+	if err != nil || n != 1 {
+		t.Fatalf("pruned %d rows (%v), want 1", n, err)
+	}
+	if all, unsent := outboxRows(t, dbURL); all != 1 || unsent != 1 {
+		t.Errorf("after pruning: %d rows, %d unsent; want the one unsent row kept", all, unsent)
+	}
+	left, _ := store.PendingChanges(ctx, 10)
+	if len(left) != 1 || left[0].ID != "unsent" {
+		t.Errorf("the row left is %+v", left)
 	}
 }

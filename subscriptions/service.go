@@ -27,6 +27,8 @@ type Config struct {
 	PollInterval time.Duration
 	// OutboxRetention is how long sent outbox rows are kept (CARESLOT_OUTBOX_RETENTION).
 	OutboxRetention time.Duration
+	// PruneInterval is how often the relay prunes sent rows older than the retention.
+	PruneInterval time.Duration
 	// ReconnectDelay is the wait before a worker whose broker connection broke starts over.
 	ReconnectDelay time.Duration
 	// DeliveryTimeout bounds one notification request when the subscription sets none.
@@ -62,6 +64,9 @@ func (c *Config) defaults() {
 	}
 	if c.OutboxRetention == 0 {
 		c.OutboxRetention = 72 * time.Hour
+	}
+	if c.PruneInterval == 0 {
+		c.PruneInterval = time.Minute
 	}
 	if c.ReconnectDelay == 0 {
 		c.ReconnectDelay = time.Second
