@@ -27,7 +27,7 @@ import (
 // server's own resources (Subscription, AuditEvent itself) are not patient data.
 var Types = []string{
 	"Patient", "Coverage", "Appointment", "AppointmentResponse", "Encounter", "Condition", "Observation",
-	"MedicationRequest", "Procedure", "DiagnosticReport", "AllergyIntolerance", "DocumentReference", "Communication",
+	"MedicationRequest", "Procedure", "DiagnosticReport", "AllergyIntolerance", "DocumentReference", "Communication", "Binary",
 }
 
 // Covers tells whether accesses to typ are audited.

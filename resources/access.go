@@ -82,7 +82,7 @@ func (r *Rules) decide(ctx context.Context, i scope.Interaction, typ string, oth
 		return r.decided(ctx, c, i, typ, "", Decision{Reason: reason})
 	}
 	access := &search.Access{Types: map[string]search.Filter{typ: f}, BaseURL: p.baseURL}
-	if others {
+	if others || f.NeedsOtherTypes() {
 		access = p.access(i, typ, f)
 	}
 	return r.decided(ctx, c, i, typ, "", Decision{Allowed: true, Reason: reason, Access: access})
@@ -402,7 +402,8 @@ func (p *policy) filter(i scope.Interaction, typ string) (search.Filter, string)
 			if p.patient == "" {
 				continue // patient/ scopes without a launch patient reach nobody
 			}
-			if !owned[typ] {
+			// A Binary is in the compartment when what it belongs to is.
+			if !owned[typ] && typ != "Binary" {
 				within = intersect(role, search.Grant{Compartments: []search.Compartment{{Type: "Patient", ID: p.patient}}})
 			}
 		}
@@ -427,6 +428,11 @@ func (p *policy) filter(i scope.Interaction, typ string) (search.Filter, string)
 	return out, fmt.Sprintf("%s may %s %s", p.c.Role, verb(i), typ)
 }
 
+// belongsTo is the Binaries that belong to a resource the caller may read: their
+// securityContext names it. A Binary without one belongs to no one but admins and
+// backend services.
+var belongsTo = search.Filter{{SecurityContext: true}}
+
 // roleFilter is what the caller's role may ever reach of typ, for reading or writing.
 func (p *policy) roleFilter(typ string, write bool, i scope.Interaction) (search.Filter, string) {
 	all := search.Filter{{}}
@@ -442,6 +448,8 @@ func (p *policy) roleFilter(typ string, write bool, i scope.Interaction) (search
 		case owned[typ]:
 			return p.ownFilter()
 		case adminOnly[typ]:
+		case typ == "Binary" && !write:
+			return belongsTo, ""
 		case write && patientWritable[typ]:
 			if i == scope.Delete || typ == "Patient" && i != scope.Update {
 				break // a patient cancels rather than deletes; creating patients is the clinic's
@@ -476,6 +484,12 @@ func (p *policy) roleFilter(typ string, write bool, i scope.Interaction) (search
 		case owned[typ]:
 			return p.ownFilter()
 		case adminOnly[typ]:
+		case typ == "Binary" && i == scope.Create:
+			// An upload may come before the DocumentReference it belongs to, which
+			// then becomes its securityContext (documents.go).
+			return search.Filter{{SecurityContext: true}, {NoSecurityContext: true}}, ""
+		case typ == "Binary":
+			return belongsTo, ""
 		case typ == "Schedule" && write:
 			return search.Filter{mine}, ""
 		case typ == "Slot" && write:

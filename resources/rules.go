@@ -78,6 +78,7 @@ func init() {
 	for typ := range recordPatientElement {
 		rulesByType[typ] = (*Rules).checkRecordEncounter
 	}
+	rulesByType["DocumentReference"] = (*Rules).checkDocumentReference // and its attachments
 }
 
 // Check runs the rules of c.Type; a refusal is a *fhirerr.Error.

@@ -39,6 +39,28 @@ type Grant struct {
 	// OwnedBy: the Subscriptions created by this OAuth2 subject (subscription_state.owner),
 	// the only thing that makes a Subscription anyone's.
 	OwnedBy string
+	// SecurityContext: the Binaries whose securityContext names a live resource that
+	// the same Access lets the caller see (a Binary is as visible as what it belongs to).
+	SecurityContext bool
+	// NoSecurityContext: the Binaries whose securityContext names no resource (an upload
+	// before its DocumentReference).
+	NoSecurityContext bool
+}
+
+// restricts reports whether g sets any condition.
+func (g *Grant) restricts() bool {
+	return len(g.Compartments) > 0 || g.PatientsOf != "" || len(g.Where) > 0 || g.OwnedBy != "" || g.SecurityContext || g.NoSecurityContext
+}
+
+// NeedsOtherTypes reports whether f's conditions depend on what the caller may see of
+// other types (a Binary's securityContext), so that its Access must list them.
+func (f Filter) NeedsOtherTypes() bool {
+	for _, g := range f {
+		if g.SecurityContext {
+			return true
+		}
+	}
+	return false
 }
 
 // Unrestricted reports whether a sees every resource of typ.
@@ -47,7 +69,7 @@ func (a *Access) Unrestricted(typ string) bool {
 		return true
 	}
 	for _, g := range a.Types[typ] {
-		if len(g.Compartments) == 0 && g.PatientsOf == "" && len(g.Where) == 0 && g.OwnedBy == "" {
+		if !g.restricts() {
 			return true
 		}
 	}
@@ -84,6 +106,12 @@ func (b *builder) visible(typ, r string) string {
 		if g.OwnedBy != "" {
 			conds = append(conds, b.ownedBy(typ, g.OwnedBy, r))
 		}
+		if g.SecurityContext {
+			conds = append(conds, b.securityContextVisible(a, typ, r))
+		}
+		if g.NoSecurityContext {
+			conds = append(conds, "NOT EXISTS (SELECT 1 FROM resource_links l WHERE l.rid = "+r+".rid AND l.path = "+b.arg(typ+".securityContext")+")")
+		}
 		ors = append(ors, "("+strings.Join(conds, " AND ")+")")
 	}
 	if len(ors) == 0 {
@@ -100,6 +128,25 @@ func (b *builder) ownedBy(typ, subject, r string) string {
 	s := b.alias("own")
 	return fmt.Sprintf(`EXISTS (SELECT 1 FROM subscription_state %s WHERE %s.subscription_id = %s.id AND %s.owner->>'Subject' = %s)`,
 		s, s, r, s, b.arg(subject))
+}
+
+// securityContextVisible is the condition that the securityContext of the row r names a
+// live resource that a lets the caller see; typ itself is left out of a, so that a
+// securityContext naming another Binary grants nothing (and asks for no recursion).
+func (b *builder) securityContextVisible(a *Access, typ, r string) string {
+	others := &Access{Types: make(map[string]Filter, len(a.Types)), BaseURL: a.BaseURL}
+	for t, f := range a.Types {
+		if t != typ {
+			others.Types[t] = f
+		}
+	}
+	saved := b.access
+	b.access = others
+	defer func() { b.access = saved }()
+	l, t := b.alias("l"), b.alias("t")
+	return fmt.Sprintf(`EXISTS (SELECT 1 FROM resource_links %s JOIN resources %s ON %s.type = %s.target_type AND %s.id = %s.target_id`+
+		` WHERE %s.rid = %s.rid AND %s.path = %s AND NOT %s.deleted AND %s)`,
+		l, t, t, l, t, l, l, r, l, b.arg(typ+".securityContext"), t, b.visibleAnyType(t, ""))
 }
 
 // patientsOfCompartment keeps the resources in the Patient compartment of a patient of
