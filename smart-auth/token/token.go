@@ -92,9 +92,10 @@ type verified struct {
 	caller    caller.Caller
 	notBefore time.Time
 
-	mu        sync.Mutex // held while revocation is asked again
-	checkedAt time.Time
-	revoked   bool // final: the next try is refused without asking again
+	mu         sync.Mutex // held while a request asks about revocation again
+	checkedAt  time.Time  // when the last "active" answer was asked for
+	revoked    bool       // final: the next try is refused without asking again
+	refreshing bool       // a background question is under way (refresh)
 }
 
 // maxCached bounds the memory of the cache; past it, expired entries go, then all.
@@ -166,13 +167,22 @@ func (v *Verifier) Claims(ctx context.Context, raw string) (caller.Caller, error
 }
 
 // checkRevocation asks the authorization server about a token once per RecheckAfter.
+// A request past RecheckAfter waits for the answer. One in the last tenth of it starts
+// the next question in the background and goes on with the answer it has, which is
+// still fresh enough: under steady use the answer is renewed before it is due, and the
+// requests that share a token no longer all wait for the authorization server every
+// RecheckAfter (they did, behind entry.mu, for the time of one introspection).
 func (v *Verifier) checkRevocation(ctx context.Context, raw string, entry *verified, now time.Time) error {
 	entry.mu.Lock()
 	defer entry.mu.Unlock()
 	if entry.revoked {
 		return invalid("the access token was revoked or expired", nil)
 	}
-	if !entry.checkedAt.IsZero() && now.Sub(entry.checkedAt) < v.cfg.RecheckAfter {
+	if age := now.Sub(entry.checkedAt); !entry.checkedAt.IsZero() && age < v.cfg.RecheckAfter {
+		if age >= v.cfg.RecheckAfter-v.cfg.RecheckAfter/10 && !entry.refreshing {
+			entry.refreshing = true
+			go v.refresh(context.WithoutCancel(ctx), raw, entry)
+		}
 		return nil
 	}
 	active, err := v.cfg.Revocation.Active(ctx, raw)
@@ -186,8 +196,34 @@ func (v *Verifier) checkRevocation(ctx context.Context, raw string, entry *verif
 		}
 		return invalid("the access token was revoked", nil)
 	}
-	entry.checkedAt = now
+	if now.After(entry.checkedAt) {
+		entry.checkedAt = now
+	}
 	return nil
+}
+
+// refreshTimeout bounds a background revocation question; a request past RecheckAfter
+// asks again itself.
+const refreshTimeout = 10 * time.Second
+
+// refresh asks the authorization server about a token ahead of its next check. An
+// answer counts from when it was asked; no answer leaves the last one to expire, and the
+// request after that asks and waits.
+func (v *Verifier) refresh(ctx context.Context, raw string, entry *verified) {
+	ctx, cancel := context.WithTimeout(ctx, refreshTimeout)
+	defer cancel()
+	asked := v.now()
+	active, err := v.cfg.Revocation.Active(ctx, raw)
+	entry.mu.Lock()
+	defer entry.mu.Unlock()
+	entry.refreshing = false
+	switch {
+	case err != nil:
+	case !active:
+		entry.revoked = true
+	case asked.After(entry.checkedAt):
+		entry.checkedAt = asked
+	}
 }
 
 // remember caches entry under key and returns the cached entry, which is another one when

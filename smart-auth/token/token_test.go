@@ -232,6 +232,104 @@ func TestRevocationBitesWithinRecheckAfter(t *testing.T) {
 	}
 }
 
+// gatedRevocation answers like fakeRevocation, but while gate is set each question
+// waits until the gate is opened.
+type gatedRevocation struct {
+	fakeRevocation
+	mu   sync.Mutex
+	gate chan struct{}
+}
+
+func (g *gatedRevocation) Active(ctx context.Context, raw string) (bool, error) {
+	g.mu.Lock()
+	gate := g.gate
+	g.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
+	}
+	return g.fakeRevocation.Active(ctx, raw)
+}
+
+func (g *gatedRevocation) close() {
+	g.mu.Lock()
+	close(g.gate)
+	g.gate = nil
+	g.mu.Unlock()
+}
+
+// In the last tenth of RecheckAfter, a request starts the next revocation question and
+// does not wait for it: requests sharing a token go on while it is asked. Its answer
+// bites as the synchronous one does, and without one the request past RecheckAfter asks
+// and waits itself.
+func TestRevocationIsAskedAheadWithoutWaiting(t *testing.T) {
+	iss := smarttest.Shared(t)
+	rev := &gatedRevocation{}
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	v := verifier(t, iss, func(c *token.Config) { c.Revocation = rev; c.RecheckAfter = 5 * time.Second; c.Now = clock })
+	raw := iss.MustMint(t, smarttest.Patient(aud, "p1", "patient/*.rs"))
+	ctx := context.Background()
+	verify := func() error {
+		t.Helper()
+		done := make(chan error, 1)
+		go func() { _, err := v.Verify(ctx, raw); done <- err }()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(10 * time.Second):
+			t.Fatal("Verify waited for the authorization server")
+			return nil
+		}
+	}
+	if err := verify(); err != nil {
+		t.Fatal(err)
+	}
+	rev.mu.Lock()
+	rev.gate = make(chan struct{})
+	rev.mu.Unlock()
+	advance(4600 * time.Millisecond)
+	for range 5 {
+		if err := verify(); err != nil {
+			t.Fatalf("while the question is under way: %v", err)
+		}
+	}
+	rev.revoked.Store(true)
+	rev.close()
+	deadline := time.Now().Add(10 * time.Second)
+	for verify() == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the background answer 'revoked' never bit")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if n := rev.asked.Load(); n != 2 {
+		t.Errorf("asked %d times, want twice (first use, then once ahead)", n)
+	}
+
+	// No answer ahead: past RecheckAfter the request asks itself, and is told.
+	raw = iss.MustMint(t, smarttest.Patient(aud, "p1", "patient/*.rs"))
+	rev.revoked.Store(false)
+	if err := verify(); err != nil {
+		t.Fatal(err)
+	}
+	rev.down.Store(true)
+	advance(4600 * time.Millisecond)
+	if err := verify(); err != nil {
+		t.Fatalf("while the question ahead fails: %v", err)
+	}
+	advance(500 * time.Millisecond)
+	var te *token.Error
+	if err := verify(); !errors.As(err, &te) || !te.Unavailable {
+		t.Fatalf("past RecheckAfter with no answer: err = %v, want Unavailable", err)
+	}
+}
+
 func TestRevocationServerDownIsUnavailableNotInvalid(t *testing.T) {
 	iss := smarttest.Shared(t)
 	rev := &fakeRevocation{}
@@ -397,4 +495,57 @@ func TestClaimsDoesNotAskOrRememberRevocation(t *testing.T) {
 	if _, err := v.Claims(ctx, "not.a.jwt"); err == nil {
 		t.Fatal("Claims accepted garbage")
 	}
+}
+
+// slowRevocation answers "active" after a delay, as a loaded authorization server does.
+type slowRevocation struct{ delay time.Duration }
+
+func (s slowRevocation) Active(ctx context.Context, _ string) (bool, error) {
+	select {
+	case <-time.After(s.delay):
+		return true, nil
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+}
+
+// BenchmarkVerifySharedTokenSlowIntrospection verifies one token from 16 goroutines
+// while each revocation question takes 2 ms and RecheckAfter is 50 ms (scaled down
+// from 5 s, so that a run sees many rechecks), and reports the p99 and the longest wait.
+func BenchmarkVerifySharedTokenSlowIntrospection(b *testing.B) {
+	iss, err := smarttest.SharedIssuer()
+	if err != nil {
+		b.Fatal(err)
+	}
+	v, err := token.New(token.Config{Issuer: smarttest.IssuerURL, Audience: aud, Keys: iss.Keys(),
+		Revocation: slowRevocation{2 * time.Millisecond}, RecheckAfter: 50 * time.Millisecond})
+	if err != nil {
+		b.Fatal(err)
+	}
+	raw, err := iss.Mint(smarttest.Admin(aud, "user/*.cruds"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	var mu sync.Mutex
+	var all []time.Duration
+	b.SetParallelism(8) // 16 goroutines on 2 CPUs
+	b.RunParallel(func(pb *testing.PB) {
+		var mine []time.Duration
+		for pb.Next() {
+			start := time.Now()
+			if _, err := v.Verify(ctx, raw); err != nil {
+				b.Error(err)
+				return
+			}
+			mine = append(mine, time.Since(start))
+			time.Sleep(100 * time.Microsecond) // the rest of a request
+		}
+		mu.Lock()
+		all = append(all, mine...)
+		mu.Unlock()
+	})
+	slices.Sort(all)
+	b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "p99-µs")
+	b.ReportMetric(float64(all[len(all)-1].Microseconds()), "max-µs")
 }
