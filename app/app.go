@@ -138,7 +138,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 // RegisterOperations adds every extended operation careslot serves to api; the OpenAPI
 // generator (openapi/spec) describes the same set through it.
 func RegisterOperations(api *fhir.Server) {
-	for _, op := range append(append(api.SchedulingOperations(), api.SubscriptionOperations()...), api.ValidateOperation()) {
+	for _, op := range append(append(api.SchedulingOperations(), api.SubscriptionOperations()...), api.ValidateOperation(), api.EverythingOperation()) {
 		api.Register(op)
 	}
 }

@@ -21,9 +21,10 @@ import (
 //   - Authorize answers for one stored resource, and is what every interaction calls.
 // Every decision goes through decided, which an audit trail can observe (Rules.Observe).
 
-// The types of the directory, which every signed-in person may read.
+// The types of the directory, which every signed-in person may read. Medication is a
+// drug's definition, no one's record: a patient reads the one their prescription names.
 var directory = map[string]bool{"Practitioner": true, "PractitionerRole": true, "Organization": true,
-	"Location": true, "HealthcareService": true, "Schedule": true, "Slot": true}
+	"Location": true, "HealthcareService": true, "Schedule": true, "Slot": true, "Medication": true}
 
 // conformance types describe the server itself; every signed-in caller may read them.
 var conformance = map[string]bool{"OperationDefinition": true, "SearchParameter": true, "StructureDefinition": true,

@@ -15,7 +15,7 @@ import (
 // ascending. package storage also asks the index whether that parameter has resources
 // with several values (MultiValued), which this plan cannot order.
 func (q *Query) datePageClause() *Clause {
-	if q.Generic || q.Compartment != nil || !q.Access.Unrestricted(q.Type) || len(q.Sort) != 1 || len(q.Clauses) != 1 || q.Sort[0].Descending {
+	if q.Generic || q.Compartment != nil || q.ReferencedBy != nil || !q.Access.Unrestricted(q.Type) || len(q.Sort) != 1 || len(q.Clauses) != 1 || q.Sort[0].Descending {
 		return nil
 	}
 	c, s := q.Clauses[0], q.Sort[0]

@@ -126,3 +126,27 @@ func (inc Include) keys(reg *Registry) []string {
 	}
 	return out
 }
+
+// referencedBy keeps the resources of typ that a resource of the compartment refers to
+// (resource_links: every literal reference, whatever its path), the compartment's own
+// resource included. Only references from resources the caller may see count, so a
+// hidden record does not reveal whom it names.
+func (b *builder) referencedBy(typ string, comp *Compartment, r string) string {
+	var sps []string
+	for _, t := range b.reg.Types() {
+		if t != comp.Type {
+			sps = append(sps, b.compartmentKeys(comp.Type, t)...)
+		}
+	}
+	x, m, l := b.alias("x"), b.alias("m"), b.alias("l")
+	members := fmt.Sprintf("SELECT %s.rid FROM search_reference %s WHERE %s.sp = ANY(%s::text[]) AND %s.target_type = %s AND %s.target_id = %s AND %s",
+		x, x, x, b.arg(sps), x, b.arg(comp.Type), x, b.arg(comp.ID), b.local(x))
+	visible := "true"
+	if b.access != nil {
+		visible = b.visibleAnyType(m, "")
+	}
+	return fmt.Sprintf("%s.id IN (SELECT %s.target_id FROM resource_links %s JOIN resources %s ON %s.rid = %s.rid"+
+		" WHERE %s.target_type = %s AND NOT %s.deleted AND (%s.rid IN (%s) OR (%s.type = %s AND %s.id = %s)) AND %s)",
+		r, l, l, m, m, l,
+		l, b.arg(typ), m, m, members, m, b.arg(comp.Type), m, b.arg(comp.ID), visible)
+}

@@ -25,7 +25,7 @@ func (q *Query) Matchable() error {
 		return refuse("_include and _revinclude")
 	case len(q.Sort) > 0:
 		return refuse("_sort")
-	case q.Compartment != nil:
+	case q.Compartment != nil || q.ReferencedBy != nil:
 		return refuse("a compartment")
 	case q.Summary != "" || q.Elements != "" || q.Total != "" || q.Cursor != nil:
 		return refuse("_summary, _elements, _total and _cursor")

@@ -17,6 +17,10 @@ type Query struct {
 	RevInclude  []Include
 	Cursor      *Cursor
 	Compartment *Compartment
+	// ReferencedBy narrows a search to the resources that the compartment's resources
+	// (and its own resource) refer to: the Practitioners, Organizations... of a
+	// patient's record, for Patient/$everything.
+	ReferencedBy *Compartment
 	// Ignored are the parameters left out under lenient handling, with why.
 	Ignored []Ignored
 	// Generic plans the query on the index tables alone, without the plans that start

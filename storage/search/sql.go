@@ -77,7 +77,7 @@ func (q *Query) PageSQL(reg *Registry, limit int) (string, []any) {
 // family=s matching thousands would read thousands of resource rows to return 50.
 func (b *builder) pageByRID(q *Query, limit int) (string, bool) {
 	// The page is cut in the index tables, before the access filter could drop a row.
-	if len(q.Sort) > 0 || q.Compartment != nil || len(q.Clauses) == 0 || !q.Access.Unrestricted(q.Type) {
+	if len(q.Sort) > 0 || q.Compartment != nil || q.ReferencedBy != nil || len(q.Clauses) == 0 || !q.Access.Unrestricted(q.Type) {
 		return "", false
 	}
 	for _, c := range q.Clauses {
@@ -167,6 +167,9 @@ func (b *builder) where(q *Query) string {
 	}
 	if q.Compartment != nil {
 		conds = append(conds, b.compartment(q.Type, q.Compartment, "r"))
+	}
+	if q.ReferencedBy != nil {
+		conds = append(conds, b.referencedBy(q.Type, q.ReferencedBy, "r"))
 	}
 	if !b.access.Unrestricted(q.Type) {
 		conds = append(conds, b.visible(q.Type, "r"))
