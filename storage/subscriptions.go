@@ -42,15 +42,17 @@ type StoredSubscription struct {
 	Resource
 	Owner  []byte // the creating caller as JSON; nil when anonymous
 	Events int64  // events matched so far
+	// Delivered is the last event delivered in-process; nil while RabbitMQ delivers them.
+	Delivered *int64
 }
 
-const selectSubscription = `SELECT r.rid, r.type, r.id, r.version_id, r.last_updated, r.deleted, r.content, s.owner, COALESCE(s.events, 0)
+const selectSubscription = `SELECT r.rid, r.type, r.id, r.version_id, r.last_updated, r.deleted, r.content, s.owner, COALESCE(s.events, 0), s.delivered
 	FROM resources r LEFT JOIN subscription_state s ON s.subscription_id = r.id
 	WHERE r.type = 'Subscription' AND NOT r.deleted`
 
 func scanSubscription(row pgx.CollectableRow) (StoredSubscription, error) {
 	var s StoredSubscription
-	err := row.Scan(&s.RID, &s.Type, &s.ID, &s.VersionID, &s.LastUpdated, &s.Deleted, &s.Content, &s.Owner, &s.Events)
+	err := row.Scan(&s.RID, &s.Type, &s.ID, &s.VersionID, &s.LastUpdated, &s.Deleted, &s.Content, &s.Owner, &s.Events, &s.Delivered)
 	return s, err
 }
 

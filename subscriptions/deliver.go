@@ -43,7 +43,11 @@ func (s *Service) supervise(ctx context.Context) {
 				if workers[id] == nil {
 					wctx, stop := context.WithCancel(ctx)
 					workers[id] = stop
-					s.wg.Go(func() { s.deliverLoop(wctx, id) })
+					if s.inProcess.Load() {
+						s.wg.Go(func() { s.deliverInProcess(wctx, id) })
+					} else {
+						s.wg.Go(func() { s.deliverLoop(wctx, id) })
+					}
 				}
 			}
 		} else if ctx.Err() == nil {

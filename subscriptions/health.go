@@ -27,7 +27,10 @@ const healthyLag = time.Minute
 func (s *Service) Health(ctx context.Context) Health {
 	var h Health
 	h.Broker = "unreachable"
-	if s.broker.connected() {
+	switch {
+	case s.inProcess.Load():
+		h.Broker = "in-process"
+	case s.broker.connected():
 		h.Broker = "connected"
 	}
 	s.relay.mu.Lock()

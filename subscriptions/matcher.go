@@ -142,7 +142,8 @@ func (m *matcher) parse(s storage.StoredSubscription) (*liveSubscription, error)
 }
 
 // loadAll reads every subscription and makes sure its queue exists (a broker that lost
-// its data would otherwise drop their notifications unrouted).
+// its data would otherwise drop their notifications unrouted), then gives RabbitMQ what
+// in-process delivery left undelivered. ch is nil in-process.
 func (m *matcher) loadAll(ctx context.Context, ch *amqp.Channel) error {
 	all, err := m.svc.store.Subscriptions(ctx)
 	if err != nil {
@@ -151,15 +152,20 @@ func (m *matcher) loadAll(ctx context.Context, ch *amqp.Channel) error {
 	m.subs = map[string]*liveSubscription{}
 	for _, s := range all {
 		if ls, err := m.parse(s); err == nil {
-			if err := declareSubscriptionQueue(ch, s.ID); err != nil {
-				return err
+			if ch != nil {
+				if err := declareSubscriptionQueue(ch, s.ID); err != nil {
+					return err
+				}
 			}
 			m.subs[s.ID] = ls
 		} else {
 			m.svc.log.Warn("a stored Subscription cannot be read; it gets no notifications", "subscription", s.ID, "err", err)
 		}
 	}
-	return nil
+	if ch == nil {
+		return nil
+	}
+	return m.handOver(ctx, func(out []outgoing) error { return publishConfirmed(ctx, ch, out) })
 }
 
 // watching reports whether sub gets events now: it was requested (its events wait for the
@@ -297,6 +303,17 @@ func (m *matcher) process(ctx context.Context, ch *amqp.Channel, changes []stora
 		if err != nil {
 			return err
 		}
+		if ch == nil {
+			// In-process: the workers send what is recorded, from their subscription's
+			// last delivered event on.
+			var ids []string
+			for _, e := range recorded {
+				if !slices.Contains(ids, e.Subscription) {
+					ids = append(ids, e.Subscription)
+				}
+			}
+			return m.svc.store.TrackLocally(ctx, ids)
+		}
 		for _, e := range recorded {
 			if s := m.subs[e.Subscription]; s != nil && s.Status != subscription.StatusError {
 				out = append(out, notificationMessage(notification{Subscription: e.Subscription, Kind: kindEvent, Event: &e}))
@@ -345,7 +362,7 @@ func (m *matcher) subscriptionChanged(ctx context.Context, ch *amqp.Channel, c s
 	}
 	if stored == nil {
 		delete(m.subs, c.ID)
-		if c.Action == "delete" {
+		if c.Action == "delete" && ch != nil {
 			if _, err := ch.QueueDelete(subscriptionQueue(c.ID), false, false, false); err != nil {
 				return nil, fmt.Errorf("rabbitmq: delete the queue of Subscription/%s: %w", c.ID, err)
 			}
@@ -358,6 +375,9 @@ func (m *matcher) subscriptionChanged(ctx context.Context, ch *amqp.Channel, c s
 		return nil, nil
 	}
 	m.subs[c.ID] = ls
+	if ch == nil {
+		return nil, nil // in-process: the worker sends the handshake
+	}
 	if err := declareSubscriptionQueue(ch, c.ID); err != nil {
 		return nil, err
 	}

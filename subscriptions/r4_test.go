@@ -22,13 +22,15 @@ type hook struct {
 	*httptest.Server
 	mu     sync.Mutex
 	got    []received
-	status int // what it answers; 200 unless set
+	status int           // what it answers; 200 unless set
+	delay  time.Duration // how long it takes to answer
 }
 
 type received struct {
-	Header http.Header
-	Body   []byte
-	At     time.Time
+	Header   http.Header
+	Body     []byte
+	At       time.Time
+	Answered int // the status the hook answered
 }
 
 func newHook(t *testing.T) *hook {
@@ -36,13 +38,20 @@ func newHook(t *testing.T) *hook {
 	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		h.mu.Lock()
-		h.got = append(h.got, received{Header: r.Header.Clone(), Body: body, At: time.Now()})
-		status := h.status
+		status, delay := h.status, h.delay
+		h.got = append(h.got, received{Header: r.Header.Clone(), Body: body, At: time.Now(), Answered: status})
 		h.mu.Unlock()
+		time.Sleep(delay)
 		w.WriteHeader(status)
 	}))
 	t.Cleanup(h.Close)
 	return h
+}
+
+func (h *hook) setDelay(d time.Duration) {
+	h.mu.Lock()
+	h.delay = d
+	h.mu.Unlock()
 }
 
 func (h *hook) setStatus(s int) {

@@ -28,7 +28,9 @@ type relay struct {
 	lastCycle time.Time
 }
 
-func (r *relay) run(ctx context.Context) {
+// run relays while this replica holds the lease; with inProcess, to that matcher
+// directly (inprocess.go) rather than to RabbitMQ.
+func (r *relay) run(ctx context.Context, inProcess *matcher) {
 	for ctx.Err() == nil {
 		lease, err := r.store.TryLease(ctx, "relay")
 		if err != nil || lease == nil {
@@ -39,7 +41,11 @@ func (r *relay) run(ctx context.Context) {
 			continue
 		}
 		r.setLeading(true)
-		err = r.lead(ctx, lease)
+		if inProcess != nil {
+			err = r.leadInProcess(ctx, lease, inProcess)
+		} else {
+			err = r.lead(ctx, lease)
+		}
 		r.setLeading(false)
 		lease.Release(ctx)
 		if err != nil && ctx.Err() == nil {

@@ -73,7 +73,7 @@ func (s *Service) runScheduler(ctx context.Context, lease *storage.Lease) error 
 				beats = append(beats, notificationMessage(notification{Subscription: sub.ID, Kind: kindHeartbeat, At: now}))
 			}
 		}
-		if len(beats) > 0 {
+		if len(beats) > 0 && !s.inProcess.Load() { // in-process workers send their own
 			if ch == nil || ch.IsClosed() {
 				if ch, err = s.broker.channel(true); err != nil {
 					ch = nil // no broker now: heartbeats wait, reminders go on

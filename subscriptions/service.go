@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/careslot/careslot/storage"
@@ -40,6 +41,10 @@ type Config struct {
 	Now func() time.Time
 	// ScheduleInterval is how often due reminders, heartbeats and ends are looked for.
 	ScheduleInterval time.Duration
+	// InProcessFallback fans notifications out in-process, on this node only, when
+	// RabbitMQ does not answer at start (CARESLOT_SUBSCRIPTION_IN_PROCESS; inprocess.go);
+	// without it careslot waits for the broker, the outbox keeping every change.
+	InProcessFallback bool
 	// Visible tells whether the owner of a subscription (the creating caller as JSON, nil
 	// when anonymous) may read the resource of a change, content being the version the
 	// event is about (the deleted one for a delete); an error has the batch matched
@@ -95,6 +100,11 @@ type Service struct {
 	hub    *hub
 	client *http.Client
 
+	// inProcess is set when notifications fan out without RabbitMQ; wake tells the
+	// in-process workers that events were recorded.
+	inProcess atomic.Bool
+	wake      localWake
+
 	stop context.CancelFunc
 	wg   sync.WaitGroup
 }
@@ -116,16 +126,23 @@ func (s *Service) Start(ctx context.Context) error {
 	// The first connection is tried beside serving, not before it: a slow broker must
 	// not delay the API. Without one, writes go on and the outbox keeps every change.
 	s.wg.Go(func() {
-		if _, err := s.broker.connection(); err != nil && ctx.Err() == nil {
+		_, err := s.broker.connection()
+		if err != nil && ctx.Err() == nil {
+			if s.cfg.InProcessFallback {
+				s.log.Warn("RabbitMQ is not reachable at start: notifications fan out in-process from the outbox, on this node only; restart careslot to use RabbitMQ once it is up",
+					"amqp", redactURL(s.cfg.AMQPURL), "err", err)
+				s.runInProcess(ctx)
+				return
+			}
 			s.log.Warn("RabbitMQ is not reachable at start: notifications wait in the outbox until it is; the relay keeps trying",
 				"amqp", redactURL(s.cfg.AMQPURL), "err", err)
 		}
+		s.wg.Go(func() { s.relay.run(ctx, nil) })
+		m := &matcher{svc: s}
+		s.wg.Go(func() { m.run(ctx) })
+		s.wg.Go(func() { s.supervise(ctx) })
+		s.wg.Go(func() { s.scheduler(ctx) })
 	})
-	s.wg.Go(func() { s.relay.run(ctx) })
-	m := &matcher{svc: s}
-	s.wg.Go(func() { m.run(ctx) })
-	s.wg.Go(func() { s.supervise(ctx) })
-	s.wg.Go(func() { s.scheduler(ctx) })
 	return nil
 }
 

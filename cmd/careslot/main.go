@@ -140,6 +140,9 @@ func configFromEnv() (config, error) {
 	if cfg.Subscriptions.OutboxRetention, err = envDuration("CARESLOT_OUTBOX_RETENTION", 72*time.Hour); err != nil {
 		return cfg, err
 	}
+	if cfg.Subscriptions.InProcessFallback, err = envBool("CARESLOT_SUBSCRIPTION_IN_PROCESS", true); err != nil {
+		return cfg, err
+	}
 	cfg.Subscriptions.ReminderLead, err = envDuration("CARESLOT_REMINDER_LEAD", 24*time.Hour)
 	return cfg, err
 }
