@@ -387,6 +387,9 @@ func (p *policy) filter(i scope.Interaction, typ string) (search.Filter, string)
 	if len(role) == 0 {
 		return nil, why
 	}
+	if p.c.Role == caller.RolePractitioner && confidentialityApplies(typ) {
+		role = confidential(role, p.self)
+	}
 	var out search.Filter
 	granted := false
 	for _, ctx := range []scope.Context{scope.System, scope.User, scope.Patient} {
@@ -527,6 +530,25 @@ func (p *policy) ownFilter() (search.Filter, string) {
 		return nil, "the token names no subject, so it owns no Subscription"
 	}
 	return search.Filter{{OwnedBy: p.c.Subject}}, ""
+}
+
+// confidentialityApplies tells whether a practitioner's reach of typ leaves out the
+// records labelled restricted or very restricted of visits not theirs: every record but
+// the Patient itself (whose practitioners must know who they treat), the directory, the
+// server's own types, and Binary (as visible as what it belongs to, which this applies to).
+func confidentialityApplies(typ string) bool {
+	return typ != "Patient" && typ != "Binary" && !directory[typ] && !conformance[typ] && !adminOnly[typ] && !owned[typ]
+}
+
+// confidential is f with each grant kept from the sensitive records of visits that
+// Practitioner/practitioner took no part in.
+func confidential(f search.Filter, practitioner string) search.Filter {
+	out := make(search.Filter, len(f))
+	for i, g := range f {
+		g.Confidential = practitioner
+		out[i] = g
+	}
+	return out
 }
 
 // intersect is each grant of f narrowed by g as well.

@@ -45,11 +45,20 @@ type Grant struct {
 	// NoSecurityContext: the Binaries whose securityContext names no resource (an upload
 	// before its DocumentReference).
 	NoSecurityContext bool
+	// Confidential, when set, keeps out the resources labelled restricted or very
+	// restricted (meta.security v3-Confidentiality R or V) unless Practitioner/Confidential
+	// took part in their visit: the Encounter they are or name (as its participant, or a
+	// practitioner of its Appointment), or the Appointment they are.
+	Confidential string
 }
+
+// ConfidentialitySystem is the code system of the confidentiality security labels.
+const ConfidentialitySystem = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
 
 // restricts reports whether g sets any condition.
 func (g *Grant) restricts() bool {
-	return len(g.Compartments) > 0 || g.PatientsOf != "" || len(g.Where) > 0 || g.OwnedBy != "" || g.SecurityContext || g.NoSecurityContext
+	return len(g.Compartments) > 0 || g.PatientsOf != "" || len(g.Where) > 0 || g.OwnedBy != "" || g.SecurityContext || g.NoSecurityContext ||
+		g.Confidential != ""
 }
 
 // NeedsOtherTypes reports whether f's conditions depend on what the caller may see of
@@ -109,6 +118,9 @@ func (b *builder) visible(typ, r string) string {
 		if g.SecurityContext {
 			conds = append(conds, b.securityContextVisible(a, typ, r))
 		}
+		if g.Confidential != "" {
+			conds = append(conds, "(NOT "+b.sensitive(typ, r)+" OR "+b.visitPractitioner(typ, g.Confidential, r)+")")
+		}
 		if g.NoSecurityContext {
 			conds = append(conds, "NOT EXISTS (SELECT 1 FROM resource_links l WHERE l.rid = "+r+".rid AND l.path = "+b.arg(typ+".securityContext")+")")
 		}
@@ -128,6 +140,44 @@ func (b *builder) ownedBy(typ, subject, r string) string {
 	s := b.alias("own")
 	return fmt.Sprintf(`EXISTS (SELECT 1 FROM subscription_state %s WHERE %s.subscription_id = %s.id AND %s.owner->>'Subject' = %s)`,
 		s, s, r, s, b.arg(subject))
+}
+
+// sensitive is the condition that the row r, of type typ, is labelled restricted or very
+// restricted (its _security index rows).
+func (b *builder) sensitive(typ, r string) string {
+	x := b.alias("sec")
+	return fmt.Sprintf(`EXISTS (SELECT 1 FROM search_token %s WHERE %s.rid = %s.rid AND %s.sp = %s AND %s.system = %s AND %s.code IN ('R', 'V'))`,
+		x, x, r, x, b.arg(key(typ, "_security")), x, b.arg(ConfidentialitySystem), x)
+}
+
+// visitPractitioner is the condition that Practitioner/practitioner took part in the
+// visit of the row r: r is an Appointment of theirs, an Encounter of theirs, or names one.
+func (b *builder) visitPractitioner(typ, practitioner, r string) string {
+	id := b.arg(practitioner)
+	ofAppointment := func(a string) string {
+		x := b.alias("ap")
+		return fmt.Sprintf(`EXISTS (SELECT 1 FROM search_reference %s WHERE %s.rid = %s.rid AND %s.sp = 'Appointment.practitioner' AND %s.target_type = 'Practitioner' AND %s.target_id = %s)`,
+			x, x, a, x, x, x, id)
+	}
+	ofEncounter := func(e string) string {
+		x, y, a := b.alias("ep"), b.alias("ea"), b.alias("a")
+		return fmt.Sprintf(`(EXISTS (SELECT 1 FROM search_reference %s WHERE %s.rid = %s.rid AND %s.sp IN ('Encounter.participant', 'Encounter.practitioner') AND %s.target_type = 'Practitioner' AND %s.target_id = %s)`+
+			` OR EXISTS (SELECT 1 FROM search_reference %s JOIN resources %s ON %s.type = 'Appointment' AND %s.id = %s.target_id COLLATE "default" AND NOT %s.deleted`+
+			` WHERE %s.rid = %s.rid AND %s.sp = 'Encounter.appointment' AND %s.target_type = 'Appointment' AND %s))`,
+			x, x, e, x, x, x, id,
+			y, a, a, a, y, a,
+			y, e, y, y, ofAppointment(a))
+	}
+	switch typ {
+	case "Appointment":
+		return ofAppointment(r)
+	case "Encounter":
+		return ofEncounter(r)
+	}
+	l, e := b.alias("vl"), b.alias("ve")
+	return fmt.Sprintf(`EXISTS (SELECT 1 FROM resource_links %s JOIN resources %s ON %s.type = 'Encounter' AND %s.id = %s.target_id AND NOT %s.deleted`+
+		` WHERE %s.rid = %s.rid AND %s.target_type = 'Encounter' AND %s)`,
+		l, e, e, e, l, e, l, r, l, ofEncounter(e))
 }
 
 // securityContextVisible is the condition that the securityContext of the row r names a
