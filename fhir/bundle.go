@@ -624,17 +624,21 @@ func rewriteQuery(raw string, refs map[string]string) string {
 // statusLine formats an HTTP status as Bundle.entry.response.status wants it.
 func statusLine(code int) string { return strconv.Itoa(code) + " " + http.StatusText(code) }
 
-// patchFromBinary reads the patch of a PATCH entry: R4 carries it as a Binary whose
-// data is the patch document and whose contentType says which kind it is.
+// patchFromBinary reads the patch of a PATCH entry: R4 carries a JSON Patch as a Binary
+// whose data is the patch document and whose contentType says which kind it is, and a
+// FHIRPath Patch as the Parameters resource itself.
 func patchFromBinary(resource json.RawMessage) ([]byte, string, error) {
 	var bin struct {
 		ResourceType string `json:"resourceType"`
 		ContentType  string `json:"contentType"`
 		Data         []byte `json:"data"` // base64, decoded by encoding/json
 	}
+	if err := json.Unmarshal(resource, &bin); err == nil && bin.ResourceType == "Parameters" {
+		return resource, fhirJSON, nil
+	}
 	if err := json.Unmarshal(resource, &bin); err != nil || bin.ResourceType != "Binary" {
 		return nil, "", &fhirerr.Error{Kind: fhirerr.ErrInvalid, Code: fhirerr.CodeStructure,
-			Diagnostics: "a PATCH entry's resource is a Binary whose data is the base64 patch", Expression: []string{"Bundle.entry.resource"}}
+			Diagnostics: "a PATCH entry's resource is a Parameters (FHIRPath Patch) or a Binary whose data is the base64 JSON Patch", Expression: []string{"Bundle.entry.resource"}}
 	}
 	if len(bin.Data) == 0 {
 		return nil, "", &fhirerr.Error{Kind: fhirerr.ErrInvalid, Code: fhirerr.CodeRequired,

@@ -192,7 +192,7 @@ func TestDocsDecimalsOnRead(t *testing.T) {
 
 // README and docs/rest.md: XML or another _format is 406, a body of another content
 // type 415, both as OperationOutcomes; an unknown type in the URL is 404, and PATCH with
-// anything but a JSON Patch 415.
+// anything but a JSON Patch or a FHIRPath Patch in JSON 415.
 // An Accept that does not name XML (a browser's) is answered in JSON.
 func TestDocsFormatRefusals(t *testing.T) {
 	cases := []struct {
@@ -206,7 +206,8 @@ func TestDocsFormatRefusals(t *testing.T) {
 		{"GET", "metadata", nil, []string{"Accept", "application/fhir+xml"}, http.StatusNotAcceptable},
 		{"POST", "Patient", "<Patient/>", []string{"Content-Type", "application/xml"}, http.StatusUnsupportedMediaType},
 		{"GET", "NoSuchType/1", nil, nil, http.StatusNotFound},
-		{"PATCH", "Patient/docs-any", "{}", nil, http.StatusUnsupportedMediaType},
+		{"PATCH", "Patient/docs-any", "<Parameters/>", []string{"Content-Type", "application/fhir+xml"}, http.StatusUnsupportedMediaType},
+		{"PATCH", "Patient/docs-any", "{}", []string{"Content-Type", "text/plain"}, http.StatusUnsupportedMediaType},
 	}
 	for _, c := range cases {
 		r := srv.Do(t, c.method, c.path, c.body, c.header...)

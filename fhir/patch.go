@@ -63,7 +63,7 @@ func (s *Server) conditionalPatch(w http.ResponseWriter, r *http.Request) error 
 // picks, checks If-Match, applies the patch and writes the result through write.
 func (s *Server) applyPatch(w http.ResponseWriter, r *http.Request, typ string,
 	target func(context.Context, *storage.Tx) (*storage.Resource, error)) error {
-	p, err := s.readJSONPatch(w, r)
+	apply, err := s.readPatch(w, r)
 	if err != nil {
 		return err
 	}
@@ -100,7 +100,7 @@ func (s *Server) applyPatch(w http.ResponseWriter, r *http.Request, typ string,
 		if err := checkVersion(want, prev); err != nil {
 			return err
 		}
-		body, err := s.patched(p, prev)
+		body, err := s.patched(apply, prev)
 		if err != nil {
 			return err
 		}
@@ -115,19 +115,55 @@ func (s *Server) applyPatch(w http.ResponseWriter, r *http.Request, typ string,
 	return nil
 }
 
-// readJSONPatch reads a JSON Patch body: 415 for another media type, 400 for a document
-// that is not a list of well-formed operations.
-func (s *Server) readJSONPatch(w http.ResponseWriter, r *http.Request) (jsonpatch.Patch, error) {
+// patchFunc applies a patch to a resource's JSON.
+type patchFunc func(content []byte) ([]byte, error)
+
+// readPatch reads a patch body: a JSON Patch (application/json-patch+json) or a FHIRPath
+// Patch (a Parameters, application/fhir+json); 415 for another media type (XML among
+// them), 400 for a document that is not a well-formed patch of its kind.
+func (s *Server) readPatch(w http.ResponseWriter, r *http.Request) (patchFunc, error) {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != jsonPatchType {
+	if err != nil || mt != jsonPatchType && mt != fhirJSON && mt != "application/json" {
 		return nil, errorf(fhirerr.ErrUnsupportedMediaType, fhirerr.CodeNotSupported,
-			"PATCH takes a JSON Patch (Content-Type: %s), not %q", jsonPatchType, r.Header.Get("Content-Type"))
+			"PATCH takes a JSON Patch (Content-Type: %s) or a FHIRPath Patch (a Parameters, Content-Type: %s), not %q",
+			jsonPatchType, fhirJSON, r.Header.Get("Content-Type"))
 	}
 	body, err := s.readLimited(w, r)
 	if err != nil {
 		return nil, err
 	}
-	return decodeJSONPatch(body)
+	if mt != jsonPatchType {
+		if !utf8.Valid(body) {
+			return nil, errorf(fhirerr.ErrInvalid, fhirerr.CodeStructure, "the FHIRPath Patch is not valid UTF-8")
+		}
+		ops, err := s.decodeFHIRPathPatch(body)
+		if err != nil {
+			return nil, err
+		}
+		return fhirPathPatchFunc(ops), nil
+	}
+	p, err := decodeJSONPatch(body)
+	if err != nil {
+		return nil, err
+	}
+	return s.jsonPatchFunc(p), nil
+}
+
+// jsonPatchFunc applies a JSON Patch with evanphx/json-patch.
+func (s *Server) jsonPatchFunc(p jsonpatch.Patch) patchFunc {
+	return func(content []byte) ([]byte, error) {
+		opts := jsonpatch.NewApplyOptions()
+		opts.SupportNegativeIndices = false // RFC 6902 has "-" for the end, no negative indices
+		opts.AccumulatedCopySizeLimit = s.cfg.MaxBodyBytes
+		body, err := applySafely(p, content, opts)
+		if err != nil {
+			if errors.Is(err, jsonpatch.ErrTestFailed) {
+				return nil, errorf(fhirerr.ErrUnprocessable, fhirerr.CodeProcessing, "a test operation of the patch failed: %v", err)
+			}
+			return nil, errorf(fhirerr.ErrUnprocessable, fhirerr.CodeProcessing, "the patch cannot be applied: %v", err)
+		}
+		return body, nil
+	}
 }
 
 // decodeJSONPatch parses a JSON Patch document; each operation must name a known op
@@ -153,18 +189,12 @@ func decodeJSONPatch(body []byte) (jsonpatch.Patch, error) {
 	return p, nil
 }
 
-// patched applies p to prev's content and checks the result as a resource written to
-// the same type and id: a patch may not change what the resource is.
-func (s *Server) patched(p jsonpatch.Patch, prev *storage.Resource) ([]byte, error) {
-	opts := jsonpatch.NewApplyOptions()
-	opts.SupportNegativeIndices = false // RFC 6902 has "-" for the end, no negative indices
-	opts.AccumulatedCopySizeLimit = s.cfg.MaxBodyBytes
-	body, err := applySafely(p, prev.Content, opts)
+// patched applies a patch to prev's content and checks the result as a resource written
+// to the same type and id: a patch may not change what the resource is.
+func (s *Server) patched(apply patchFunc, prev *storage.Resource) ([]byte, error) {
+	body, err := apply(prev.Content)
 	if err != nil {
-		if errors.Is(err, jsonpatch.ErrTestFailed) {
-			return nil, errorf(fhirerr.ErrUnprocessable, fhirerr.CodeProcessing, "a test operation of the patch failed: %v", err)
-		}
-		return nil, errorf(fhirerr.ErrUnprocessable, fhirerr.CodeProcessing, "the patch cannot be applied to %s/%s: %v", prev.Type, prev.ID, err)
+		return nil, err
 	}
 	if int64(len(body)) > s.cfg.MaxBodyBytes {
 		return nil, errorf(fhirerr.ErrTooLarge, fhirerr.CodeTooLong, "the patched resource is larger than %d bytes", s.cfg.MaxBodyBytes)

@@ -223,7 +223,7 @@ func TestBadInputIs4xx(t *testing.T) {
 		{"xml content type", "POST", "Patient", `<Patient/>`, []string{"Content-Type", "application/fhir+xml"}, 415, ""},
 		{"xml format", "GET", "metadata?_format=xml", ``, nil, 406, ""},
 		{"xml accept", "GET", "metadata", ``, []string{"Accept", "application/fhir+xml"}, 406, ""},
-		{"patch of fhir+json", "PATCH", "Patient/x", `{}`, nil, 415, ""},
+		{"patch of fhir+xml", "PATCH", "Patient/x", `<Parameters/>`, []string{"Content-Type", "application/fhir+xml"}, 415, ""},
 		{"appointment end before start", "POST", "Appointment", `{"resourceType":"Appointment","status":"proposed","start":"2030-01-01T10:00:00Z","end":"2030-01-01T09:00:00Z","participant":[{"status":"needs-action","type":[{"text":"x"}]}]}`, nil, 422, "Appointment.end"},
 		{"appointment start without end", "POST", "Appointment", `{"resourceType":"Appointment","status":"proposed","start":"2030-01-01T10:00:00Z","participant":[{"status":"needs-action","type":[{"text":"x"}]}]}`, nil, 422, "Appointment.start"},
 		{"deep nesting", "POST", "Patient", `{"resourceType":"Patient","extension":[` + strings.Repeat(`{"url":"http://x","extension":[`, 200) + strings.Repeat(`]}`, 200) + `]}`, nil, 400, ""},

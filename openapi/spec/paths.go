@@ -262,8 +262,15 @@ func searchParameters(params []fhir.CapabilitySearchParam, include, revinclude [
 }
 
 // resourceBody is a request body of one resource of typ.
-// jsonPatchBody is the request body of a patch: a JSON Patch document (RFC 6902).
-var jsonPatchBody = map[string]any{"required": true, "content": map[string]any{"application/json-patch+json": map[string]any{
+// jsonPatchBody is the request body of a patch: a JSON Patch document (RFC 6902), or a
+// FHIRPath Patch (a Parameters resource).
+var jsonPatchBody = map[string]any{"required": true, "content": map[string]any{fhirJSON: map[string]any{
+	"schema": schemaRef("Parameters"),
+	"examples": map[string]any{"cancel": map[string]any{"summary": "Cancel an appointment (FHIRPath Patch)",
+		"value": map[string]any{"resourceType": "Parameters", "parameter": []any{map[string]any{"name": "operation", "part": []any{
+			map[string]any{"name": "type", "valueCode": "replace"}, map[string]any{"name": "path", "valueString": "Appointment.status"},
+			map[string]any{"name": "value", "valueCode": "cancelled"}}}}}}},
+}, "application/json-patch+json": map[string]any{
 	"schema": map[string]any{"type": "array", "items": map[string]any{
 		"type": "object", "required": []string{"op", "path"},
 		"properties": map[string]any{
