@@ -244,9 +244,10 @@ func searchParameters(params []fhir.CapabilitySearchParam, include, revinclude [
 			"schema":      map[string]any{"type": "string"},
 		})
 	}
-	inc := map[string]any{"name": "_include", "in": "query", "description": "Include what the matches reference.",
-		"schema": map[string]any{"type": "array", "items": map[string]any{"type": "string", "enum": include}}, "explode": true}
-	out = append(out, inc)
+	if len(include) > 0 { // a type without reference parameters (Basic) includes nothing
+		out = append(out, map[string]any{"name": "_include", "in": "query", "description": "Include what the matches reference.",
+			"schema": map[string]any{"type": "array", "items": map[string]any{"type": "string", "enum": include}}, "explode": true})
+	}
 	if len(revinclude) > 0 {
 		// The full list runs to hundreds for some types; the CapabilityStatement has it.
 		examples := revinclude[:min(len(revinclude), 5)]
