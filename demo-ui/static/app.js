@@ -174,7 +174,9 @@ async function fhir(method, path, body, headers) {
   if (!s) { signOut("Your session ended; please sign in again."); throw new SignedOut(); }
   const h = { Authorization: "Bearer " + s.token, Accept: "application/fhir+json", ...(headers || {}) };
   if (body !== undefined) h["Content-Type"] = "application/fhir+json";
-  const r = await fetch(path ? FHIR_BASE + "/" + path : FHIR_BASE, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
+  // no-store: a read must be the current version (an update's If-Match is taken from it),
+  // and patient data has no business in the browser's cache.
+  const r = await fetch(path ? FHIR_BASE + "/" + path : FHIR_BASE, { method, headers: h, cache: "no-store", body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await r.text();
   let json = null;
   try { json = text ? JSON.parse(text) : null; } catch (e) { json = null; }
@@ -521,7 +523,9 @@ async function loadPatientAppointments() {
   const bundle = await fhir("GET", `Appointment?patient=Patient/${encodeURIComponent(s.patient)}&_sort=date&_count=200`);
   const now = new Date();
   const all = resources(bundle, "Appointment").filter((a) => a.start);
-  const upcoming = all.filter((a) => new Date(a.end || a.start) >= now && a.status !== "cancelled" && a.status !== "entered-in-error");
+  // A visit that is over (fulfilled, missed) is past even before its planned end.
+  const over = ["cancelled", "entered-in-error", "fulfilled", "noshow"];
+  const upcoming = all.filter((a) => new Date(a.end || a.start) >= now && !over.includes(a.status));
   const past = all.filter((a) => !upcoming.includes(a)).reverse();
   const item = (a, canCancel) => el("li", { class: "list-group-item", "data-appointment": a.id },
     el("div", { class: "d-flex justify-content-between gap-2" },
@@ -570,6 +574,8 @@ async function loadRecords(appts) {
     if (!a) return "Other records";
     return `Visit on ${whenFormat.format(new Date(a.start))} with ${doctorName((participantOf(a, "Practitioner") || { actor: {} }).actor.reference)}`;
   };
+  for (const url of attachmentURLs) URL.revokeObjectURL(url);
+  attachmentURLs = [];
   const concept = (cc) => (cc && (cc.text || ((cc.coding || [])[0] || {}).display || ((cc.coding || [])[0] || {}).code)) || "unnamed";
   const sections = [...byVisit].map(([key, g]) => el("li", { class: "list-group-item", "data-visit": key },
     el("h3", { class: "h6" }, visit(key)),
@@ -595,8 +601,15 @@ function attachmentView(att) {
       el("p", { class: "mb-0 note-text" }, new TextDecoder().decode(bytes)));
   }
   const url = URL.createObjectURL(new Blob([bytes], { type }));
-  return el("div", {}, el("a", { href: url, download: att.title || "document" }, `Download ${att.title || "document"}`));
+  attachmentURLs.push(url);
+  const name = att.title || "document";
+  return el("div", { "data-attachment": name }, el("a", { href: url, target: "_blank", rel: "noopener", "data-open": name }, `Open ${name}`),
+    " · ", el("a", { href: url, download: name, "aria-label": `Download ${name}` }, "Download"));
 }
+
+// attachmentURLs are the object URLs of the records shown; they are let go when the
+// records are drawn again.
+let attachmentURLs = [];
 
 // askCancel asks again in place (no window.confirm, which blocks the page).
 function askCancel(button, a) {
