@@ -373,7 +373,12 @@ async function loadWeek() {
   const from = patientState.week, to = addDays(from, 7);
   $("week").hidden = false;
   $("week-label").textContent = `${d.name}: ${shortDayFormat.format(from)} – ${shortDayFormat.format(addDays(to, -1))}`;
-  $("slots").replaceChildren(el("p", { class: "text-body-secondary" }, "Looking for free times…"));
+  // The times shown stay (dimmed) until the new ones come: the page does not jump under
+  // a finger or a click while they load.
+  if (!$("slots").children.length || $("slots").dataset.week !== isoDate(from) + d.ref) {
+    $("slots").replaceChildren(el("p", { class: "text-body-secondary" }, "Looking for free times…"));
+  }
+  $("slots").dataset.week = isoDate(from) + d.ref;
   $("slots").setAttribute("aria-busy", "true");
   const now = new Date();
   let offers;
