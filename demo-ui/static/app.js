@@ -70,6 +70,16 @@ function humanName(res) {
   return [...(n.prefix || []), ...(n.given || []), n.family].filter(Boolean).join(" ") || (res && res.id) || "unknown";
 }
 
+// latest starts a load of what and returns whether it is still the latest one, so that
+// an older answer arriving late never overwrites a newer one (a filter changed while the
+// first page still loads, a week clicked through quickly).
+const loads = {};
+function latest(what) {
+  const n = (loads[what] || 0) + 1;
+  loads[what] = n;
+  return () => loads[what] === n;
+}
+
 // ---------------------------------------------------------------- messages
 
 // outcomeText is a refusal as a person reads it: the OperationOutcome's diagnostics.
@@ -381,12 +391,14 @@ async function loadWeek() {
   $("slots").dataset.week = isoDate(from) + d.ref;
   $("slots").setAttribute("aria-busy", "true");
   const now = new Date();
+  const current = latest("week");
   let offers;
   try {
     offers = (await findSlots(d.ref, from < now ? now : from, to)).filter((a) => new Date(a.start) > now);
   } finally {
-    $("slots").removeAttribute("aria-busy");
+    if (current()) $("slots").removeAttribute("aria-busy");
   }
+  if (!current()) return;
   const days = [];
   for (let i = 0; i < 7; i++) {
     const day = addDays(from, i);
@@ -818,8 +830,10 @@ async function loadDoctor() {
   const q = new URLSearchParams({ practitioner: s.fhirUser, _sort: "date", _count: "200", _include: "Appointment:patient" });
   q.append("date", "ge" + from.toISOString());
   q.append("date", "lt" + to.toISOString());
+  const current = latest("doctor");
   const [bundle, slots] = await Promise.all([fhir("GET", "Appointment?" + q.toString()),
     doctorState.schedule ? mySlots(doctorState.schedule, from, to) : []]);
+  if (!current()) return;
   const patients = new Map(resources(bundle, "Patient").map((p) => [ref(p), p]));
   const appts = resources(bundle, "Appointment");
   $("doctor-list").replaceChildren(slotSummary(slots),
@@ -1196,14 +1210,15 @@ const outcomeNames = { 0: "success", 4: "refused", 8: "server error", 12: "major
 // reads: when, who, what they did to what, whose data, and the outcome.
 async function loadAudit(next) {
   $("audit-list").setAttribute("aria-busy", "true");
+  const current = latest("audit");
   try {
-    await showAudit(next);
+    await showAudit(next, current);
   } finally {
-    $("audit-list").removeAttribute("aria-busy");
+    if (current()) $("audit-list").removeAttribute("aria-busy");
   }
 }
 
-async function showAudit(next) {
+async function showAudit(next, current) {
   let path = next;
   if (!path) {
     const q = new URLSearchParams({ _sort: "-date", _count: "50" });
@@ -1228,6 +1243,7 @@ async function showAudit(next) {
     const found = await fhir("GET", "Patient?_id=" + encodeURIComponent([...people].slice(0, 100).join(",")) + "&_count=100&_elements=name").catch(() => null);
     for (const p of resources(found, "Patient")) names.set(ref(p), humanName(p));
   }
+  if (!current()) return;
   const nameOf = (r) => names.get(r) || (r && r.startsWith("Practitioner/") ? doctorName(r) : r);
   const who = (e) => {
     const a = (e.agent || []).find((x) => x.requestor) || (e.agent || [])[0] || {};
@@ -1280,17 +1296,19 @@ async function loadAdmin() {
   if ($("filter-from").value) q.append("date", "ge" + parseDate($("filter-from").value).toISOString());
   if ($("filter-to").value) q.append("date", "lt" + addDays(parseDate($("filter-to").value), 1).toISOString());
   $("admin-list").setAttribute("aria-busy", "true");
+  const current = latest("admin");
   try {
     const patientText = $("filter-patient").value.trim();
     if (patientText) q.set("patient", (await adminPatients(patientText)).join(","));
     const bundle = await fhir("GET", "Appointment?" + q.toString());
+    if (!current()) return;
     const patients = new Map(resources(bundle, "Patient").map((p) => [ref(p), p]));
     const appts = resources(bundle, "Appointment");
     const total = typeof bundle.total === "number" ? bundle.total : appts.length;
     $("admin-list").replaceChildren(el("p", { class: "small text-body-secondary", "data-count": String(appts.length) },
       `${appts.length} of ${total} appointments`), appointmentTable(appts, patients, { showDoctor: true }));
   } finally {
-    $("admin-list").removeAttribute("aria-busy");
+    if (current()) $("admin-list").removeAttribute("aria-busy");
   }
 }
 
