@@ -104,7 +104,7 @@ func (b *builder) typePaths(typ string, interactions []string, params []fhir.Cap
 			"description": "The current version. `If-None-Match` with its ETag answers 304; a deleted " + typ + " answers 410.",
 			"parameters":  []any{id, param("_summary"), param("_elements"), param("If-None-Match"), param("If-Modified-Since"), param("_format"), param("_pretty")},
 			"responses": responses(map[string]any{
-				"200": ok("The "+typ, typ, "ETag", "Last-Modified"),
+				"200": readAnswer("The "+typ, typ),
 				"304": map[string]any{"description": "Not modified: the client's copy is current"},
 			}, "400", "401", "403", "404", "410"),
 		})
@@ -113,7 +113,7 @@ func (b *builder) typePaths(typ string, interactions []string, params []fhir.Cap
 		b.add(base+"/{id}/_history/{vid}", "get", map[string]any{
 			"operationId": "vread" + typ, "summary": "Read one version of a " + typ, "tags": tags, "security": security(readPerm),
 			"parameters": []any{id, param("vid"), param("_format"), param("_pretty")},
-			"responses":  responses(map[string]any{"200": ok("That version", typ, "ETag", "Last-Modified")}, "400", "401", "403", "404", "410"),
+			"responses":  responses(map[string]any{"200": readAnswer("That version", typ)}, "400", "401", "403", "404", "410"),
 		})
 	}
 	if has("update") {
@@ -121,8 +121,8 @@ func (b *builder) typePaths(typ string, interactions []string, params []fhir.Cap
 		b.add(base+"/{id}", "put", map[string]any{
 			"operationId": "update" + typ, "summary": "Update (or create) a " + typ, "tags": tags, "security": security(writePerm),
 			"description": desc,
-			"parameters":  []any{id, param("If-Match"), param("Prefer"), param("_format"), param("_pretty")},
-			"requestBody": resourceBody(typ),
+			"parameters":  writeParameters(typ, id, param("If-Match"), param("Prefer"), param("_format"), param("_pretty")),
+			"requestBody": writeBody(typ),
 			"responses": responses(map[string]any{
 				"200": ok("Updated", typ, "ETag", "Last-Modified"),
 				"201": ok("Created with the id of the URL", typ, "ETag", "Last-Modified", "Location"),
@@ -159,7 +159,7 @@ func (b *builder) typePaths(typ string, interactions []string, params []fhir.Cap
 		})
 	}
 	if has("create") {
-		parameters := []any{param("Prefer"), param("_format"), param("_pretty")}
+		parameters := writeParameters(typ, param("Prefer"), param("_format"), param("_pretty"))
 		desc := "The server assigns the id."
 		if condCreate {
 			parameters = append(parameters, param("If-None-Exist"))
@@ -167,7 +167,7 @@ func (b *builder) typePaths(typ string, interactions []string, params []fhir.Cap
 		}
 		b.add(base, "post", map[string]any{
 			"operationId": "create" + typ, "summary": "Create a " + typ, "tags": tags, "security": security(writePerm),
-			"description": desc, "parameters": parameters, "requestBody": resourceBody(typ),
+			"description": desc, "parameters": parameters, "requestBody": writeBody(typ),
 			"responses": responses(map[string]any{
 				"201": ok("Created", typ, "ETag", "Last-Modified", "Location"),
 				"200": ok("An existing match of If-None-Exist", typ, "ETag", "Last-Modified"),
@@ -283,6 +283,47 @@ var jsonPatchBody = map[string]any{"required": true, "content": map[string]any{f
 	"examples": map[string]any{"cancel": map[string]any{"summary": "Cancel an appointment",
 		"value": []any{map[string]any{"op": "replace", "path": "/status", "value": "cancelled"}}}},
 }}}
+
+// binaryMedia are media types a Binary is uploaded and downloaded as; careslot takes any
+// but FHIR JSON (docs/rest.md, Binary), these are the common ones.
+var binaryMedia = []string{"application/pdf", "image/png", "image/jpeg", "text/plain", "application/octet-stream"}
+
+func binaryContent(content map[string]any) {
+	raw := map[string]any{"schema": map[string]any{"type": "string", "format": "binary"}}
+	for _, mt := range binaryMedia {
+		content[mt] = raw
+	}
+}
+
+// writeBody is the body of a create or update by id: the resource, and for a Binary also
+// its raw bytes.
+func writeBody(typ string) map[string]any {
+	body := resourceBody(typ)
+	if typ == "Binary" {
+		binaryContent(body["content"].(map[string]any))
+	}
+	return body
+}
+
+// readAnswer is the 200 of a read or vread: the resource, and for a Binary its bytes
+// unless FHIR JSON is asked for.
+func readAnswer(desc, typ string) map[string]any {
+	if typ != "Binary" {
+		return ok(desc, typ, "ETag", "Last-Modified")
+	}
+	r := ok(desc+": its bytes with their content type, or the Binary with data in base64 when Accept or _format asks for FHIR JSON",
+		typ, "ETag", "Last-Modified", "X-Security-Context")
+	binaryContent(r["content"].(map[string]any))
+	return r
+}
+
+// writeParameters are a create's or update's parameters, and a raw Binary's securityContext.
+func writeParameters(typ string, params ...any) []any {
+	if typ == "Binary" {
+		params = append(params, param("X-Security-Context"))
+	}
+	return params
+}
 
 func resourceBody(typ string) map[string]any {
 	media := map[string]any{"schema": schemaRef(typ)}
