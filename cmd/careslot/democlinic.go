@@ -12,7 +12,8 @@ import (
 
 // The demo clinic: a practice, two insurers, eight doctors with a specialty and weekly
 // hours, four weeks of 30-minute slots (and the past week, for past visits), twenty
-// insured patients, and appointments in every interesting state.
+// insured patients, appointments in every interesting state, and the records of the
+// fulfilled visits (demorecords.go).
 
 type demoDoctor struct {
 	given, family string
@@ -114,7 +115,11 @@ func seedDemoClinic(ctx context.Context, h http.Handler, now time.Time, log *slo
 	if err != nil {
 		return err
 	}
-	log.Info("demo clinic seeded", "doctors", len(demoDoctors), "patients", len(patients), "appointments", n)
+	visits, err := seedVisitRecords(c)
+	if err != nil {
+		return err
+	}
+	log.Info("demo clinic seeded", "doctors", len(demoDoctors), "patients", len(patients), "appointments", n, "visits with records", visits)
 	return nil
 }
 
