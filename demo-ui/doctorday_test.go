@@ -52,6 +52,7 @@ func TestDoctorDay(t *testing.T) {
 		t.Errorf("the declined request's slot is %v, want free", slot["status"])
 	}
 	doctor.screenshot("1-day")
+	// (The file is stored as a Binary the note names; checked after the upload below.)
 
 	// A note with a file: the patient opens the file and reads the very bytes sent.
 	const content = "%PDF-1.4\nreferral to cardiology\n"
@@ -66,6 +67,26 @@ func TestDoctorDay(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`[data-note-form="visit"] button[type="submit"]`)),
 		chromedp.WaitNotPresent(chromedp.CSS(`[data-note-form="visit"]`)), chromedp.WaitVisible(chromedp.CSS("#alerts .alert-success")))
 
+	// The file is a Binary whose securityContext is the note, named by its attachment.
+	notes := u.asServer(t, "GET", "DocumentReference?related=Appointment/visit", nil)
+	noteEntries, _ := notes["entry"].([]any)
+	if len(noteEntries) != 1 {
+		t.Fatalf("the visit's notes: %v", notes)
+	}
+	note := noteEntries[0].(map[string]any)["resource"].(map[string]any)
+	contents, _ := note["content"].([]any)
+	if len(contents) != 2 {
+		t.Fatalf("the note's content: %v", note["content"])
+	}
+	att := contents[1].(map[string]any)["attachment"].(map[string]any)
+	url, _ := att["url"].(string)
+	if !strings.HasPrefix(url, "Binary/") || att["size"] != float64(len(content)) || att["data"] != nil {
+		t.Fatalf("the file's attachment: %v", att)
+	}
+	if bin := u.asServer(t, "GET", url+"?_format=json", nil); fmt.Sprint(bin["securityContext"]) != fmt.Sprint(map[string]any{"reference": "DocumentReference/" + note["id"].(string)}) {
+		t.Errorf("the file's Binary: %v", bin)
+	}
+
 	// The week: both days, in order.
 	doctor.do("show the week", chromedp.Click(chromedp.CSS(`label[for="span-week"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#doctor-list [data-appointment="other-day"]`)))
@@ -77,7 +98,9 @@ func TestDoctorDay(t *testing.T) {
 
 	carla := b.person(t, "carla")
 	carla.signIn(u.root, "sign-in-patient", "carla")
-	carla.do("see the file", chromedp.WaitVisible(chromedp.CSS(`#records [data-visit="Appointment/visit"] a[data-open="referral.pdf"]`)))
+	carla.do("get the file", chromedp.WaitVisible(chromedp.CSS(`#records [data-visit="Appointment/visit"] button[data-fetch="referral.pdf"]`)),
+		chromedp.Click(chromedp.CSS(`#records button[data-fetch="referral.pdf"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#records a[data-open="referral.pdf"]`)))
 	// She downloads it (the page's CSP keeps even the test from reading the blob in place).
 	downloads := t.TempDir()
 	if _, err := chromedp.CallBrowser(carla.ctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{

@@ -180,19 +180,33 @@ class FhirError extends Error {
 class SignedOut extends Error {}
 
 async function fhir(method, path, body, headers) {
-  const s = currentSession();
-  if (!s) { signOut("Your session ended; please sign in again."); throw new SignedOut(); }
-  const h = { Authorization: "Bearer " + s.token, Accept: "application/fhir+json", ...(headers || {}) };
+  const h = { ...(headers || {}) };
   if (body !== undefined) h["Content-Type"] = "application/fhir+json";
-  // no-store: a read must be the current version (an update's If-Match is taken from it),
-  // and patient data has no business in the browser's cache.
-  const r = await fetch(path ? FHIR_BASE + "/" + path : FHIR_BASE, { method, headers: h, cache: "no-store", body: body === undefined ? undefined : JSON.stringify(body) });
+  const r = await send(method, path, body === undefined ? undefined : JSON.stringify(body), h);
   const text = await r.text();
   let json = null;
   try { json = text ? JSON.parse(text) : null; } catch (e) { json = null; }
-  if (r.status === 401) { signOut("Your session ended; please sign in again."); throw new SignedOut(); }
   if (!r.ok) throw new FhirError(r.status, json);
   return json;
+}
+
+// send is one request to the API with the user's token; a 401 signs the UI out.
+async function send(method, path, body, headers) {
+  const s = currentSession();
+  if (!s) { signOut("Your session ended; please sign in again."); throw new SignedOut(); }
+  const h = { Authorization: "Bearer " + s.token, Accept: "application/fhir+json", ...(headers || {}) };
+  // no-store: a read must be the current version (an update's If-Match is taken from it),
+  // and patient data has no business in the browser's cache.
+  const r = await fetch(path ? FHIR_BASE + "/" + path : FHIR_BASE, { method, headers: h, cache: "no-store", body });
+  if (r.status === 401) { signOut("Your session ended; please sign in again."); throw new SignedOut(); }
+  return r;
+}
+
+// binaryBlob reads a Binary's bytes (careslot answers them raw, with their content type).
+async function binaryBlob(reference) {
+  const r = await send("GET", reference, undefined, { Accept: "*/*" });
+  if (!r.ok) throw new FhirError(r.status, await r.json().catch(() => null));
+  return r.blob();
 }
 
 function resources(bundle, type) {
@@ -611,6 +625,7 @@ async function loadRecords(appts) {
 
 // attachmentView shows a text attachment in place and offers any other as a download.
 function attachmentView(att) {
+  if (att.url && /^Binary\/[A-Za-z0-9.-]+$/.test(att.url)) return binaryView(att);
   const bytes = att.data ? Uint8Array.from(atob(att.data), (ch) => ch.charCodeAt(0)) : new Uint8Array();
   const type = att.contentType || "application/octet-stream";
   if (type.startsWith("text/plain")) {
@@ -622,6 +637,29 @@ function attachmentView(att) {
   const name = att.title || "document";
   return el("div", { "data-attachment": name }, el("a", { href: url, target: "_blank", rel: "noopener", "data-open": name }, `Open ${name}`),
     " · ", el("a", { href: url, download: name, "aria-label": `Download ${name}` }, "Download"));
+}
+
+// binaryView offers a file stored as a Binary: its bytes are fetched (with the token) when
+// asked for, then offered to open or download like an inline one.
+function binaryView(att) {
+  const name = att.title || "document";
+  const box = el("div", { "data-attachment": name });
+  const button = el("button", { type: "button", class: "btn btn-sm btn-outline-primary", "data-fetch": name,
+    onclick: async () => {
+      button.disabled = true;
+      try {
+        const url = URL.createObjectURL(await binaryBlob(att.url));
+        attachmentURLs.push(url);
+        box.replaceChildren(el("a", { href: url, target: "_blank", rel: "noopener", "data-open": name }, `Open ${name}`),
+          " · ", el("a", { href: url, download: name, "aria-label": `Download ${name}` }, "Download"));
+        box.querySelector("a").focus();
+      } catch (err) {
+        button.disabled = false;
+        showError(err);
+      }
+    } }, `Get ${name}`, att.size ? ` (${Math.ceil(att.size / 1024)} KB)` : "");
+  box.append(button);
+  return box;
 }
 
 // attachmentURLs are the object URLs of the records shown; they are let go when the
@@ -1025,15 +1063,6 @@ async function addPrescription(a, doctor, v) {
   });
 }
 
-function fileBase64(file) {
-  return new Promise((resolve, reject) => {
-    const r = new FileReader();
-    r.onload = () => resolve(String(r.result).split(",")[1] || "");
-    r.onerror = () => reject(r.error);
-    r.readAsDataURL(file);
-  });
-}
-
 function textBase64(text) {
   let s = "";
   for (const b of new TextEncoder().encode(text)) s += String.fromCharCode(b);
@@ -1041,11 +1070,17 @@ function textBase64(text) {
 }
 
 // addNote stores the visit note as a DocumentReference of the patient, written by the
-// doctor, tied to the appointment (context.related); a file is a second attachment.
+// doctor, tied to the appointment (context.related); a file is a second attachment, its
+// bytes uploaded first as a Binary (raw), which the DocumentReference then names: careslot
+// makes the document the Binary's securityContext, so who may read one may read the other.
 async function addNote(a, doctor, text, file) {
   const content = [{ attachment: { contentType: "text/plain; charset=utf-8", title: "Visit note", data: textBase64(text), creation: new Date().toISOString() } }];
   if (file) {
-    content.push({ attachment: { contentType: file.type || "application/octet-stream", title: file.name, size: file.size, data: await fileBase64(file) } });
+    const type = file.type || "application/octet-stream";
+    const r = await send("POST", "Binary", file, { "Content-Type": type });
+    const bin = await r.json().catch(() => null);
+    if (!r.ok) throw new FhirError(r.status, bin);
+    content.push({ attachment: { contentType: type, title: file.name, url: "Binary/" + bin.id } });
   }
   return fhir("POST", "DocumentReference", {
     resourceType: "DocumentReference", status: "current",
