@@ -1,6 +1,7 @@
 package fhir
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"github.com/careslot/careslot/fhir/fhirerr"
 	"github.com/careslot/careslot/smart-auth/scope"
 	"github.com/careslot/careslot/storage"
+	"github.com/careslot/careslot/storage/search"
 	"github.com/gorilla/mux"
 )
 
@@ -19,11 +21,40 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.authorize(r.Context(), scope.Read, typ, nil); err != nil {
+	ctx := r.Context()
+	if err := s.authorize(ctx, scope.Read, typ, nil); err != nil {
 		return err
 	}
-	res, err := s.reader(r.Context()).Read(r.Context(), typ, mux.Vars(r)["id"])
-	return s.answerRead(w, r, typ, res, err)
+	// The row and whether the caller may see it, in one round trip; Authorize then takes
+	// that answer instead of asking the database again.
+	db := s.reader(ctx)
+	res, visible, err := db.ReadVisible(ctx, s.rules.ReadAccess(ctx, typ), typ, mux.Vars(r)["id"])
+	var seen visibility = db
+	if res != nil {
+		seen = knownVisibility{reader: db, rid: res.RID, visible: visible}
+	}
+	return s.answerRead(w, r, typ, res, err, seen)
+}
+
+// visibility is what Authorize asks whether the caller may see a stored resource.
+type visibility interface {
+	Visible(ctx context.Context, a *search.Access, typ string, rid int64) (bool, error)
+}
+
+// knownVisibility answers for the resource rid with what its read already found out
+// under the caller's read access (storage.ReadVisible with Rules.ReadAccess, the very
+// access Authorize checks a read against), and asks the database about any other.
+type knownVisibility struct {
+	reader
+	rid     int64
+	visible bool
+}
+
+func (k knownVisibility) Visible(ctx context.Context, a *search.Access, typ string, rid int64) (bool, error) {
+	if rid == k.rid {
+		return k.visible, nil
+	}
+	return k.reader.Visible(ctx, a, typ, rid)
 }
 
 // vread answers GET [type]/[id]/_history/[vid].
@@ -40,14 +71,14 @@ func (s *Server) vread(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	res, err := s.reader(r.Context()).VRead(r.Context(), typ, mux.Vars(r)["id"], vid)
-	return s.answerRead(w, r, typ, res, err)
+	return s.answerRead(w, r, typ, res, err, s.reader(r.Context()))
 }
 
 // answerRead answers a read or vread; a resource the caller may not see, live or
-// deleted, is answered as one that does not exist (resources.Authorize).
-func (s *Server) answerRead(w http.ResponseWriter, r *http.Request, typ string, res *storage.Resource, err error) error {
+// deleted, is answered as one that does not exist (resources.Authorize, asking seen).
+func (s *Server) answerRead(w http.ResponseWriter, r *http.Request, typ string, res *storage.Resource, err error, seen visibility) error {
 	if res != nil {
-		if err := s.authorize(r.Context(), scope.Read, typ, res); err != nil {
+		if err := s.rules.Authorize(r.Context(), seen, scope.Read, typ, res); err != nil {
 			return err
 		}
 	}

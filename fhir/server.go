@@ -252,6 +252,7 @@ func (s *Server) inTx(ctx context.Context, fn func(*storage.Tx) error) error {
 // own writes, or the pool.
 type reader interface {
 	Read(ctx context.Context, typ, id string) (*storage.Resource, error)
+	ReadVisible(ctx context.Context, a *search.Access, typ, id string) (*storage.Resource, bool, error)
 	VRead(ctx context.Context, typ, id string, version int) (*storage.Resource, error)
 	History(ctx context.Context, q storage.HistoryQuery) ([]storage.HistoryEntry, *storage.HistoryCursor, error)
 	Visible(ctx context.Context, a *search.Access, typ string, rid int64) (bool, error)

@@ -145,6 +145,20 @@ func (r *Rules) Authorize(ctx context.Context, db visibility, i scope.Interactio
 	return nil
 }
 
+// ReadAccess is the access a read of typ by the caller in ctx is checked against by
+// Authorize (nil: every resource of typ), for a read that asks it in the same query as
+// the row (storage.ReadVisible). Ask it once Authorize allowed reading typ at all.
+func (r *Rules) ReadAccess(ctx context.Context, typ string) *search.Access {
+	if _, ok := caller.From(ctx); !ok {
+		return nil
+	}
+	d := r.decide(ctx, scope.Read, typ, false)
+	if !d.Allowed {
+		return &search.Access{} // sees no type
+	}
+	return d.Access
+}
+
 // AuthorizeWritten checks a resource just written in tx: the caller must be allowed to
 // write what it has become (a patient may not book an appointment for someone else,
 // nor move their own into another patient's compartment). tx sees the write's index rows.

@@ -55,6 +55,18 @@ func (c *txConn) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row 
 	if c.begun {
 		return c.conn.QueryRow(ctx, sql, args...)
 	}
+	if len(args) > 0 {
+		// A statement with its own exec mode (a search's) cannot ride in a batch with
+		// BEGIN: pgx would send the mode as a parameter.
+		if _, ok := args[0].(pgx.QueryExecMode); ok {
+			if _, err := c.conn.Exec(ctx, "BEGIN"); err != nil {
+				c.beginErr = err
+				return errRow{err}
+			}
+			c.begun = true
+			return c.conn.QueryRow(ctx, sql, args...)
+		}
+	}
 	br, err := c.beginWith(ctx, sql, args)
 	if err != nil {
 		return errRow{err}

@@ -288,6 +288,16 @@ func (a *Access) VisibleSQL(reg *Registry, typ string, rid int64) (string, []any
 	return b.withClause() + "SELECT EXISTS (SELECT 1 FROM resources r WHERE r.rid = " + ridArg + " AND " + cond + ")", b.args
 }
 
+// ReadVisibleSQL is the query that reads the resources row of typ/id, its columns cols
+// (of the alias r), with one last boolean column: whether a lets its caller see it. A
+// read and its access check, otherwise two round trips (VisibleSQL), in one.
+func (a *Access) ReadVisibleSQL(reg *Registry, cols, typ, id string) (string, []any) {
+	b := &builder{reg: reg, base: a.BaseURL, access: a}
+	typArg, idArg := b.arg(typ), b.arg(id)
+	cond := b.visible(typ, "r")
+	return b.withClause() + "SELECT " + cols + ", " + cond + " FROM resources r WHERE r.type = " + typArg + " AND r.id = " + idArg, b.args
+}
+
 // RIDsSQL is the SELECT of the rids of the resources visible under a, with its
 // arguments numbered after the first offset ones, for queries written elsewhere
 // (history): only of type typ when typ is not empty.
