@@ -3,6 +3,7 @@ package fhir
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/careslot/careslot/fhir/fhirerr"
+	"github.com/careslot/careslot/smart-auth/caller"
 	"github.com/careslot/careslot/storage"
 	"github.com/gorilla/mux"
 )
@@ -168,7 +170,7 @@ func (s *Server) writeRawBinary(w http.ResponseWriter, r *http.Request, id strin
 		if res, err = s.write(ctx, tx, prev, "Binary", id, meta, method); err != nil {
 			return err
 		}
-		_, err := tx.AttachBinary(ctx, res, body)
+		_, err := tx.AttachBinary(withUploader(ctx), res, body)
 		return err
 	})
 	if err != nil {
@@ -306,4 +308,12 @@ func (s *Server) checkBinaryDataSize(body []byte) error {
 		return tooLarge(s.cfg.BinaryMaxBytes)
 	}
 	return nil
+}
+
+// withUploader records the caller as the sender of the Binary bytes written under ctx.
+func withUploader(ctx context.Context) context.Context {
+	if c, ok := caller.From(ctx); ok {
+		return storage.WithUploader(ctx, c.Subject)
+	}
+	return ctx
 }

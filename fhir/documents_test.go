@@ -115,6 +115,11 @@ func TestBinaryAccessFollowsSecurityContext(t *testing.T) {
 	bin := postRaw(t, http.StatusCreated, "image/png", scan, d1...)
 	srv.Must(t, http.StatusNotFound, "GET", "Binary/"+bin, nil, d1...)
 	srv.Must(t, http.StatusNotFound, "GET", "Binary/"+bin, nil, alice...)
+	// Another practitioner cannot claim it: to him it does not exist.
+	r := srv.Do(t, "POST", "DocumentReference", documentReference("dac-bob", map[string]any{"url": "Binary/" + bin}), d2...)
+	if r.Status != http.StatusUnprocessableEntity || expression(t, r) != "DocumentReference.content[0].attachment.url" {
+		t.Errorf("Dr Two attaching Dr One's upload: %d %s", r.Status, r.Body)
+	}
 	srv.Must(t, http.StatusCreated, "POST", "DocumentReference", documentReference("dac-alice", map[string]any{"url": "Binary/" + bin}), d1...)
 
 	missing := srv.Do(t, "GET", "Binary/dac-nothing", nil, alice...)
@@ -148,7 +153,7 @@ func TestBinaryAccessFollowsSecurityContext(t *testing.T) {
 	// not theirs (told as a reference to nothing), nor attach another's Binary to a
 	// document (told as a Binary that does not exist), nor change one they cannot see.
 	postRaw(t, http.StatusForbidden, "text/plain", []byte("x"), bob...)
-	r := srv.Do(t, "POST", "Binary", map[string]any{"resourceType": "Binary", "contentType": "text/plain",
+	r = srv.Do(t, "POST", "Binary", map[string]any{"resourceType": "Binary", "contentType": "text/plain",
 		"securityContext": ref("Patient/dac-alice"), "data": base64.StdEncoding.EncodeToString([]byte("x"))}, d2...)
 	if r.Status != http.StatusUnprocessableEntity {
 		t.Errorf("Dr Two's Binary for Alice: %d %s", r.Status, r.Body)
@@ -174,7 +179,9 @@ func TestBinaryAccessFollowsSecurityContext(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		r := srv.Must(t, http.StatusOK, "GET", "AuditEvent?entity=Binary/"+bin+"&subtype=read&_count=100", nil)
-		var b struct{ Entry []struct{ Resource struct{ Outcome string } } }
+		var b struct {
+			Entry []struct{ Resource struct{ Outcome string } }
+		}
 		json.Unmarshal(r.Body, &b)
 		outcomes := map[string]int{}
 		for _, e := range b.Entry {

@@ -39,6 +39,7 @@ func (s *Server) write(ctx context.Context, tx *storage.Tx, prev *storage.Resour
 		if err := s.checkBinaryDataSize(body); err != nil {
 			return nil, err
 		}
+		ctx = withUploader(ctx)
 	}
 	change := &resources.Change{Action: action, Type: typ, ID: id, Old: prev, New: body}
 	if err := s.rules.Check(ctx, tx, change); err != nil {

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/careslot/careslot/fhir/fhirerr"
+	"github.com/careslot/careslot/smart-auth/caller"
 	"github.com/careslot/careslot/smart-auth/scope"
 	"github.com/careslot/careslot/storage"
 )
@@ -131,10 +132,31 @@ func (r *Rules) attachedBinary(ctx context.Context, tx *storage.Tx, id string, v
 		return nil, err
 	}
 	if reference(bdoc, "securityContext") == "" {
-		return bin, nil
+		return r.orphanFor(ctx, tx, bin)
 	}
 	if err := r.Authorize(ctx, tx, scope.Read, "Binary", bin); err != nil {
 		return nil, ignoreMissing(err)
+	}
+	return bin, nil
+}
+
+// orphanFor is bin, a Binary that belongs to nothing yet, when the caller may attach it:
+// its uploader, or a caller who sees every Binary (an admin, a backend service); nil
+// (does not exist) for anyone else, who could otherwise claim another's upload.
+func (r *Rules) orphanFor(ctx context.Context, tx *storage.Tx, bin *storage.Resource) (*storage.Resource, error) {
+	c, ok := caller.From(ctx)
+	if !ok {
+		return bin, nil
+	}
+	if d := r.decide(ctx, scope.Read, "Binary", false); d.Allowed && d.Access.Unrestricted("Binary") {
+		return bin, nil
+	}
+	blob, err := tx.BinaryBlob(ctx, bin.RID, bin.VersionID)
+	if err != nil {
+		return nil, err
+	}
+	if blob == nil || blob.UploadedBy != c.Subject {
+		return nil, nil
 	}
 	return bin, nil
 }

@@ -29,6 +29,15 @@ type Blob struct {
 	Size   int64
 	SHA1   []byte
 	Chunks int
+	// UploadedBy is the OAuth2 subject of who sent the bytes, "" for the server itself.
+	UploadedBy string
+}
+
+type uploaderKey struct{}
+
+// WithUploader marks the Binary bytes written under ctx as sent by subject.
+func WithUploader(ctx context.Context, subject string) context.Context {
+	return context.WithValue(ctx, uploaderKey{}, subject)
 }
 
 // Hash is the blob's SHA-1 in base64, as R4's Attachment.hash has it.
@@ -87,7 +96,9 @@ func (t *Tx) writeBinaryBytes(ctx context.Context, r, prev *Resource, data []byt
 // in chunks, never whole; an error reading it (a body over its limit) is returned as it is.
 func (t *Tx) AttachBinary(ctx context.Context, res *Resource, data io.Reader) (*Blob, error) {
 	var blob Blob
-	if err := t.pg.QueryRow(ctx, `INSERT INTO binary_blobs (size, sha1, chunks) VALUES (0, '', 0) RETURNING blob_id`).Scan(&blob.ID); err != nil {
+	blob.UploadedBy, _ = ctx.Value(uploaderKey{}).(string)
+	if err := t.pg.QueryRow(ctx, `INSERT INTO binary_blobs (size, sha1, chunks, uploaded_by) VALUES (0, '', 0, $1) RETURNING blob_id`,
+		blob.UploadedBy).Scan(&blob.ID); err != nil {
 		return nil, fmt.Errorf("storage: binary %s: %w", res.ID, mapPgError(err))
 	}
 	src := &chunkSource{blob: blob.ID, r: data, buf: make([]byte, BlobChunkSize), sum: sha1.New()}
@@ -146,9 +157,9 @@ func (c *chunkSource) Err() error { return c.err }
 // binaryBlob is the blob of version of the Binary rid, nil when it has no bytes.
 func binaryBlob(ctx context.Context, q Querier, rid int64, version int) (*Blob, error) {
 	var b Blob
-	err := q.QueryRow(ctx, `SELECT b.blob_id, b.size, b.sha1, b.chunks FROM binary_versions v
+	err := q.QueryRow(ctx, `SELECT b.blob_id, b.size, b.sha1, b.chunks, b.uploaded_by FROM binary_versions v
 		JOIN binary_blobs b USING (blob_id) WHERE v.rid = $1 AND v.version_id = $2`, rid, version).
-		Scan(&b.ID, &b.Size, &b.SHA1, &b.Chunks)
+		Scan(&b.ID, &b.Size, &b.SHA1, &b.Chunks, &b.UploadedBy)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
