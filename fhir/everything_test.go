@@ -210,6 +210,19 @@ func TestEverythingAccess(t *testing.T) {
 		t.Errorf("the patient's own record: got %v\nwant %v", sortedCopy(got), want)
 	}
 	srv.Must(t, http.StatusNotFound, "GET", "Patient/evq/$everything", nil, own...)
+	// Audited like a search: an AuditEvent names the patient and the query, the refusal too.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		body := string(srv.Must(t, http.StatusOK, "GET", "AuditEvent?entity=Patient/evp&subtype=operation&_count=100", nil).Body)
+		refused := string(srv.Must(t, http.StatusOK, "GET", "AuditEvent?entity=Patient/evq&subtype=operation&outcome=4&_count=100", nil).Body)
+		if strings.Contains(body, `"description":"GET /fhir/Patient/evp/$everything?_count=5"`) && strings.Contains(refused, "Patient/evq/$everything") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no AuditEvents of $everything: %.2000s", body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	// Scopes on Observations alone: the Patient and its Observations, nothing else.
 	obsOnly := apptest.Bearer(srv.Token(t, smarttest.Patient(srv.URL, "evp", "patient/Patient.rs", "patient/Observation.rs")))
 	got, _ = everythingPages(t, "Patient/evp/$everything", obsOnly...)

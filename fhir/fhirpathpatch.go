@@ -455,7 +455,7 @@ func (d *fpDoc) resolve(op *fpOperation, path string) ([]fpSlot, error) {
 	if !ok {
 		return nil, fpError(op, "a path that selects a primitive value must end with the element's name, e.g. Patient.birthDate or Patient.name[0].given[1]")
 	}
-	parents := []*fpNode{{obj: d.root}}
+	var parents []*fpNode
 	if container != "" {
 		if parents, _, err = d.evaluate(op, container); err != nil {
 			return nil, err
