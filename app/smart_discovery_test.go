@@ -24,6 +24,7 @@ func TestSmartConfigurationAndCapabilitySecurity(t *testing.T) {
 		"issuer": s.hydra.Issuer, "jwks_uri": s.hydra.PublicURL + "/.well-known/jwks.json",
 		"authorization_endpoint": s.root + "/auth/authorize", "token_endpoint": s.root + "/auth/token",
 		"introspection_endpoint": s.root + "/auth/introspect", "revocation_endpoint": s.root + "/auth/revoke",
+		"end_session_endpoint": s.hydra.PublicURL + "/oauth2/sessions/logout",
 	} {
 		if conf[key] != want {
 			t.Errorf("%s = %v, want %s", key, conf[key], want)

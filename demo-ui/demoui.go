@@ -27,10 +27,12 @@ var Scopes = []string{"openid", "fhirUser", "launch/patient", "patient/*.cruds",
 
 // Client is the registration of ClientID for the careslot whose FHIR base is baseURL:
 // public, redirected back to the UI's callback on careslot's own origin, tokens for
-// baseURL.
+// baseURL, and back to the UI's page after signing out (RP-initiated logout).
 func Client(baseURL string) hydraclient.OAuth2Client {
 	base := strings.TrimRight(baseURL, "/")
-	return hydra.AppClient(ClientID, "", []string{root(base) + CallbackPath}, base, Scopes...)
+	c := hydra.AppClient(ClientID, "", []string{root(base) + CallbackPath}, base, Scopes...)
+	c.PostLogoutRedirectUris = []string{root(base) + "/"}
+	return c
 }
 
 // root is careslot's root URL: the FHIR base without /fhir.

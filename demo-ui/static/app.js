@@ -150,7 +150,7 @@ async function finishSignIn() {
   const claims = jwtClaims(tok.id_token || "");
   const fhirUser = String(claims.fhirUser || "").replace(FHIR_BASE + "/", "");
   sessionStorage.setItem(SESSION_KEY, JSON.stringify({
-    token: tok.access_token, patient: tok.patient || "", fhirUser, scope: tok.scope || "",
+    token: tok.access_token, idToken: tok.id_token || "", patient: tok.patient || "", fhirUser, scope: tok.scope || "",
     expiresAt: Date.now() + 1000 * (tok.expires_in || 3600), name: claims.name || claims.preferred_username || "",
   }));
   location.replace("/");
@@ -165,6 +165,28 @@ function currentSession() {
 function signOut(message) {
   sessionStorage.removeItem(SESSION_KEY);
   if (message) sessionStorage.setItem("careslot.message", message);
+  location.assign("/");
+}
+
+// signOutEverywhere is the Sign out button: the access token is revoked, and the sign-in
+// at careslot (Hydra's session, which would otherwise sign the next person at this
+// browser in without a password) is ended by OpenID Connect RP-initiated logout, which
+// comes back to this page.
+async function signOutEverywhere() {
+  const s = JSON.parse(sessionStorage.getItem(SESSION_KEY) || "null");
+  clearInterval(pollTimer);
+  sessionStorage.removeItem(SESSION_KEY);
+  sessionStorage.setItem("careslot.message", "You are signed out.");
+  const cfg = await smartConfig().catch(() => null);
+  if (s && cfg && cfg.revocation_endpoint) {
+    await fetch(cfg.revocation_endpoint, { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ token: s.token, token_type_hint: "access_token", client_id: CLIENT_ID }) }).catch(() => null);
+  }
+  if (s && s.idToken && cfg && cfg.end_session_endpoint) {
+    const q = new URLSearchParams({ id_token_hint: s.idToken, post_logout_redirect_uri: location.origin + "/", state: randomString(16) });
+    location.assign(cfg.end_session_endpoint + "?" + q.toString());
+    return;
+  }
   location.assign("/");
 }
 
@@ -1126,7 +1148,7 @@ async function start() {
     return;
   }
   $("who").hidden = false;
-  $("sign-out").addEventListener("click", () => signOut("You are signed out."));
+  $("sign-out").addEventListener("click", (e) => { e.target.disabled = true; signOutEverywhere(); });
   try {
     if (s.patient && (!s.fhirUser || s.fhirUser.startsWith("Patient/"))) await showPatient(s);
     else if (s.fhirUser.startsWith("Practitioner/")) await showDoctor(s);

@@ -126,7 +126,7 @@ func extraSchemas() map[string]any {
 			"required":    []string{"authorization_endpoint", "token_endpoint", "capabilities"},
 			"properties": map[string]any{
 				"issuer": str, "jwks_uri": str, "authorization_endpoint": str, "token_endpoint": str,
-				"introspection_endpoint": str, "revocation_endpoint": str,
+				"introspection_endpoint": str, "revocation_endpoint": str, "end_session_endpoint": str,
 				"token_endpoint_auth_methods_supported":            map[string]any{"type": "array", "items": str},
 				"token_endpoint_auth_signing_alg_values_supported": map[string]any{"type": "array", "items": str},
 				"grant_types_supported":                            map[string]any{"type": "array", "items": str},

@@ -48,13 +48,15 @@ func (c Config) Endpoint(name string) string { return c.authRoot() + "/auth/" + 
 // SmartConfiguration is the document at [base]/.well-known/smart-configuration.
 func (c Config) SmartConfiguration() map[string]any {
 	return map[string]any{
-		"issuer":                                c.Issuer,
-		"jwks_uri":                              strings.TrimRight(c.HydraPublicURL, "/") + "/.well-known/jwks.json",
-		"authorization_endpoint":                c.Endpoint("authorize"),
-		"token_endpoint":                        c.Endpoint("token"),
-		"introspection_endpoint":                c.Endpoint("introspect"),
-		"revocation_endpoint":                   c.Endpoint("revoke"),
-		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post", "private_key_jwt", "none"},
+		"issuer":                 c.Issuer,
+		"jwks_uri":               strings.TrimRight(c.HydraPublicURL, "/") + "/.well-known/jwks.json",
+		"authorization_endpoint": c.Endpoint("authorize"),
+		"token_endpoint":         c.Endpoint("token"),
+		"introspection_endpoint": c.Endpoint("introspect"),
+		"revocation_endpoint":    c.Endpoint("revoke"),
+		// OpenID Connect RP-Initiated Logout: where an app ends the user's Hydra session.
+		"end_session_endpoint":                             strings.TrimRight(c.HydraPublicURL, "/") + "/oauth2/sessions/logout",
+		"token_endpoint_auth_methods_supported":            []string{"client_secret_basic", "client_secret_post", "private_key_jwt", "none"},
 		"token_endpoint_auth_signing_alg_values_supported": []string{"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512"},
 		"grant_types_supported":                            []string{"authorization_code", "client_credentials", "refresh_token"},
 		"scopes_supported":                                 ScopesSupported,
