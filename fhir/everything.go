@@ -1,6 +1,7 @@
 package fhir
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/careslot/careslot/audit"
 	"github.com/careslot/careslot/fhir/fhirerr"
+	"github.com/careslot/careslot/smart-auth/caller"
 	"github.com/careslot/careslot/smart-auth/scope"
 	"github.com/careslot/careslot/storage"
 	"github.com/careslot/careslot/storage/search"
@@ -46,17 +48,19 @@ var careDateParams = map[string]string{
 	"Schedule":           "date",
 }
 
-// EverythingOperation is Patient/[id]/$everything.
+// EverythingOperation is Patient/[id]/$everything, and Patient/$everything for the
+// token's own patient.
 func (s *Server) EverythingOperation() *Operation {
-	return &Operation{Name: "everything", Types: []string{"Patient"}, Instance: true, Handler: s.everything,
+	return &Operation{Name: "everything", Types: []string{"Patient"}, Type: true, Instance: true, Handler: s.everything,
 		// The Patient itself must be readable; each part is then filtered by what the
 		// caller may search of its type.
 		Needs:   &Need{scope.Read, "Patient"},
 		Aliases: []string{"_cursor"},
-		Definition: s.operationDefinition(opMeta{Name: "everything", Title: "Patient everything", Types: []string{"Patient"}, Instance: true,
+		Definition: s.operationDefinition(opMeta{Name: "everything", Title: "Patient everything", Types: []string{"Patient"}, Type: true, Instance: true,
 			Description: "The patient's whole record: the Patient, every resource of its compartment (AuditEvents aside) and the " +
 				"Practitioners, Organizations, Locations and Medications they refer to, as a searchset Bundle paged with next links. " +
-				"Only what the caller may see is returned.",
+				"Only what the caller may see is returned. On Patient/$everything, the patient of the token's launch context " +
+				"(a patient's own record).",
 			Params: []opParam{
 				{Name: "start", Use: "in", Min: 0, Max: "1", Type: "date", Doc: "only records of care on or after this date (resources with a care date: Encounter.period, Observation.effective, Condition.onset...)"},
 				{Name: "end", Use: "in", Min: 0, Max: "1", Type: "date", Doc: "only records of care on or before this date"},
@@ -101,6 +105,15 @@ type everythingArgs struct {
 func (s *Server) everything(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	id := mux.Vars(r)["id"]
+	path := "Patient/" + id + "/$everything"
+	if id == "" {
+		// Patient/$everything: the patient the token is about.
+		if id = contextPatient(ctx); id == "" {
+			return errorf(fhirerr.ErrInvalid, fhirerr.CodeNotSupported,
+				"Patient/$everything is the record of the token's patient, and this token has none: ask for Patient/[id]/$everything")
+		}
+		path = "Patient/$everything"
+	}
 	args, err := s.everythingArgs(w, r)
 	if err != nil {
 		return err
@@ -166,7 +179,6 @@ func (s *Server) everything(w http.ResponseWriter, r *http.Request) error {
 			audit.Touch(ctx, list[i].Type, list[i].ID, list[i].Content)
 		}
 	}
-	path := "Patient/" + id + "/$everything"
 	b := &Bundle{ResourceType: "Bundle", ID: storage.NewID(), Type: "searchset",
 		Meta: &BundleMeta{LastUpdated: time.Now().UTC().Format(storage.LastUpdatedFormat)}}
 	self := ""
@@ -185,6 +197,22 @@ func (s *Server) everything(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, r, http.StatusOK, marshal(b))
 	return nil
+}
+
+// contextPatient is the patient a token is about: its launch context, or a patient's
+// own Patient; "" for none.
+func contextPatient(ctx context.Context) string {
+	c, ok := caller.From(ctx)
+	if !ok {
+		return ""
+	}
+	if c.Patient != "" {
+		return c.Patient
+	}
+	if typ, id, _ := strings.Cut(c.FHIRUser, "/"); c.Role == caller.RolePatient && typ == "Patient" {
+		return id
+	}
+	return ""
 }
 
 // everythingParts lists the searches of $everything in the order pages walk them: the

@@ -210,6 +210,14 @@ func TestEverythingAccess(t *testing.T) {
 		t.Errorf("the patient's own record: got %v\nwant %v", sortedCopy(got), want)
 	}
 	srv.Must(t, http.StatusNotFound, "GET", "Patient/evq/$everything", nil, own...)
+	// Patient/$everything is the token's patient's record, paged at the type level.
+	got, pages := everythingPages(t, "Patient/$everything?_count=6", own...)
+	if !slices.Equal(sortedCopy(got), want) || pages < 3 {
+		t.Errorf("Patient/$everything with the patient's token (%d pages): got %v\nwant %v", pages, sortedCopy(got), want)
+	}
+	if r := srv.Do(t, "GET", "Patient/$everything", nil); r.Status != http.StatusBadRequest {
+		t.Errorf("Patient/$everything without a patient in context: %d %s", r.Status, r.Body)
+	}
 	// Audited like a search: an AuditEvent names the patient and the query, the refusal too.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
