@@ -241,6 +241,17 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request, entries []BundleE
 	return nil
 }
 
+// entryRank is an entry's place in a transaction: its method's (transactionOrder), and
+// within it Binaries first, so that a DocumentReference's attachment names a Binary
+// already written whatever the order of the entries (the spec leaves it open).
+func entryRank(e BundleEntry) int {
+	rank := 2 * transactionOrder[e.Request.Method]
+	if p := strings.TrimPrefix(e.Request.URL, "/"); p != "Binary" && !strings.HasPrefix(p, "Binary/") && !strings.HasPrefix(p, "Binary?") {
+		rank++
+	}
+	return rank
+}
+
 // transactionOrder is the processing order the spec sets: DELETE, POST, PUT/PATCH, GET/HEAD.
 var transactionOrder = map[string]int{http.MethodDelete: 0, http.MethodPost: 1, http.MethodPut: 2, http.MethodPatch: 2, http.MethodGet: 3, http.MethodHead: 3}
 
@@ -270,7 +281,7 @@ func (s *Server) transaction(w http.ResponseWriter, r *http.Request, entries []B
 		order[i] = i
 	}
 	sort.SliceStable(order, func(a, b int) bool {
-		return transactionOrder[entries[order[a]].Request.Method] < transactionOrder[entries[order[b]].Request.Method]
+		return entryRank(entries[order[a]]) < entryRank(entries[order[b]])
 	})
 	results := make([]BundleEntry, len(entries))
 	for _, i := range order {

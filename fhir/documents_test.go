@@ -196,3 +196,34 @@ func TestBinaryAccessFollowsSecurityContext(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// A transaction uploads a Binary and its DocumentReference together: the attachment's
+// urn:uuid url becomes Binary/[id], and the Binary, written first whatever the order of
+// the entries, is filled in and attached within the transaction.
+func TestDocumentWithItsBinaryInATransaction(t *testing.T) {
+	t.Parallel()
+	srv.Must(t, http.StatusCreated, "PUT", "Patient/doc-tx-pat", patient("doc-tx-pat"))
+	note := []byte("Referral letter")
+	const binURN = "urn:uuid:1d7e8f3a-5b2c-4c1e-9a0f-3e2d1c0b9a8f"
+	bundle := map[string]any{"resourceType": "Bundle", "type": "transaction", "entry": []any{
+		map[string]any{"fullUrl": "urn:uuid:2e8f9a4b-6c3d-4d2f-8b1a-4f3e2d1c0b9a", "resource": documentReference("doc-tx-pat", map[string]any{"url": binURN}),
+			"request": map[string]any{"method": "POST", "url": "DocumentReference"}},
+		map[string]any{"fullUrl": binURN, "resource": map[string]any{"resourceType": "Binary", "contentType": "text/plain",
+			"data": base64.StdEncoding.EncodeToString(note)}, "request": map[string]any{"method": "POST", "url": "Binary"}},
+	}}
+	out := srv.Must(t, http.StatusOK, "POST", "", bundle, "Prefer", "return=representation").JSON(t)
+	entries := out["entry"].([]any)
+	doc := entries[0].(map[string]any)["resource"].(map[string]any)
+	att := doc["content"].([]any)[0].(map[string]any)["attachment"].(map[string]any)
+	binID := strings.TrimPrefix(att["url"].(string), "Binary/")
+	if att["size"] != float64(len(note)) || att["hash"] != sha1Base64(note) || binID == att["url"] {
+		t.Fatalf("attachment %v", att)
+	}
+	b := srv.Must(t, http.StatusOK, "GET", "Binary/"+binID, nil, "Accept", "application/fhir+json").JSON(t)
+	if sc, _ := b["securityContext"].(map[string]any); sc["reference"] != "DocumentReference/"+doc["id"].(string) {
+		t.Errorf("the Binary's securityContext is %v", b["securityContext"])
+	}
+	if got := srv.Must(t, http.StatusOK, "GET", "Binary/"+binID, nil).Body; !bytes.Equal(got, note) {
+		t.Errorf("bytes %q", got)
+	}
+}
