@@ -7,6 +7,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/careslot/careslot/app/apptest"
+	"github.com/careslot/careslot/smart-auth/smarttest"
 )
 
 var fhirPathPatch = []string{"Content-Type", "application/fhir+json"}
@@ -245,4 +248,38 @@ func TestFHIRPathPatchInTransaction(t *testing.T) {
 	if s := fmt.Sprint(dig(b, "entry.0.response.status")); !strings.HasPrefix(s, "422") {
 		t.Errorf("batch entry status %v", s)
 	}
+}
+
+// The update's rules and the access policy hold for a FHIRPath Patch as for any write:
+// an Appointment's end may not go before its start; the IHE/Argonaut cancellation is a
+// patch of the status; a patient may not patch another patient, nor patch with read scopes.
+func TestFHIRPathPatchKeepsRulesAndAccess(t *testing.T) {
+	t.Parallel()
+	appt := `{"resourceType":"Appointment","id":"fp-appt","status":"proposed","start":"2030-01-01T09:00:00Z","end":"2030-01-01T09:30:00Z","participant":[{"status":"needs-action","type":[{"text":"x"}]}]}`
+	srv.Must(t, http.StatusCreated, "PUT", "Appointment/fp-appt", appt)
+	r := srv.Must(t, http.StatusUnprocessableEntity, "PATCH", "Appointment/fp-appt",
+		fpPatch(fpOp("type", "valueCode", "replace", "path", "valueString", "Appointment.end", "value", "valueInstant", "2030-01-01T08:00:00Z")), fhirPathPatch...)
+	if expression(t, r) != "Appointment.end" {
+		t.Errorf("expression %q, want Appointment.end", expression(t, r))
+	}
+	got := srv.Must(t, http.StatusOK, "PATCH", "Appointment/fp-appt",
+		fpPatch(fpOp("type", "valueCode", "replace", "path", "valueString", "Appointment.status", "value", "valueCode", "cancelled")), fhirPathPatch...).JSON(t)
+	if got["status"] != "cancelled" {
+		t.Errorf("status %v, want cancelled", got["status"])
+	}
+
+	srv.Must(t, http.StatusCreated, "PUT", "Patient/fp-alice", patient("fp-alice"))
+	srv.Must(t, http.StatusCreated, "PUT", "Patient/fp-bob", patient("fp-bob"))
+	alice := apptest.Bearer(srv.Token(t, smarttest.Patient(srv.URL, "fp-alice", "patient/*.cruds")))
+	aliceRead := apptest.Bearer(srv.Token(t, smarttest.Patient(srv.URL, "fp-alice", "patient/*.rs")))
+	off := fpPatch(fpOp("type", "valueCode", "replace", "path", "valueString", "Patient.active", "value", "valueBoolean", false))
+	srv.Must(t, http.StatusNotFound, "PATCH", "Patient/fp-bob", off, append(append([]string{}, fhirPathPatch...), alice...)...)
+	srv.Must(t, http.StatusForbidden, "PATCH", "Patient/fp-alice", off, append(append([]string{}, fhirPathPatch...), aliceRead...)...)
+	srv.Must(t, http.StatusUnauthorized, "PATCH", "Patient/fp-alice", off, append(append([]string{}, fhirPathPatch...), apptest.Anonymous()...)...)
+	for _, id := range []string{"fp-alice", "fp-bob"} {
+		if v := srv.Must(t, http.StatusOK, "GET", "Patient/"+id, nil).JSON(t)["meta"].(map[string]any)["versionId"]; v != "1" {
+			t.Errorf("Patient/%s is at version %v after refused patches", id, v)
+		}
+	}
+	srv.Must(t, http.StatusOK, "PATCH", "Patient/fp-alice", off, append(append([]string{}, fhirPathPatch...), alice...)...)
 }
