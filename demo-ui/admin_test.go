@@ -80,4 +80,8 @@ func TestAdminDoctorsAndAudit(t *testing.T) {
 	admin.setValue("audit-action", "D")
 	admin.do("filter deletes", chromedp.Click(chromedp.CSS(`#audit-filter button[type="submit"]`)),
 		chromedp.WaitReady(chromedp.CSS(`#audit-list[data-shown*="action=D"] [data-count="0"]`)))
+	admin.setValue("audit-action", "")
+	admin.do("the whole log", chromedp.Click(chromedp.CSS(`#audit-filter button[type="submit"]`)),
+		chromedp.WaitReady(chromedp.CSS(`#audit-list[data-shown*="patient="]:not([data-shown*="action="]) tr[data-audit]`)))
+	admin.fitsPhone()
 }

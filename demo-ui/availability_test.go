@@ -62,4 +62,5 @@ func TestDoctorAvailability(t *testing.T) {
 		t.Errorf("after the block the patient is offered %q on %s, want the morning only", got, day)
 	}
 	alice.screenshot("2-morning-only")
+	doctor.fitsPhone()
 }

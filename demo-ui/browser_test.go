@@ -315,6 +315,16 @@ func (p *person) trySignIn(root, button, username string) error {
 		chromedp.Click(chromedp.CSS(`button[value="allow"]`)), chromedp.WaitReady(chromedp.CSS("body[data-ready]")))
 }
 
+// fitsPhone checks that the page, at a phone's width, needs no scrolling sideways.
+func (p *person) fitsPhone() {
+	p.t.Helper()
+	p.do("phone width", chromedp.EmulateViewport(390, 844))
+	if fits := p.eval(`String(document.documentElement.scrollWidth <= window.innerWidth)`); fits != "true" {
+		p.t.Errorf("%s's page is wider than a phone: %s", p.name, p.eval(`document.documentElement.scrollWidth + " > " + window.innerWidth`))
+	}
+	p.screenshot("phone")
+}
+
 // setValue sets a form field as a person would and tells the page it changed.
 func (p *person) setValue(id, value string) {
 	p.t.Helper()
