@@ -380,3 +380,18 @@ func TestHistorySinceWithUnescapedPlus(t *testing.T) {
 		t.Errorf("_at with an unescaped +: %v", b)
 	}
 }
+
+// Answers hold one caller's view of patient data: browsers and proxies must not keep
+// them, errors included; the CapabilityStatement may be cached.
+func TestAnswersAreNotStored(t *testing.T) {
+	srv.Must(t, http.StatusCreated, "PUT", "Patient/no-store", patient("no-store"))
+	for _, path := range []string{"Patient/no-store", "Patient?_id=no-store", "Patient/no-store/_history", "Patient/missing-no-store"} {
+		r := srv.Do(t, "GET", path, nil)
+		if got := r.Header.Get("Cache-Control"); got != "no-store" {
+			t.Errorf("GET %s (%d): Cache-Control %q, want no-store", path, r.Status, got)
+		}
+	}
+	if got := srv.Must(t, http.StatusOK, "GET", "metadata", nil).Header.Get("Cache-Control"); got == "no-store" {
+		t.Errorf("metadata: Cache-Control %q", got)
+	}
+}

@@ -103,6 +103,11 @@ func (s *Server) Handler() http.Handler {
 		if err := checkFormat(r); err != nil {
 			return err
 		}
+		if r.URL.Path != "/fhir/metadata" {
+			// Answers are one caller's view of patient data: no browser or proxy keeps
+			// them (a cached read gave the booking UI a stale version for If-Match).
+			w.Header().Set("Cache-Control", "no-store")
+		}
 		s.router.ServeHTTP(w, r)
 		return nil
 	})

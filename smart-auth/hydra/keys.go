@@ -34,7 +34,7 @@ func WarmSigningKeys(ctx context.Context, publicURL string) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("Hydra's signing keys at %s: %w", jwks, err)
+			return fmt.Errorf("signing keys of Hydra at %s: %w", jwks, err)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
