@@ -154,6 +154,20 @@ func TestSensitiveRecords(t *testing.T) {
 			}
 		})
 	}
+	// A restricted record in another patient's compartment too (as its performer) is
+	// still only its own patient's.
+	srv.Must(t, http.StatusCreated, "PUT", "Patient/sen-other", map[string]any{"resourceType": "Patient", "id": "sen-other"})
+	obs := restricted(observation("sen-o-r", "sen-pat", "laboratory", "Patient/sen-other"), "R")
+	srv.Must(t, http.StatusCreated, "PUT", "Observation/sen-o-r", obs)
+	srv.Must(t, http.StatusCreated, "PUT", "Observation/sen-o-n", observation("sen-o-n", "sen-pat", "laboratory", "Patient/sen-other"))
+	other := apptest.Bearer(srv.Token(t, smarttest.Patient(srv.URL, "sen-other", "patient/*.rs")))
+	srv.Must(t, http.StatusNotFound, "GET", "Observation/sen-o-r", nil, other...)
+	srv.Must(t, http.StatusOK, "GET", "Observation/sen-o-n", nil, other...)
+	srv.Must(t, http.StatusOK, "GET", "Observation/sen-o-r", nil, pat...)
+	if got := bundleIDs(t, srv.Must(t, http.StatusOK, "GET", "Observation?performer=Patient/sen-other", nil, other...).Body); !slices.Equal(got, []string{"Observation/sen-o-n"}) {
+		t.Errorf("the performer's search: %v", got)
+	}
+
 	// Another practitioner cannot change the record either, nor learn it exists.
 	r := srv.Do(t, "PUT", "Condition/sen-c-hiv", restricted(condition("sen-c-hiv", "sen-pat", "sen-e1", "hiv"), "R"), d2...)
 	if r.Status != http.StatusNotFound {

@@ -401,8 +401,13 @@ func (p *policy) filter(i scope.Interaction, typ string) (search.Filter, string)
 	if len(role) == 0 {
 		return nil, why
 	}
-	if p.c.Role == caller.RolePractitioner && confidentialityApplies(typ) {
-		role = confidential(role, p.self)
+	if confidentialityApplies(typ) {
+		switch p.c.Role {
+		case caller.RolePractitioner:
+			role = confidential(role, func(g *search.Grant) { g.Confidential = p.self })
+		case caller.RolePatient:
+			role = confidential(role, func(g *search.Grant) { g.ConfidentialTo = p.self })
+		}
 	}
 	var out search.Filter
 	granted := false
@@ -546,20 +551,20 @@ func (p *policy) ownFilter() (search.Filter, string) {
 	return search.Filter{{OwnedBy: p.c.Subject}}, ""
 }
 
-// confidentialityApplies tells whether a practitioner's reach of typ leaves out the
-// records labelled restricted or very restricted of visits not theirs: every record but
+// confidentialityApplies tells whether a person's reach of typ leaves out the records
+// labelled restricted or very restricted that are not theirs to see: every record but
 // the Patient itself (whose practitioners must know who they treat), the directory, the
 // server's own types, and Binary (as visible as what it belongs to, which this applies to).
 func confidentialityApplies(typ string) bool {
 	return typ != "Patient" && typ != "Binary" && !directory[typ] && !conformance[typ] && !adminOnly[typ] && !owned[typ]
 }
 
-// confidential is f with each grant kept from the sensitive records of visits that
-// Practitioner/practitioner took no part in.
-func confidential(f search.Filter, practitioner string) search.Filter {
+// confidential is f with each grant kept from the sensitive records the caller is not
+// one of the few of (set says who: a practitioner of the visit, the record's patient).
+func confidential(f search.Filter, set func(*search.Grant)) search.Filter {
 	out := make(search.Filter, len(f))
 	for i, g := range f {
-		g.Confidential = practitioner
+		set(&g)
 		out[i] = g
 	}
 	return out

@@ -50,6 +50,11 @@ type Grant struct {
 	// took part in their visit: the Encounter they are or name (as its participant, or a
 	// practitioner of its Appointment), or the Appointment they are.
 	Confidential string
+	// ConfidentialTo, when set, keeps out the resources labelled restricted or very
+	// restricted unless they are about Patient/ConfidentialTo (their patient or subject):
+	// another patient in whose compartment such a record also is (its performer, say)
+	// does not see it.
+	ConfidentialTo string
 }
 
 // ConfidentialitySystem is the code system of the confidentiality security labels.
@@ -58,7 +63,7 @@ const ConfidentialitySystem = "http://terminology.hl7.org/CodeSystem/v3-Confiden
 // restricts reports whether g sets any condition.
 func (g *Grant) restricts() bool {
 	return len(g.Compartments) > 0 || g.PatientsOf != "" || len(g.Where) > 0 || g.OwnedBy != "" || g.SecurityContext || g.NoSecurityContext ||
-		g.Confidential != ""
+		g.Confidential != "" || g.ConfidentialTo != ""
 }
 
 // NeedsOtherTypes reports whether f's conditions depend on what the caller may see of
@@ -121,6 +126,9 @@ func (b *builder) visible(typ, r string) string {
 		if g.Confidential != "" {
 			conds = append(conds, "(NOT "+b.sensitive(typ, r)+" OR "+b.visitPractitioner(typ, g.Confidential, r)+")")
 		}
+		if g.ConfidentialTo != "" {
+			conds = append(conds, "(NOT "+b.sensitive(typ, r)+" OR "+b.aboutPatient(typ, g.ConfidentialTo, r)+")")
+		}
 		if g.NoSecurityContext {
 			conds = append(conds, "NOT EXISTS (SELECT 1 FROM resource_links l WHERE l.rid = "+r+".rid AND l.path = "+b.arg(typ+".securityContext")+")")
 		}
@@ -148,6 +156,23 @@ func (b *builder) sensitive(typ, r string) string {
 	x := b.alias("sec")
 	return fmt.Sprintf(`EXISTS (SELECT 1 FROM search_token %s WHERE %s.rid = %s.rid AND %s.sp = %s AND %s.system = %s AND %s.code IN ('R', 'V'))`,
 		x, x, r, x, b.arg(key(typ, "_security")), x, b.arg(ConfidentialitySystem), x)
+}
+
+// aboutPatient is the condition that the row r, of type typ, is about Patient/patient:
+// its patient or subject search parameter names them.
+func (b *builder) aboutPatient(typ, patient, r string) string {
+	var sps []string
+	for _, code := range []string{"patient", "subject"} {
+		if p := b.reg.Param(typ, code); p != nil && p.Kind == KindReference {
+			sps = append(sps, key(typ, code))
+		}
+	}
+	if len(sps) == 0 {
+		return "false"
+	}
+	x := b.alias("pt")
+	return fmt.Sprintf(`EXISTS (SELECT 1 FROM search_reference %s WHERE %s.rid = %s.rid AND %s.sp = ANY(%s::text[]) AND %s.target_type = 'Patient' AND %s.target_id = %s)`,
+		x, x, r, x, b.arg(sps), x, x, b.arg(patient))
 }
 
 // visitPractitioner is the condition that Practitioner/practitioner took part in the
