@@ -3,7 +3,6 @@ package fhir
 import (
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/careslot/careslot/fhir/fhirerr"
@@ -138,7 +137,7 @@ func (s *Server) capabilityStatement() map[string]any {
 		rest["operation"] = sysOps
 	}
 	if s.cfg.Websocket != nil {
-		ws := strings.Replace(strings.Replace(s.cfg.BaseURL, "https://", "wss://", 1), "http://", "ws://", 1) + "/websocket"
+		ws := subscription.WebsocketURL(s.cfg.BaseURL)
 		rest["extension"] = []any{map[string]any{"url": "http://hl7.org/fhir/StructureDefinition/capabilitystatement-websocket", "valueUri": ws}}
 	}
 	return map[string]any{

@@ -1,11 +1,14 @@
 package fhir
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/careslot/careslot/audit"
 	"github.com/careslot/careslot/fhir/fhirerr"
+	"github.com/careslot/careslot/smart-auth/caller"
 	"github.com/careslot/careslot/smart-auth/scope"
 	"github.com/careslot/careslot/storage"
 	"github.com/careslot/careslot/subscriptions/subscription"
@@ -35,7 +38,53 @@ func (s *Server) SubscriptionOperations() []*Operation {
 					{Name: "content", Use: "in", Min: 0, Max: "1", Type: "code", Doc: "empty, id-only or full-resource; the subscription's own by default"},
 					{Name: "return", Use: "out", Min: 1, Max: "1", Type: "Bundle", Doc: "a history Bundle: the SubscriptionStatus, then the events"},
 				}})},
+		{Name: "get-ws-binding-token", Types: []string{"Subscription"}, Instance: true, Handler: s.websocketBindingToken, Needs: &Need{scope.Read, "Subscription"},
+			Definition: s.operationDefinition(opMeta{Name: "get-ws-binding-token", Title: "SubscriptionGetWsBindingToken", Types: []string{"Subscription"}, Instance: true, AffectsState: true,
+				Description: "Subscriptions Backport IG $get-ws-binding-token: a single-use token, valid 60 seconds, with which a websocket client that cannot send an Authorization header (a browser) binds the subscription: connect to websocket-url and send \"bind-with-token <token>\". For the subscription's owner and admins.",
+				Params: []opParam{
+					{Name: "id", Use: "in", Min: 0, Max: "*", Type: "id", Doc: "ignored at the instance level, where careslot serves the operation"},
+					{Name: "token", Use: "out", Min: 1, Max: "1", Type: "string", Doc: "the binding token: opaque, single-use"},
+					{Name: "expiration", Use: "out", Min: 1, Max: "1", Type: "dateTime", Doc: "when the token stops being accepted"},
+					{Name: "subscription", Use: "out", Min: 0, Max: "*", Type: "string", Doc: "the subscription the token binds"},
+					{Name: "websocket-url", Use: "out", Min: 1, Max: "1", Type: "url", Doc: "where to connect"},
+				}})},
 	}
+}
+
+// websocketBindingToken is $get-ws-binding-token: the caller, who may follow the
+// subscription, gets a token that binds it on the websocket channel as them. Only the
+// token's hash is stored, in the database, so any replica takes it.
+func (s *Server) websocketBindingToken(w http.ResponseWriter, r *http.Request) error {
+	if s.cfg.Websocket == nil {
+		return errorf(fhirerr.ErrNotFound, fhirerr.CodeNotSupported, "this server does not serve the websocket channel")
+	}
+	sub, _, err := s.loadSubscription(r)
+	if err != nil {
+		return err
+	}
+	if sub.Channel != "websocket" {
+		return fhirerr.Unprocessable(fhirerr.CodeBusinessRule, "Subscription/"+sub.ID+" does not use the websocket channel", "Subscription.channel.type")
+	}
+	var who []byte
+	if c, ok := caller.From(r.Context()); ok {
+		who, _ = json.Marshal(c)
+	}
+	token, hash := subscription.NewBindingToken()
+	expires, err := s.store.IssueBindingToken(r.Context(), hash, sub.ID, who, subscription.BindingTokenTTL)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, r, http.StatusOK, marshal(map[string]any{
+		"resourceType": "Parameters",
+		"parameter": []any{
+			map[string]any{"name": "token", "valueString": token},
+			map[string]any{"name": "expiration", "valueDateTime": expires.UTC().Format(time.RFC3339)},
+			map[string]any{"name": "subscription", "valueString": sub.ID},
+			map[string]any{"name": "websocket-url", "valueUrl": subscription.WebsocketURL(s.cfg.BaseURL)},
+		},
+	}))
+	return nil
 }
 
 // loadSubscription reads and parses Subscription/[id] of the request, if the caller may follow it.

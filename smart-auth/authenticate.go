@@ -45,6 +45,30 @@ func Public(r *http.Request) bool {
 		strings.HasPrefix(p, "/auth/")
 }
 
+// WebsocketPath is the subscriptions websocket channel, the one path a tokenless
+// websocket upgrade may reach.
+const WebsocketPath = "/fhir/websocket"
+
+// BindingUpgrade tells a websocket upgrade of the subscriptions channel (RFC 6455: GET
+// with Upgrade: websocket), the only request let in without a token where one is
+// required, so that a browser can bind with a binding token. A plain GET is not one.
+func BindingUpgrade(r *http.Request) bool {
+	return r.Method == http.MethodGet && r.URL.Path == WebsocketPath &&
+		strings.EqualFold(r.Header.Get("Upgrade"), "websocket") && headerHasToken(r.Header, "Connection", "upgrade")
+}
+
+// headerHasToken tells whether a comma-separated header lists token (case-insensitive).
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // RequiredOutsidePublic is the Required of a careslot that enforces authentication.
 func RequiredOutsidePublic(r *http.Request) bool { return !Public(r) }
 
@@ -56,6 +80,12 @@ func (a Authentication) Middleware(next http.Handler) http.Handler {
 		header := r.Header.Get("Authorization")
 		if header == "" {
 			if a.Required != nil && a.Required(r) {
+				// A browser's WebSocket cannot send the header: it binds with a
+				// binding token instead, and may do nothing else (subscriptions' hub).
+				if BindingUpgrade(r) {
+					next.ServeHTTP(w, r.WithContext(caller.WithTokenlessUpgrade(r.Context())))
+					return
+				}
 				refuse(w, http.StatusUnauthorized, `Bearer realm="`+Realm+`"`,
 					fhirerr.New(fhirerr.ErrUnauthorized, fhirerr.CodeLogin, "this request needs an access token: Authorization: Bearer <token>"))
 				return

@@ -2,6 +2,7 @@ package subscriptions
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -9,12 +10,15 @@ import (
 	"time"
 
 	"github.com/careslot/careslot/audit"
+	"github.com/careslot/careslot/smart-auth/caller"
 	"github.com/careslot/careslot/subscriptions/subscription"
 	"github.com/coder/websocket"
 )
 
 // hub holds the websocket connections bound to subscriptions on this replica: the R4
-// websocket channel. A client connects, sends "bind [id]" and gets "bound [id]"; then each
+// websocket channel. A client connects, sends "bind [id]" (with an Authorization header)
+// or "bind-with-token [token]" (a binding token from $get-ws-binding-token, for browsers,
+// which cannot send the header) and gets "bound [id]"; then each
 // notification arrives as "ping [id]" (a criteria-based subscription) or as the
 // notification Bundle (a topic-based one). A requested subscription becomes active when
 // a client binds it.
@@ -80,6 +84,9 @@ func (h *hub) serve(w http.ResponseWriter, r *http.Request) {
 	c.SetReadLimit(4096)
 	defer c.CloseNow()
 	ctx := r.Context()
+	// A connection let in without an access token may only bind with binding tokens,
+	// and must bind its first within bindDeadline.
+	tokenless := caller.TokenlessUpgrade(ctx)
 	var bound []string
 	defer func() {
 		h.mu.Lock()
@@ -93,18 +100,49 @@ func (h *hub) serve(w http.ResponseWriter, r *http.Request) {
 		h.poke()
 	}()
 	for {
-		_, msg, err := c.Read(ctx)
+		rctx, cancel := ctx, context.CancelFunc(func() {})
+		if tokenless && len(bound) == 0 {
+			rctx, cancel = context.WithTimeout(ctx, bindDeadline)
+		}
+		_, msg, err := c.Read(rctx)
+		cancel()
 		if err != nil {
 			return
 		}
-		verb, id, _ := strings.Cut(strings.TrimSpace(string(msg)), " ")
-		id = strings.TrimSpace(id)
-		if verb != "bind" || id == "" {
-			c.Write(ctx, websocket.MessageText, []byte("error expected \"bind [subscription id]\""))
+		verb, arg, _ := strings.Cut(strings.TrimSpace(string(msg)), " ")
+		arg = strings.TrimSpace(arg)
+		bindCtx, id := ctx, arg
+		switch strings.TrimSuffix(verb, ":") { // R5 writes "bind-with-token: <token>"
+		case "bind-with-token":
+			var ok bool
+			if bindCtx, id, ok = h.takeToken(ctx, arg); !ok {
+				c.Write(ctx, websocket.MessageText, []byte("error the binding token is unknown, expired or used"))
+				c.Close(websocket.StatusPolicyViolation, "binding token refused")
+				return
+			}
+		case "bind":
+			if tokenless {
+				c.Write(ctx, websocket.MessageText, []byte("error without an Authorization header, bind with \"bind-with-token [token]\" (Subscription/[id]/$get-ws-binding-token)"))
+				c.Close(websocket.StatusPolicyViolation, "access token or binding token needed")
+				return
+			}
+		default:
+			id = ""
+		}
+		if id == "" {
+			c.Write(ctx, websocket.MessageText, []byte("error expected \"bind [subscription id]\" or \"bind-with-token [token]\""))
+			if tokenless {
+				c.Close(websocket.StatusPolicyViolation, "binding token needed")
+				return
+			}
 			continue
 		}
-		if why := h.bindable(ctx, id); why != "" {
+		if why := h.bindable(bindCtx, id); why != "" {
 			c.Write(ctx, websocket.MessageText, []byte("error "+id+" "+why))
+			if tokenless {
+				c.Close(websocket.StatusPolicyViolation, "cannot bind")
+				return
+			}
 			continue
 		}
 		h.mu.Lock()
@@ -120,6 +158,34 @@ func (h *hub) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		h.poke()
 	}
+}
+
+// bindDeadline is how long a connection without an access token may wait before it binds.
+const bindDeadline = 30 * time.Second
+
+// takeToken uses up a binding token: the subscription it binds, and ctx carrying the
+// caller it was issued to (whose right to follow the subscription bindable checks again).
+func (h *hub) takeToken(ctx context.Context, token string) (context.Context, string, bool) {
+	if token == "" {
+		return ctx, "", false
+	}
+	id, who, ok, err := h.svc.store.TakeBindingToken(ctx, subscription.HashBindingToken(token))
+	if err != nil {
+		h.svc.log.Warn("websocket bind: cannot read the binding token", "err", err)
+		return ctx, "", false
+	}
+	if !ok {
+		audit.Denied(ctx, "a websocket bind with an unknown, expired or used binding token")
+		return ctx, "", false
+	}
+	if who == nil {
+		return ctx, id, true
+	}
+	var c caller.Caller
+	if err := json.Unmarshal(who, &c); err != nil {
+		return ctx, "", false
+	}
+	return caller.With(ctx, c), id, true
 }
 
 // bindable says why a client cannot bind id, or "".

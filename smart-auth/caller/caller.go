@@ -58,3 +58,17 @@ func From(ctx context.Context) (Caller, bool) {
 	c, ok := ctx.Value(key{}).(Caller)
 	return c, ok
 }
+
+type tokenlessUpgradeKey struct{}
+
+// WithTokenlessUpgrade marks ctx as a websocket upgrade let in without an access token:
+// the connection may only bind with a binding token ($get-ws-binding-token).
+func WithTokenlessUpgrade(ctx context.Context) context.Context {
+	return context.WithValue(ctx, tokenlessUpgradeKey{}, true)
+}
+
+// TokenlessUpgrade tells whether ctx is such an upgrade.
+func TokenlessUpgrade(ctx context.Context) bool {
+	v, _ := ctx.Value(tokenlessUpgradeKey{}).(bool)
+	return v
+}
