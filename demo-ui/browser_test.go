@@ -34,14 +34,14 @@ type uiServer struct {
 	day  time.Time
 }
 
-func newUIServer(t *testing.T) *uiServer {
+func newUIServer(t *testing.T, opts ...apptest.Option) *uiServer {
 	t.Helper()
 	var h *hydratest.Hydra
-	s := apptest.New(t, func(c *app.Config) {
+	s := apptest.New(t, append([]apptest.Option{func(c *app.Config) {
 		root := strings.TrimSuffix(c.BaseURL, "/fhir")
 		h = hydratest.Start(t, hydratest.Options{CareslotURL: root})
 		c.Auth = app.AuthConfig{HydraPublicURL: h.PublicURL, HydraAdminURL: h.AdminURL}
-	})
+	}}, opts...)...)
 	if err := h.Admin.EnsureClient(context.Background(), demoui.Client(s.URL)); err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,10 @@ const CLIENT_ID = "careslot-ui";
 const REDIRECT_URI = location.origin + "/callback.html";
 const SESSION_KEY = "careslot.session";
 const PENDING_KEY = "careslot.signin";
-const POLL_MS = 15000; // lists refresh this often while the page is visible
+// Lists refresh this often while the page is visible and no live update channel is open
+// (?poll=<seconds> sets it, for tests that must see a change arrive without polling).
+const POLL_MS = (Number(new URLSearchParams(location.search).get("poll")) || 15) * 1000;
+const LIVE_KEY = "careslot.live"; // the id of this tab's live-update Subscription
 const SCOPES = {
   patient: "openid fhirUser launch/patient patient/*.cruds",
   staff: "openid fhirUser user/*.cruds",
@@ -175,6 +178,7 @@ function signOut(message) {
 async function signOutEverywhere() {
   const s = JSON.parse(sessionStorage.getItem(SESSION_KEY) || "null");
   clearInterval(pollTimer);
+  await stopLive();
   sessionStorage.removeItem(SESSION_KEY);
   sessionStorage.setItem("careslot.message", "You are signed out.");
   const cfg = await smartConfig().catch(() => null);
@@ -301,6 +305,7 @@ async function showPatient(s) {
   fillProfile(me);
   await Promise.all([loadPatientAppointments(), loadCoverages()]);
   poll(loadPatientAppointments);
+  followLive("Appointment?patient=Patient/" + s.patient, loadPatientAppointments);
 }
 
 // ---------------------------------------------------------------- patient profile
@@ -744,6 +749,7 @@ async function showDoctor(s) {
   await loadAvailability();
   await loadDoctor();
   poll(loadDoctor);
+  followLive("Appointment?actor=" + s.fhirUser, loadDoctor);
 }
 
 // submitting runs fn with the form's submit button disabled, so a second press does not
@@ -1127,7 +1133,92 @@ function respond(a, doctor, status) {
 let pollTimer;
 function poll(fn) {
   clearInterval(pollTimer);
-  pollTimer = setInterval(() => { if (!document.hidden) fn().catch(showError); }, POLL_MS);
+  pollTimer = setInterval(() => { if (!document.hidden && !liveBound()) fn().catch(showError); }, POLL_MS);
+}
+
+// ---------------------------------------------------------------- live updates
+
+// The user's appointments are followed over the subscriptions websocket channel: a
+// Subscription of the user's own (criteria-based, channel websocket, no payload: each
+// change is a "ping"), bound with a single-use binding token, since a browser's
+// WebSocket cannot send the Authorization header. Each ping refreshes the list; polling
+// takes over whenever the socket is not bound. The Subscription is deleted on sign-out,
+// and ends by itself a day later should the tab just be closed.
+const live = { id: "", socket: null, bound: false, stopped: false, retry: 0 };
+
+function liveBound() { return live.bound; }
+
+function setLive(state) { document.body.dataset.live = state; }
+
+async function followLive(criteria, refresh) {
+  try {
+    live.id = await liveSubscription(criteria);
+    await connectLive(refresh);
+  } catch (err) {
+    if (err instanceof SignedOut) return;
+    setLive("failed"); // polling goes on
+  }
+}
+
+// liveSubscription reuses this tab's Subscription (a reload) or creates one.
+async function liveSubscription(criteria) {
+  const known = sessionStorage.getItem(LIVE_KEY);
+  if (known) {
+    const sub = await fhir("GET", "Subscription/" + encodeURIComponent(known)).catch(() => null);
+    if (sub && sub.criteria === criteria && sub.status !== "off" && sub.status !== "error") return sub.id;
+  }
+  const end = new Date(Date.now() + 24 * 3600 * 1000).toISOString();
+  const sub = await fhir("POST", "Subscription", {
+    resourceType: "Subscription", status: "requested", end, criteria,
+    reason: "careslot booking UI: live updates of the appointments list",
+    channel: { type: "websocket" },
+  });
+  sessionStorage.setItem(LIVE_KEY, sub.id);
+  return sub.id;
+}
+
+function parameter(params, name) {
+  const p = ((params && params.parameter) || []).find((x) => x.name === name);
+  return p && (p.valueString || p.valueUrl || p.valueUri || p.valueDateTime);
+}
+
+async function connectLive(refresh) {
+  const params = await fhir("POST", "Subscription/" + encodeURIComponent(live.id) + "/$get-ws-binding-token");
+  const socket = new WebSocket(parameter(params, "websocket-url"));
+  live.socket = socket;
+  socket.addEventListener("open", () => socket.send("bind-with-token " + parameter(params, "token")));
+  socket.addEventListener("message", (e) => {
+    const text = String(e.data);
+    if (text === "bound " + live.id) {
+      live.bound = true;
+      live.retry = 0;
+      setLive("bound");
+      refresh().catch(showError); // whatever changed while it was not bound
+    } else if (text.startsWith("ping ")) {
+      refresh().catch(showError);
+    }
+  });
+  socket.addEventListener("close", () => {
+    if (live.socket !== socket) return;
+    live.bound = false;
+    live.socket = null;
+    if (live.stopped) return;
+    setLive("closed");
+    // Polling covers the gap; try again later, less and less often.
+    live.retry = Math.min(live.retry + 1, 6);
+    setTimeout(() => { if (!live.stopped) connectLive(refresh).catch(() => setLive("failed")); }, 5000 * live.retry);
+  });
+}
+
+// stopLive closes the socket and deletes the Subscription (on sign-out, while the token
+// still works).
+async function stopLive() {
+  live.stopped = true;
+  live.bound = false;
+  if (live.socket) live.socket.close();
+  const id = live.id || sessionStorage.getItem(LIVE_KEY);
+  sessionStorage.removeItem(LIVE_KEY);
+  if (id) await fhir("DELETE", "Subscription/" + encodeURIComponent(id)).catch(() => null);
 }
 
 async function start() {
