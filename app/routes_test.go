@@ -3,17 +3,37 @@ package app_test
 import (
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/careslot/careslot/app/apptest"
+	"github.com/careslot/careslot/fhir"
+	"github.com/careslot/careslot/subscriptions"
+	"github.com/careslot/careslot/subscriptions/brokertest"
 )
 
 // Every route of the FHIR API refuses a caller without a token with 401 and a Bearer
 // challenge, whatever the method, but the public ones: the CapabilityStatement, the
 // SMART discovery document and the health check. Routes added later are walked too.
 func TestEveryRouteRefusesAnonymousCallers(t *testing.T) {
-	s := apptest.New(t)
+	refusesAnonymousCallers(t, apptest.New(t))
+}
+
+// With subscriptions, the router also serves the websocket channel: a plain GET of it
+// without a token is refused like any other (only a websocket upgrade gets in, and may
+// only bind with a binding token: smart-auth and subscriptions test that).
+func TestEveryRouteRefusesAnonymousCallersWithSubscriptions(t *testing.T) {
+	amqpURL, _ := brokertest.NewVhost(t, brokertest.Addr())
+	s := apptest.New(t, apptest.WithSubscriptions(subscriptions.Config{AMQPURL: amqpURL}))
+	if !slices.ContainsFunc(s.FHIR.Routes(), func(r fhir.Route) bool { return r.Path == "/fhir/websocket" }) {
+		t.Fatal("the router serves no /fhir/websocket with subscriptions running")
+	}
+	refusesAnonymousCallers(t, s)
+}
+
+func refusesAnonymousCallers(t *testing.T, s *apptest.Server) {
+	t.Helper()
 	values := map[string]string{"type": "Patient", "id": "route-1", "op": "$find", "vid": "1", "compartment": "Patient"}
 	template := regexp.MustCompile(`\{([a-z]+)(:[^}]*)?\}`)
 	root := strings.TrimSuffix(s.URL, "/fhir")

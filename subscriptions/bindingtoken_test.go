@@ -94,6 +94,11 @@ func TestABrowserBindsHerSubscriptionWithABindingToken(t *testing.T) {
 		apptest.Bearer(s.Token(t, smarttest.Patient(s.URL, "wt-a", "patient/Appointment.rs")))...)
 	bindingToken(t, s, id, admin...)
 
+	// The CapabilityStatement names the operation on Subscription, and its definition is served.
+	if meta := string(s.Must(t, 200, "GET", "metadata", nil).Body); !strings.Contains(meta, `"name":"get-ws-binding-token"`) {
+		t.Error("the CapabilityStatement does not list $get-ws-binding-token")
+	}
+	s.Must(t, 200, "GET", "OperationDefinition/get-ws-binding-token", nil)
 	// Without a token, only a websocket upgrade gets in, not a plain GET.
 	s.Must(t, 401, "GET", "websocket", nil, "Authorization", "")
 
