@@ -227,8 +227,12 @@ func TestBinaryLargeRoundTripMemory(t *testing.T) {
 		runtime.ReadMemStats(&after)
 		alloc := after.TotalAlloc - before.TotalAlloc
 		t.Logf("%s of %d MiB: %.1f MiB allocated", what, size>>20, float64(alloc)/(1<<20))
-		if alloc > size/2 {
-			t.Errorf("%s allocated %d bytes, more than half the %d of the file: a copy of it is made", what, alloc, size)
+		// The issue allows one whole-body copy at most; TotalAlloc counts the whole
+		// process (the audit writer, the relay, pgx buffers under the race detector), so
+		// the bound sits between one copy and two: 10 MiB was seen in CI for a download
+		// that streams.
+		if alloc > size+size/2 {
+			t.Errorf("%s allocated %d bytes, more than one and a half times the %d of the file: it is copied more than once", what, alloc, size)
 		}
 	}
 	var id string
