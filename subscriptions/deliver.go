@@ -134,16 +134,30 @@ type worker struct {
 	// parsed is the subscription as of version: read again only when it changes.
 	parsed  *subscription.Subscription
 	version int
+	// stored is the subscription as read at readAt: an event notification uses it for
+	// up to storedFresh rather than reading it again (a query per notification was
+	// half the worker's time); handshakes and heartbeats always read it.
+	stored *storage.StoredSubscription
+	readAt time.Time
 }
+
+// storedFresh is how long a worker trusts its copy of the subscription for events: an
+// off, error or delete takes at most this long to reach a notification already matched
+// (the matcher stops matching at once, in commit order).
+const storedFresh = 250 * time.Millisecond
 
 func (s *Service) handle(ctx context.Context, ch *amqp.Channel, id string, d amqp.Delivery, w *worker) error {
 	var n notification
 	if err := json.Unmarshal(d.Body, &n); err != nil {
 		return s.park(ctx, ch, d, "unreadable message: "+err.Error())
 	}
-	stored, err := s.store.Subscription(ctx, id)
-	if err != nil {
-		return err
+	stored := w.stored
+	if stored == nil || n.Kind != kindEvent || time.Since(w.readAt) > storedFresh {
+		var err error
+		if stored, err = s.store.Subscription(ctx, id); err != nil {
+			return err
+		}
+		w.stored, w.readAt = stored, time.Now()
 	}
 	if stored == nil {
 		return d.Ack(false) // deleted: nothing to deliver to
@@ -179,6 +193,7 @@ func (s *Service) handle(ctx context.Context, ch *amqp.Channel, id string, d amq
 	if sendErr == nil {
 		w.lastSent = time.Now()
 		if n.Kind == kindHandshake {
+			w.stored = nil // it changes now
 			if err := s.setStatus(ctx, id, subscription.StatusRequested, subscription.StatusActive, ""); err != nil {
 				return err
 			}
@@ -188,6 +203,7 @@ func (s *Service) handle(ctx context.Context, ch *amqp.Channel, id string, d amq
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	w.stored = nil // a retry may put it in error
 	return s.retry(ctx, ch, d, sub, stored, sendErr)
 }
 
