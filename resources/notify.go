@@ -3,8 +3,10 @@ package resources
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 
+	"github.com/careslot/careslot/fhir/fhirerr"
 	"github.com/careslot/careslot/smart-auth/caller"
 	"github.com/careslot/careslot/smart-auth/scope"
 	"github.com/careslot/careslot/storage"
@@ -16,7 +18,7 @@ import (
 // may read the resource of change c, so that a notification never carries what its
 // owner could not read. content is the version the notification is about: for a delete,
 // the version deleted.
-func (r *Rules) OwnerMaySee(ctx context.Context, db visibility, owner []byte, c storage.Change, content []byte) (bool, error) {
+func (r *Rules) OwnerMaySee(ctx context.Context, db notifyDB, owner []byte, c storage.Change, content []byte) (bool, error) {
 	if owner == nil {
 		return true, nil
 	}
@@ -35,10 +37,52 @@ func (r *Rules) OwnerMaySee(ctx context.Context, db visibility, owner []byte, c 
 		// Judged on the version notified, which the notification carries: the stored
 		// resource may have changed since, or be gone (a delete drops its index rows).
 		return inPatientCompartment(d.Access, c.Type, c.ID, content), nil
+	case c.Type == "Slot" && who.Role == caller.RolePatient:
+		// A patient sees the free slots (access.go): a slot that leaves them (taken,
+		// blocked, deleted) is told to those who saw it, so that a week of free times on
+		// show can drop it. The notified version says no more than that it is not free.
+		if was, err := slotWasFree(ctx, db, c, content); was || err != nil {
+			return was, err
+		}
+		if c.Action == "delete" {
+			return false, nil
+		}
 	case c.Action == "delete":
 		return false, nil
 	}
 	return db.Visible(ctx, d.Access, c.Type, c.RID)
+}
+
+// notifyDB is what OwnerMaySee reads: whether the stored resource is visible, and the
+// version before the notified one.
+type notifyDB interface {
+	visibility
+	VRead(ctx context.Context, typ, id string, version int) (*storage.Resource, error)
+}
+
+// slotWasFree tells whether the Slot of change c is free in the notified version or was
+// in the one before it.
+func slotWasFree(ctx context.Context, db notifyDB, c storage.Change, content []byte) (bool, error) {
+	free := func(b []byte) bool {
+		var s struct {
+			Status string `json:"status"`
+		}
+		return json.Unmarshal(b, &s) == nil && s.Status == "free"
+	}
+	if free(content) {
+		return true, nil
+	}
+	if c.Action != "update" || c.VersionID < 2 {
+		return false, nil
+	}
+	prev, err := db.VRead(ctx, c.Type, c.ID, c.VersionID-1)
+	switch {
+	case errors.Is(err, fhirerr.ErrNotFound) || errors.Is(err, fhirerr.ErrGone):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return free(prev.Content), nil
 }
 
 // byPatientCompartment tells whether every grant of typ in a is the compartment of

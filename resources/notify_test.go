@@ -73,3 +73,40 @@ func TestOwnerMaySee(t *testing.T) {
 		})
 	}
 }
+
+// A patient is told of a slot that leaves the free ones (their week of free times drops
+// it), not of changes to slots that were taken already.
+func TestOwnerMaySeeSlots(t *testing.T) {
+	s := apptest.New(t)
+	s.Must(t, http.StatusCreated, "PUT", "Practitioner/nts-d", `{"resourceType":"Practitioner","id":"nts-d"}`)
+	s.Must(t, http.StatusCreated, "PUT", "Schedule/nts-s", `{"resourceType":"Schedule","id":"nts-s","actor":[{"reference":"Practitioner/nts-d"}]}`)
+	slot := func(status, comment string) string {
+		return `{"resourceType":"Slot","id":"nts-1","schedule":{"reference":"Schedule/nts-s"},"status":"` + status +
+			`","comment":"` + comment + `","start":"2030-01-07T09:00:00Z","end":"2030-01-07T09:30:00Z"}`
+	}
+	ctx := context.Background()
+	b, _ := json.Marshal(caller.Caller{Role: caller.RolePatient, Subject: "u-a", FHIRUser: "Patient/nts-a", Patient: "nts-a", Scopes: []string{"patient/*.rs"}})
+	for i, c := range []struct {
+		name, status, comment string
+		want                  bool
+	}{
+		{"opened", "free", "", true},
+		{"blocked", "busy-unavailable", "", true},
+		{"changed while blocked", "busy-unavailable", "holiday", false},
+		{"freed again", "free", "", true},
+	} {
+		s.Must(t, []int{http.StatusCreated, http.StatusOK}[min(i, 1)], "PUT", "Slot/nts-1", slot(c.status, c.comment))
+		r, err := s.App.Store.Read(ctx, "Slot", "nts-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch := storage.Change{RID: r.RID, Type: "Slot", ID: "nts-1", VersionID: r.VersionID, Action: []string{"create", "update"}[min(i, 1)]}
+		got, err := s.App.Rules.OwnerMaySee(ctx, s.App.Store, b, ch, r.Content)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != c.want {
+			t.Errorf("%s: OwnerMaySee = %v, want %v", c.name, got, c.want)
+		}
+	}
+}

@@ -14,6 +14,7 @@ const PENDING_KEY = "careslot.signin";
 // (?poll=<seconds> sets it, for tests that must see a change arrive without polling).
 const POLL_MS = (Number(new URLSearchParams(location.search).get("poll")) || 15) * 1000;
 const LIVE_KEY = "careslot.live"; // the id of this tab's live-update Subscription
+const LIVE_SLOTS_KEY = "careslot.live-slots"; // and of the one following a doctor's slots
 const SCOPES = {
   patient: "openid fhirUser launch/patient patient/*.cruds",
   staff: "openid fhirUser user/*.cruds",
@@ -405,7 +406,7 @@ function renderDoctors() {
   $("doctors").replaceChildren(...list.map((d) => el("button", {
     type: "button", class: "list-group-item list-group-item-action" + (patientState.doctor === d ? " active" : ""),
     "aria-pressed": patientState.doctor === d ? "true" : "false", "data-doctor": d.ref,
-    onclick: () => { patientState.doctor = d; renderDoctors(); loadWeek().catch(showError); },
+    onclick: () => { patientState.doctor = d; renderDoctors(); loadWeek().catch(showError); followSlots(d, loadWeek); },
   }, el("strong", {}, d.name), " ", el("span", { class: "small" }, d.specialties.map((s) => s.display).join(", ")))));
   if (!list.length) $("doctors").replaceChildren(el("p", { class: "text-body-secondary" }, "No doctor matches."));
 }
@@ -522,6 +523,7 @@ function startReschedule(a) {
   $("book-result").replaceChildren(box);
   $("book-result").focus();
   loadWeek().catch(showError);
+  followSlots(d, loadWeek);
 }
 
 function stopReschedule() {
@@ -1144,7 +1146,15 @@ function poll(fn) {
 // WebSocket cannot send the Authorization header. Each ping refreshes the list; polling
 // takes over whenever the socket is not bound. The Subscription is deleted on sign-out,
 // and ends by itself a day later should the tab just be closed.
-const live = { id: "", socket: null, bound: false, stopped: false, retry: 0 };
+// A patient looking at a doctor's week follows that doctor's Slots the same way, on a
+// second Subscription and socket (criteria Slot?schedule=<the doctor's schedules>),
+// changed in place (PUT, If-Match) when another doctor is picked.
+const live = newChannel(LIVE_KEY, "live updates of the appointments list");
+const liveSlots = newChannel(LIVE_SLOTS_KEY, "live updates of a doctor's free times");
+
+function newChannel(key, reason) {
+  return { key, reason, id: "", criteria: "", socket: null, bound: false, stopped: false, retry: 0, refresh: null };
+}
 
 function liveBound() { return live.bound; }
 
@@ -1152,28 +1162,60 @@ function setLive(state) { document.body.dataset.live = state; }
 
 async function followLive(criteria, refresh) {
   try {
-    live.id = await liveSubscription(criteria);
-    await connectLive(refresh);
+    live.id = await liveSubscription(live, criteria);
+    await connectLive(live, refresh, setLive);
   } catch (err) {
     if (err instanceof SignedOut) return;
     setLive("failed"); // polling goes on
   }
 }
 
-// liveSubscription reuses this tab's Subscription (a reload) or creates one.
-async function liveSubscription(criteria) {
-  const known = sessionStorage.getItem(LIVE_KEY);
+// followSlots makes the week on show follow the Slots of the doctor's schedules, one
+// doctor after another (two quick picks must not make two Subscriptions).
+function followSlots(doctor, refresh) {
+  liveSlots.queue = (liveSlots.queue || Promise.resolve()).then(() => pointSlots(doctor, refresh));
+}
+
+async function pointSlots(doctor, refresh) {
+  const setState = (state) => { document.body.dataset.liveSlots = state; };
+  try {
+    const schedules = resources(await fhir("GET", "Schedule?actor=" + encodeURIComponent(doctor.ref) + "&_count=50"), "Schedule");
+    if (!schedules.length || liveSlots.stopped) return;
+    const criteria = "Slot?schedule=" + schedules.map((x) => "Schedule/" + x.id).join(",");
+    if (liveSlots.id && liveSlots.criteria === criteria) return;
+    liveSlots.id = await liveSubscription(liveSlots, criteria);
+    liveSlots.refresh = refresh;
+    if (!liveSlots.socket) await connectLive(liveSlots, () => liveSlots.refresh(), setState);
+  } catch (err) {
+    if (err instanceof SignedOut) return;
+    setState("failed"); // the week still refreshes on each move and booking
+  }
+}
+
+// liveSubscription reuses this tab's Subscription (a reload), points it at new criteria,
+// or creates one.
+async function liveSubscription(ch, criteria) {
+  const known = ch.id || sessionStorage.getItem(ch.key);
   if (known) {
-    const sub = await fhir("GET", "Subscription/" + encodeURIComponent(known)).catch(() => null);
-    if (sub && sub.criteria === criteria && sub.status !== "off" && sub.status !== "error") return sub.id;
+    const r = await send("GET", "Subscription/" + encodeURIComponent(known));
+    const sub = r.ok ? await r.json() : null;
+    if (sub && sub.status !== "off" && sub.status !== "error") {
+      if (sub.criteria !== criteria) {
+        sub.criteria = criteria;
+        await fhir("PUT", "Subscription/" + encodeURIComponent(sub.id), sub, { "If-Match": r.headers.get("ETag") });
+      }
+      ch.criteria = criteria;
+      return sub.id;
+    }
   }
   const end = new Date(Date.now() + 24 * 3600 * 1000).toISOString();
   const sub = await fhir("POST", "Subscription", {
     resourceType: "Subscription", status: "requested", end, criteria,
-    reason: "careslot booking UI: live updates of the appointments list",
+    reason: "careslot booking UI: " + ch.reason,
     channel: { type: "websocket" },
   });
-  sessionStorage.setItem(LIVE_KEY, sub.id);
+  sessionStorage.setItem(ch.key, sub.id);
+  ch.criteria = criteria;
   return sub.id;
 }
 
@@ -1182,43 +1224,45 @@ function parameter(params, name) {
   return p && (p.valueString || p.valueUrl || p.valueUri || p.valueDateTime);
 }
 
-async function connectLive(refresh) {
-  const params = await fhir("POST", "Subscription/" + encodeURIComponent(live.id) + "/$get-ws-binding-token");
+async function connectLive(ch, refresh, setState) {
+  const params = await fhir("POST", "Subscription/" + encodeURIComponent(ch.id) + "/$get-ws-binding-token");
   const socket = new WebSocket(parameter(params, "websocket-url"));
-  live.socket = socket;
+  ch.socket = socket;
   socket.addEventListener("open", () => socket.send("bind-with-token " + parameter(params, "token")));
   socket.addEventListener("message", (e) => {
     const text = String(e.data);
-    if (text === "bound " + live.id) {
-      live.bound = true;
-      live.retry = 0;
-      setLive("bound");
+    if (text === "bound " + ch.id) {
+      ch.bound = true;
+      ch.retry = 0;
+      setState("bound");
       refresh().catch(showError); // whatever changed while it was not bound
     } else if (text.startsWith("ping ")) {
       refresh().catch(showError);
     }
   });
   socket.addEventListener("close", () => {
-    if (live.socket !== socket) return;
-    live.bound = false;
-    live.socket = null;
-    if (live.stopped) return;
-    setLive("closed");
+    if (ch.socket !== socket) return;
+    ch.bound = false;
+    ch.socket = null;
+    if (ch.stopped) return;
+    setState("closed");
     // Polling covers the gap; try again later, less and less often.
-    live.retry = Math.min(live.retry + 1, 6);
-    setTimeout(() => { if (!live.stopped) connectLive(refresh).catch(() => setLive("failed")); }, 5000 * live.retry);
+    ch.retry = Math.min(ch.retry + 1, 6);
+    setTimeout(() => { if (!ch.stopped) connectLive(ch, refresh, setState).catch(() => setState("failed")); }, 5000 * ch.retry);
   });
 }
 
-// stopLive closes the socket and deletes the Subscription (on sign-out, while the token
+// stopLive closes the sockets and deletes the Subscriptions (on sign-out, while the token
 // still works).
 async function stopLive() {
-  live.stopped = true;
-  live.bound = false;
-  if (live.socket) live.socket.close();
-  const id = live.id || sessionStorage.getItem(LIVE_KEY);
-  sessionStorage.removeItem(LIVE_KEY);
-  if (id) await fhir("DELETE", "Subscription/" + encodeURIComponent(id)).catch(() => null);
+  await Promise.all([live, liveSlots].map(async (ch) => {
+    ch.stopped = true;
+    ch.bound = false;
+    if (ch.socket) ch.socket.close();
+    const id = ch.id || sessionStorage.getItem(ch.key);
+    sessionStorage.removeItem(ch.key);
+    if (id) await fhir("DELETE", "Subscription/" + encodeURIComponent(id)).catch(() => null);
+  }));
 }
 
 async function start() {
