@@ -68,7 +68,7 @@ func (s *Service) runInProcess(ctx context.Context) {
 
 // leadInProcess relays while it holds the lease: matched and recorded, then marked sent.
 func (r *relay) leadInProcess(ctx context.Context, lease *storage.Lease, m *matcher) error {
-	nextPrune, nextCheck := time.Time{}, time.Now().Add(5*time.Second)
+	due := upkeepDue{check: time.Now().Add(leaseCheckEvery)}
 	m.subs = nil // read again: another replica may have led meanwhile
 	for ctx.Err() == nil {
 		changes, err := r.store.PendingChanges(ctx, r.batch)
@@ -88,18 +88,8 @@ func (r *relay) leadInProcess(ctx context.Context, lease *storage.Lease, m *matc
 			}
 			r.svc.wake.wake()
 		}
-		r.cycled()
-		if time.Now().After(nextPrune) {
-			nextPrune = time.Now().Add(r.svc.cfg.PruneInterval)
-			if err := r.prune(ctx); err != nil {
-				return err
-			}
-		}
-		if time.Now().After(nextCheck) {
-			nextCheck = time.Now().Add(5 * time.Second)
-			if err := lease.Check(ctx); err != nil {
-				return err
-			}
+		if err := r.upkeep(ctx, lease, &due); err != nil {
+			return err
 		}
 		if len(changes) == r.batch {
 			continue

@@ -83,7 +83,7 @@ func (r *relay) lead(ctx context.Context, lease *storage.Lease) error {
 	}
 	defer ch.Close()
 	closed := ch.NotifyClose(make(chan *amqp.Error, 1))
-	nextPrune, nextCheck := time.Time{}, time.Now().Add(5*time.Second)
+	due := upkeepDue{check: time.Now().Add(leaseCheckEvery)}
 	for ctx.Err() == nil {
 		changes, err := r.store.PendingChanges(ctx, r.batch)
 		if err != nil {
@@ -94,18 +94,8 @@ func (r *relay) lead(ctx context.Context, lease *storage.Lease) error {
 				return err
 			}
 		}
-		r.cycled()
-		if time.Now().After(nextPrune) {
-			nextPrune = time.Now().Add(r.svc.cfg.PruneInterval)
-			if err := r.prune(ctx); err != nil {
-				return err
-			}
-		}
-		if time.Now().After(nextCheck) {
-			nextCheck = time.Now().Add(5 * time.Second)
-			if err := lease.Check(ctx); err != nil {
-				return err
-			}
+		if err := r.upkeep(ctx, lease, &due); err != nil {
+			return err
 		}
 		if len(changes) == r.batch {
 			continue // more are waiting
@@ -144,6 +134,29 @@ func (r *relay) publish(ctx context.Context, ch *amqp.Channel, changes []storage
 
 // pruneBatch bounds the rows one prune statement deletes.
 const pruneBatch = 5000
+
+// leaseCheckEvery is how often the leading relay confirms it still holds its lease.
+const leaseCheckEvery = 5 * time.Second
+
+// upkeepDue is when the relay next prunes sent rows and next checks its lease.
+type upkeepDue struct{ prune, check time.Time }
+
+// upkeep is the end of each relay cycle, with a broker or in-process: it counts the
+// cycle, prunes sent outbox rows when due and confirms the lease when due.
+func (r *relay) upkeep(ctx context.Context, lease *storage.Lease, due *upkeepDue) error {
+	r.cycled()
+	if time.Now().After(due.prune) {
+		due.prune = time.Now().Add(r.svc.cfg.PruneInterval)
+		if err := r.prune(ctx); err != nil {
+			return err
+		}
+	}
+	if time.Now().After(due.check) {
+		due.check = time.Now().Add(leaseCheckEvery)
+		return lease.Check(ctx)
+	}
+	return nil
+}
 
 func (r *relay) prune(ctx context.Context) error {
 	before := time.Now().Add(-r.retention)
