@@ -54,3 +54,31 @@ func TestWebsocketBindThenPings(t *testing.T) {
 		t.Errorf("a third notification for two matching creates: %q", msg)
 	}
 }
+
+// Deleting a subscription while its socket is bound (the booking UI's sign-out, the
+// socket closing at the same moment) answers at once, and ends the binding.
+func TestWebsocketDeleteWhileBound(t *testing.T) {
+	s, _ := newServer(t)
+	sub := restHook("Patient?family=gone", "", nil)
+	sub["channel"] = map[string]any{"type": "websocket"}
+	id := s.Must(t, 201, "POST", "Subscription", sub).JSON(t)["id"].(string)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	wsURL := "ws" + strings.TrimPrefix(s.URL, "http") + "/websocket"
+	c, _, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + s.SystemToken}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	c.Write(ctx, websocket.MessageText, []byte("bind "+id))
+	if _, msg, err := c.Read(ctx); err != nil || string(msg) != "bound "+id {
+		t.Fatalf("bind: %q %v", msg, err)
+	}
+	waitStatus(t, s, id, "active")
+	start := time.Now()
+	go c.Close(websocket.StatusNormalClosure, "signing out")
+	s.Must(t, 204, "DELETE", "Subscription/"+id, nil)
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("DELETE of a bound subscription took %v", took)
+	}
+}

@@ -179,7 +179,9 @@ function signOut(message) {
 async function signOutEverywhere() {
   const s = JSON.parse(sessionStorage.getItem(SESSION_KEY) || "null");
   clearInterval(pollTimer);
-  await stopLive();
+  // Deleting the live-update Subscriptions is a courtesy (they end by themselves within a
+  // day): a slow server must not hold the sign-out up. Revoking the token is not.
+  await Promise.race([stopLive(), new Promise((resolve) => setTimeout(resolve, 4000))]);
   sessionStorage.removeItem(SESSION_KEY);
   sessionStorage.setItem("careslot.message", "You are signed out.");
   const cfg = await smartConfig().catch(() => null);
