@@ -24,10 +24,10 @@ func TestAdminDoctorsAndAudit(t *testing.T) {
 	admin := b.person(t, "admin")
 	admin.signIn(u.root, "sign-in-staff", "admin")
 	admin.do("register a doctor", chromedp.SendKeys(chromedp.CSS("#dreg-given"), "Hana"), chromedp.SendKeys(chromedp.CSS("#dreg-family"), "Sato"),
-		chromedp.Click(chromedp.CSS(`#dreg-specialties input[data-display="Dermatology"]`)),
-		chromedp.Click(chromedp.CSS(`#dreg-specialties input[data-display="Pediatrics"]`)),
-		chromedp.Click(chromedp.CSS(`#dreg-day-sat`)), chromedp.Click(chromedp.CSS(`#dreg-day-sun`)), // every day
-		chromedp.Click(chromedp.CSS(`#doctor-reg-form button[type="submit"]`)),
+		chromedp.Focus(chromedp.CSS(`#dreg-specialties input[data-display="Dermatology"]`)), chromedp.KeyEvent(" "),
+		chromedp.Focus(chromedp.CSS(`#dreg-specialties input[data-display="Pediatrics"]`)), chromedp.KeyEvent(" "),
+		chromedp.Focus(chromedp.CSS(`#dreg-day-sat`)), chromedp.KeyEvent(" "), chromedp.Focus(chromedp.CSS(`#dreg-day-sun`)), chromedp.KeyEvent(" "), // every day
+		chromedp.Focus(chromedp.CSS(`#doctor-reg-form button[type="submit"]`)), chromedp.KeyEvent(kb.Enter),
 		chromedp.WaitVisible(chromedp.CSS("#doctor-reg-result [data-registered-doctor]")))
 	admin.screenshot("1-doctor")
 	doctor := admin.eval(`document.querySelector("#doctor-reg-result [data-registered-doctor]").dataset.registeredDoctor`)

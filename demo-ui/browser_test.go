@@ -466,7 +466,7 @@ func TestBookingUI(t *testing.T) {
 	admin.screenshot("1-filtered")
 	admin.eval(`(() => { document.getElementById("reg-birth").value = "1990-04-05"; document.getElementById("reg-insurer").value = "Organization/insurer"; return ""; })()`)
 	admin.do("register a patient", chromedp.SendKeys(chromedp.CSS("#reg-given"), "Dora"), chromedp.SendKeys(chromedp.CSS("#reg-family"), "Weiss"),
-		chromedp.SendKeys(chromedp.CSS("#reg-member"), "M-4711"), chromedp.Click(chromedp.CSS(`#register-form button[type="submit"]`)),
+		chromedp.SendKeys(chromedp.CSS("#reg-member"), "M-4711"), chromedp.Focus(chromedp.CSS(`#register-form button[type="submit"]`)), chromedp.KeyEvent(kb.Enter),
 		chromedp.WaitVisible(chromedp.CSS("#register-result [data-registered]")))
 	admin.screenshot("2-registered")
 	registered := admin.eval(`document.querySelector("#register-result [data-registered]").dataset.registered`)
