@@ -166,7 +166,13 @@ function currentSession() {
   return s;
 }
 
+// signingOut is set by the Sign out button: requests still under way (a live update's
+// refresh, a poll) then fail quietly instead of sending the page home, which would cut the
+// logout at Hydra short.
+let signingOut = false;
+
 function signOut(message) {
+  if (signingOut) return;
   sessionStorage.removeItem(SESSION_KEY);
   if (message) sessionStorage.setItem("careslot.message", message);
   location.assign("/");
@@ -178,6 +184,7 @@ function signOut(message) {
 // comes back to this page.
 async function signOutEverywhere() {
   const s = JSON.parse(sessionStorage.getItem(SESSION_KEY) || "null");
+  signingOut = true;
   clearInterval(pollTimer);
   // Deleting the live-update Subscriptions is a courtesy (they end by themselves within a
   // day): a slow server must not hold the sign-out up. Revoking the token is not.
