@@ -3,6 +3,7 @@ package resources
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/careslot/careslot/fhir/fhirerr"
@@ -215,7 +216,7 @@ func (r *Rules) checkEncounter(ctx context.Context, tx *storage.Tx, c *Change, d
 		if subject != "" && patients != nil && !contains(patients, subject) {
 			return fhirerr.Unprocessable(fhirerr.CodeBusinessRule,
 				fmt.Sprintf("Encounter.subject is %s but Appointment/%s is for %s: an encounter of an appointment must be about its patient",
-					subject, apptID, joinOr(patients)), at)
+					subject, apptID, strings.Join(patients, " or ")), at)
 		}
 		owner, err := tx.ClaimVisit(ctx, apptID, c.ID)
 		if err != nil {
@@ -293,15 +294,4 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-func joinOr(list []string) string {
-	out := ""
-	for i, s := range list {
-		if i > 0 {
-			out += " or "
-		}
-		out += s
-	}
-	return out
 }
