@@ -3,6 +3,7 @@ package subscriptions_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -51,6 +52,27 @@ func dialWithoutToken(t *testing.T, ctx context.Context, s *apptest.Server) *web
 	}
 	t.Cleanup(func() { c.CloseNow() })
 	return c
+}
+
+// dialAs opens the websocket channel with the token in the Authorization header.
+func dialAs(t *testing.T, ctx context.Context, s *apptest.Server, token string) *websocket.Conn {
+	t.Helper()
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(s.URL, "http")+"/websocket",
+		&websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + token}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.CloseNow() })
+	return c
+}
+
+// bind binds the socket to the subscription, failing the test unless it is bound.
+func bind(t *testing.T, ctx context.Context, c *websocket.Conn, id string) {
+	t.Helper()
+	c.Write(ctx, websocket.MessageText, []byte("bind "+id))
+	if _, msg, err := c.Read(ctx); err != nil || string(msg) != "bound "+id {
+		t.Fatalf("bind: %q %v", msg, err)
+	}
 }
 
 // exchange sends msg and returns the answer, and whether the server then closed.

@@ -11,7 +11,6 @@ import (
 
 	"github.com/careslot/careslot/app/apptest"
 	"github.com/careslot/careslot/smart-auth/smarttest"
-	"github.com/coder/websocket"
 )
 
 // apptFor is a booked Appointment of Patient/patient with Practitioner/dr.
@@ -220,16 +219,8 @@ func TestAPatientFollowsHerOwnSubscriptionOverTheWebsocket(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(s.URL, "http")+"/websocket",
-		&websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + raw}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.CloseNow()
-	c.Write(ctx, websocket.MessageText, []byte("bind "+id))
-	if _, msg, err := c.Read(ctx); err != nil || string(msg) != "bound "+id {
-		t.Fatalf("bind: %q %v", msg, err)
-	}
+	c := dialAs(t, ctx, s, raw)
+	bind(t, ctx, c, id)
 	waitStatus(t, s, id, "active")
 	s.Must(t, 201, "PUT", "Appointment/ws-1", apptFor("ws-1", "ws-a", "2030-03-01T10:00:00Z"))
 	if _, msg, err := c.Read(ctx); err != nil || string(msg) != "ping "+id {

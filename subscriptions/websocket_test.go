@@ -2,7 +2,6 @@ package subscriptions_test
 
 import (
 	"context"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -18,12 +17,7 @@ func TestWebsocketBindThenPings(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	wsURL := "ws" + strings.TrimPrefix(s.URL, "http") + "/websocket"
-	c, _, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + s.SystemToken}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.CloseNow()
+	c := dialAs(t, ctx, s, s.SystemToken)
 	read := func() string {
 		_, msg, err := c.Read(ctx)
 		if err != nil {
@@ -35,10 +29,7 @@ func TestWebsocketBindThenPings(t *testing.T) {
 	if got := read(); !strings.HasPrefix(got, "error nosuch") {
 		t.Errorf("binding an unknown subscription: %q", got)
 	}
-	c.Write(ctx, websocket.MessageText, []byte("bind "+id))
-	if got := read(); got != "bound "+id {
-		t.Fatalf("bind: %q", got)
-	}
+	bind(t, ctx, c, id)
 	waitStatus(t, s, id, "active")
 	s.Must(t, 201, "POST", "Patient", patient("Socket"))
 	s.Must(t, 201, "POST", "Patient", patient("Other"))
@@ -64,16 +55,8 @@ func TestWebsocketDeleteWhileBound(t *testing.T) {
 	id := s.Must(t, 201, "POST", "Subscription", sub).JSON(t)["id"].(string)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	wsURL := "ws" + strings.TrimPrefix(s.URL, "http") + "/websocket"
-	c, _, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + s.SystemToken}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.CloseNow()
-	c.Write(ctx, websocket.MessageText, []byte("bind "+id))
-	if _, msg, err := c.Read(ctx); err != nil || string(msg) != "bound "+id {
-		t.Fatalf("bind: %q %v", msg, err)
-	}
+	c := dialAs(t, ctx, s, s.SystemToken)
+	bind(t, ctx, c, id)
 	waitStatus(t, s, id, "active")
 	start := time.Now()
 	go c.Close(websocket.StatusNormalClosure, "signing out")
